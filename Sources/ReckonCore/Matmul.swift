@@ -1,0 +1,35 @@
+import CBLAS
+
+/// Linear layer without bias: out (N, O) = inp (N, I) · wᵀ, with w stored (O, I) row-major.
+/// One sgemm covers all N = B·T rows.
+public enum Matmul {
+    /// out (N, O) = inp (N, I) · wᵀ  (+ out, when `accumulate`)
+    public static func forward(
+        _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+        n: Int, inDim: Int, outDim: Int, accumulate: Bool = false
+    ) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                    Int32(n), Int32(outDim), Int32(inDim),
+                    1, inp, Int32(inDim), w, Int32(inDim),
+                    accumulate ? 1 : 0, out, Int32(outDim))
+    }
+
+    /// dinp (N, I) (+)= dout (N, O) · w  and  dw (O, I) += doutᵀ · inp.
+    /// `dinp` is overwritten unless `accumulateInput`; parameter gradients always accumulate.
+    public static func backward(
+        dinp: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
+        dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, w: UnsafePointer<Float>,
+        n: Int, inDim: Int, outDim: Int, accumulateInput: Bool = false
+    ) {
+        if let dinp {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                        Int32(n), Int32(inDim), Int32(outDim),
+                        1, dout, Int32(outDim), w, Int32(inDim),
+                        accumulateInput ? 1 : 0, dinp, Int32(inDim))
+        }
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+                    Int32(outDim), Int32(inDim), Int32(n),
+                    1, dout, Int32(outDim), inp, Int32(inDim),
+                    1, dw, Int32(inDim))
+    }
+}

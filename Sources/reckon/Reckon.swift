@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Reckon: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reckon",
+        abstract: "Train and serve self-routing language models.",
+        subcommands: [BenchCommand.self]
+    )
+}
