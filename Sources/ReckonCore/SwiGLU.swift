@@ -14,7 +14,7 @@ public enum SwiGLU {
         }
     }
 
-    /// da, db (N·F) += gradients through the gate.
+    /// da, db (N·F) = gradients through the gate (overwritten: the gate is their only consumer).
     public static func backward(
         da: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>,
         dout: UnsafePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>, count: Int
@@ -22,8 +22,8 @@ public enum SwiGLU {
         Parallel.chunks(count) { _, r in
             for i in r {
                 let x = a[i], sig = 1 / (1 + expf(-x)), silu = x * sig
-                db[i] += dout[i] * silu
-                da[i] += dout[i] * b[i] * sig * (1 + x * (1 - sig))
+                db[i] = dout[i] * silu
+                da[i] = dout[i] * b[i] * sig * (1 + x * (1 - sig))
             }
         }
     }

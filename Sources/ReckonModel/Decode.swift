@@ -1,0 +1,198 @@
+import ReckonCore
+import Foundation
+
+/// Keys and values of every layer for a set of independent sequences ("slots").
+/// A slot holds one sequence; slots start, grow and reset independently, which is
+/// what continuous batching needs.
+public struct KVCache: Sendable {
+    public let slots: Int
+    public let capacity: Int
+    let layers: Int, kvDim: Int
+    /// keys, values: (L, slots, capacity, kvd), rotated keys.
+    var keys: [Float]
+    var values: [Float]
+    /// Tokens held per slot (slots).
+    public private(set) var lengths: [Int]
+
+    public init(config: ModelConfig, slots: Int, capacity: Int? = nil) throws(ModelError) {
+        let cap = capacity ?? config.maxSeqLen
+        guard slots > 0 else { throw .shapeMismatch("a KV cache needs at least one slot") }
+        guard cap > 0, cap <= config.maxSeqLen else { throw .sequenceTooLong(length: cap, maxSeqLen: config.maxSeqLen) }
+        self.slots = slots
+        self.capacity = cap
+        layers = config.nLayers
+        kvDim = config.kvDim
+        keys = [Float](repeating: 0, count: config.nLayers * slots * cap * config.kvDim)
+        values = keys
+        lengths = [Int](repeating: 0, count: slots)
+    }
+
+    /// Frees a slot for a new sequence.
+    public mutating func reset(slot: Int) throws(ModelError) {
+        guard slot >= 0, slot < slots else { throw .invalidSlot(slot) }
+        lengths[slot] = 0
+    }
+
+    mutating func advance(slot: Int, by n: Int) { lengths[slot] += n }
+}
+
+/// One token to run: appended to `slot`'s sequence at its next position.
+public struct DecodeRow: Sendable, Equatable {
+    public var slot: Int
+    public var token: Int32
+    public init(slot: Int, token: Int32) { self.slot = slot; self.token = token }
+}
+
+/// Work buffers for cached decoding of up to `maxRows` rows per call.
+public struct DecodeScratch: Sendable {
+    public let maxRows: Int
+    let capacity: Int
+    // Offsets into `buf`:
+    let x: Int        // (R, d) residual stream
+    let ln: Int       // (R, d)
+    let q: Int        // (R, d)
+    let k: Int        // (R, kvd)
+    let v: Int        // (R, kvd)
+    let attOut: Int   // (R, d)
+    let h1: Int       // (R, F)
+    let h3: Int       // (R, F)
+    let scores: Int   // (R, H, capacity)
+    let logits: Int   // (R, V)
+    var buf: [Float]
+    var positions: [Int32]  // (R)
+    var tokens: [Int32]     // (R)
+
+    public init(config c: ModelConfig, maxRows: Int, capacity: Int? = nil) {
+        self.maxRows = max(1, maxRows)
+        self.capacity = capacity ?? c.maxSeqLen
+        let R = self.maxRows
+        var at = 0
+        func take(_ n: Int) -> Int { defer { at += n }; return at }
+        x = take(R * c.dim); ln = take(R * c.dim); q = take(R * c.dim)
+        k = take(R * c.kvDim); v = take(R * c.kvDim); attOut = take(R * c.dim)
+        h1 = take(R * c.hiddenDim); h3 = take(R * c.hiddenDim)
+        scores = take(R * c.nHeads * self.capacity); logits = take(R * c.vocabSize)
+        buf = [Float](repeating: 0, count: at)
+        positions = [Int32](repeating: 0, count: R)
+        tokens = positions
+    }
+}
+
+extension Transformer {
+    /// Runs `rows` through the model with the KV cache and returns their logits (rows, V).
+    /// Rows of one slot must be in order; they take that slot's next positions. Prefill is a
+    /// call with a prompt's tokens as rows, decode a call with one row per live sequence:
+    /// either way every projection is one sgemm over all rows.
+    public func step(_ rows: [DecodeRow], cache: inout KVCache, scratch: inout DecodeScratch) throws(ModelError) -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(rows.count * config.vocabSize)
+        var start = 0
+        while start < rows.count {
+            let end = min(rows.count, start + scratch.maxRows)
+            out += try stepChunk(rows[start..<end], cache: &cache, scratch: &scratch)
+            start = end
+        }
+        return out
+    }
+
+    private func stepChunk(_ rows: ArraySlice<DecodeRow>, cache: inout KVCache, scratch: inout DecodeScratch) throws(ModelError) -> [Float] {
+        let c = config
+        guard cache.kvDim == c.kvDim, cache.layers == c.nLayers else {
+            throw .shapeMismatch("KV cache was built for another model")
+        }
+        guard scratch.capacity >= cache.capacity else {
+            throw .shapeMismatch("decode scratch capacity \(scratch.capacity) < cache capacity \(cache.capacity)")
+        }
+        // Assign positions and check every row before touching any buffer.
+        var next = cache.lengths
+        for (i, r) in rows.enumerated() {
+            guard r.slot >= 0, r.slot < cache.slots else { throw .invalidSlot(r.slot) }
+            guard r.token >= 0, Int(r.token) < c.vocabSize else { throw .tokenOutOfRange(id: Int(r.token), vocabSize: c.vocabSize) }
+            guard next[r.slot] < cache.capacity else { throw .cacheFull(slot: r.slot, capacity: cache.capacity) }
+            scratch.positions[i] = Int32(next[r.slot])
+            scratch.tokens[i] = r.token
+            next[r.slot] += 1
+        }
+        let n = rows.count, slots = rows.map(\.slot)
+        let d = c.dim, kvd = c.kvDim, F = c.hiddenDim, V = c.vocabSize, H = c.nHeads, hd = c.headDim
+        let group = c.nHeads / c.nKVHeads, cap = cache.capacity, S = cache.slots, eps = c.normEps
+        let pl = layout, sc = scratch, rope = self.rope
+        let scale = 1 / Float(hd).squareRoot()
+
+        params.withUnsafeBufferPointer { pbuf in
+            scratch.buf.withUnsafeMutableBufferPointer { sbuf in
+                scratch.positions.withUnsafeBufferPointer { posBuf in
+                    scratch.tokens.withUnsafeBufferPointer { tokBuf in
+                        cache.keys.withUnsafeMutableBufferPointer { kbuf in
+                            cache.values.withUnsafeMutableBufferPointer { vbuf in
+                                slots.withUnsafeBufferPointer { slotBuf in
+                                    let p = pbuf.baseAddress!, s = sbuf.baseAddress!, pos = posBuf.baseAddress!
+                                    let kc = kbuf.baseAddress!, vc = vbuf.baseAddress!, slot = slotBuf.baseAddress!
+                                    let x = s + sc.x, ln = s + sc.ln, q = s + sc.q, k = s + sc.k, v = s + sc.v
+                                    let attOut = s + sc.attOut, h1 = s + sc.h1, h3 = s + sc.h3
+                                    var rstd = [Float](repeating: 0, count: n)
+                                    Embedding.forward(x, tokens: tokBuf.baseAddress!, table: p + pl.tokEmbed, n: n, dim: d)
+                                    for l in 0..<c.nLayers {
+                                        rstd.withUnsafeMutableBufferPointer { r in
+                                            RMSNorm.forward(ln, rstd: r.baseAddress!, x, weight: p + pl.attnNorm + l * d, n: n, dim: d, eps: eps)
+                                        }
+                                        Matmul.forward(q, ln, p + pl.wq + l * d * d, n: n, inDim: d, outDim: d)
+                                        Matmul.forward(k, ln, p + pl.wk + l * kvd * d, n: n, inDim: d, outDim: kvd)
+                                        Matmul.forward(v, ln, p + pl.wv + l * kvd * d, n: n, inDim: d, outDim: kvd)
+                                        rope.apply(q, positions: pos, n: n, heads: H)
+                                        rope.apply(k, positions: pos, n: n, heads: c.nKVHeads)
+                                        // Write this step's keys and values before attending, so a
+                                        // prefill row sees the earlier rows of its own prompt.
+                                        let layerBase = l * S * cap * kvd
+                                        for i in 0..<n {
+                                            let at = layerBase + (slot[i] * cap + Int(pos[i])) * kvd
+                                            (kc + at).update(from: k + i * kvd, count: kvd)
+                                            (vc + at).update(from: v + i * kvd, count: kvd)
+                                        }
+                                        Parallel.forEach(n * H) { unit in
+                                            let i = unit / H, h = unit % H, kh = h / group
+                                            let qi = q + i * d + h * hd, len = Int(pos[i]) + 1
+                                            let keys = kc + layerBase + slot[i] * cap * kvd + kh * hd
+                                            let vals = vc + layerBase + slot[i] * cap * kvd + kh * hd
+                                            let sco = s + sc.scores + unit * cap
+                                            var mx = -Float.infinity
+                                            for t in 0..<len {
+                                                let kt = keys + t * kvd
+                                                var dot: Float = 0
+                                                for j in 0..<hd { dot += qi[j] * kt[j] }
+                                                sco[t] = dot * scale
+                                                mx = max(mx, sco[t])
+                                            }
+                                            var sum: Float = 0
+                                            for t in 0..<len { let e = expf(sco[t] - mx); sco[t] = e; sum += e }
+                                            let o = attOut + i * d + h * hd
+                                            o.update(repeating: 0, count: hd)
+                                            for t in 0..<len {
+                                                let w = sco[t] / sum, vt = vals + t * kvd
+                                                for j in 0..<hd { o[j] += w * vt[j] }
+                                            }
+                                        }
+                                        Matmul.forward(x, attOut, p + pl.wo + l * d * d, n: n, inDim: d, outDim: d, accumulate: true)
+                                        rstd.withUnsafeMutableBufferPointer { r in
+                                            RMSNorm.forward(ln, rstd: r.baseAddress!, x, weight: p + pl.ffnNorm + l * d, n: n, dim: d, eps: eps)
+                                        }
+                                        Matmul.forward(h1, ln, p + pl.w1 + l * F * d, n: n, inDim: d, outDim: F)
+                                        Matmul.forward(h3, ln, p + pl.w3 + l * F * d, n: n, inDim: d, outDim: F)
+                                        SwiGLU.forward(h1, a: h1, b: h3, count: n * F)
+                                        Matmul.forward(x, h1, p + pl.w2 + l * d * F, n: n, inDim: F, outDim: d, accumulate: true)
+                                    }
+                                    rstd.withUnsafeMutableBufferPointer { r in
+                                        RMSNorm.forward(ln, rstd: r.baseAddress!, x, weight: p + pl.finalNorm, n: n, dim: d, eps: eps)
+                                    }
+                                    Matmul.forward(s + sc.logits, ln, p + pl.wcls, n: n, inDim: d, outDim: V)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for r in rows { cache.advance(slot: r.slot, by: 1) }
+        return Array(scratch.buf[sc.logits..<(sc.logits + n * V)])
+    }
+}

@@ -1,0 +1,196 @@
+import ReckonCore
+
+/// The model: its config, the parameter layout, and one contiguous buffer each for
+/// parameters and gradients. Forward and backward for training shapes live here;
+/// cached decoding is in Decode.swift.
+public struct Transformer: Sendable {
+    public let config: ModelConfig
+    public let layout: ParameterLayout
+    let rope: RoPETable
+    /// All parameters, (P) flat; views in `layout`.
+    public var params: [Float]
+    /// Gradients, (P) flat, same views. Backward accumulates; `zeroGrad` once per step.
+    public var grads: [Float]
+
+    /// A freshly initialised model: N(0, 0.02) matrices, with residual-output projections
+    /// scaled by 1/√(2L) so the residual stream starts near unit scale; norm gains at 1.
+    public init(config: ModelConfig, seed: UInt64) throws(ModelError) {
+        try config.validate()
+        self.config = config
+        layout = ParameterLayout(config)
+        rope = RoPETable(headDim: config.headDim, maxSeqLen: config.maxSeqLen, theta: config.ropeTheta)
+        var rng = RNG(seed: seed)
+        var p = [Float](repeating: 0, count: layout.count)
+        let residualScale = 1 / Float(2 * config.nLayers).squareRoot()
+        for t in layout.tensors {
+            if !t.decay {
+                for i in t.range { p[i] = 1 }
+                continue
+            }
+            let std: Float = (t.name == "wo" || t.name == "w2") ? 0.02 * residualScale : 0.02
+            for i in t.range { p[i] = std * rng.normal() }
+        }
+        params = p
+        grads = [Float](repeating: 0, count: layout.count)
+    }
+
+    /// A model over existing parameters (from a checkpoint).
+    public init(config: ModelConfig, params: [Float]) throws(ModelError) {
+        try config.validate()
+        let layout = ParameterLayout(config)
+        guard params.count == layout.count else {
+            throw .shapeMismatch("config needs \(layout.count) parameters, got \(params.count)")
+        }
+        self.config = config
+        self.layout = layout
+        rope = RoPETable(headDim: config.headDim, maxSeqLen: config.maxSeqLen, theta: config.ropeTheta)
+        self.params = params
+        grads = [Float](repeating: 0, count: layout.count)
+    }
+
+    public var parameterCount: Int { layout.count }
+
+    public mutating func zeroGrad() {
+        grads.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+    }
+
+    // MARK: Forward
+
+    /// Runs the model over the batch loaded in `acts`, filling logits and log p(target).
+    public func forward(_ acts: inout Activations) {
+        let c = config, pl = layout, al = acts.layout, rope = self.rope
+        let B = al.batch, T = al.seqLen, N = B * T
+        let d = c.dim, kvd = c.kvDim, F = c.hiddenDim, V = c.vocabSize
+        let H = c.nHeads, Hkv = c.nKVHeads, hd = c.headDim, eps = c.normEps
+        params.withUnsafeBufferPointer { pbuf in
+            acts.withPointers { a, _, ints in
+                let p = pbuf.baseAddress!
+                let tokens = ints + al.tokens, positions = ints + al.positions
+                Embedding.forward(a + al.residual, tokens: tokens, table: p + pl.tokEmbed, n: N, dim: d)
+                for l in 0..<c.nLayers {
+                    let x = a + al.residual + l * N * d
+                    // Attention block: x → norm → q,k,v → rope → attention → wo, added to x.
+                    let ln1 = a + al.ln1 + l * N * d
+                    RMSNorm.forward(ln1, rstd: a + al.ln1Rstd + l * N, x, weight: p + pl.attnNorm + l * d,
+                                    n: N, dim: d, eps: eps)
+                    let q = a + al.q + l * N * d, k = a + al.k + l * N * kvd, v = a + al.v + l * N * kvd
+                    Matmul.forward(q, ln1, p + pl.wq + l * d * d, n: N, inDim: d, outDim: d)
+                    Matmul.forward(k, ln1, p + pl.wk + l * kvd * d, n: N, inDim: d, outDim: kvd)
+                    Matmul.forward(v, ln1, p + pl.wv + l * kvd * d, n: N, inDim: d, outDim: kvd)
+                    rope.apply(q, positions: positions, n: N, heads: H)
+                    rope.apply(k, positions: positions, n: N, heads: Hkv)
+                    let attOut = a + al.attOut + l * N * d
+                    Attention.forward(out: attOut, att: a + al.att + l * B * H * T * T, q: q, k: k, v: v,
+                                      batch: B, seqLen: T, heads: H, kvHeads: Hkv, headDim: hd)
+                    let mid = a + al.resMid + l * N * d
+                    mid.update(from: x, count: N * d)
+                    Matmul.forward(mid, attOut, p + pl.wo + l * d * d, n: N, inDim: d, outDim: d, accumulate: true)
+                    // MLP block: mid → norm → w2(silu(w1·) ⊙ w3·), added to mid.
+                    let ln2 = a + al.ln2 + l * N * d
+                    RMSNorm.forward(ln2, rstd: a + al.ln2Rstd + l * N, mid, weight: p + pl.ffnNorm + l * d,
+                                    n: N, dim: d, eps: eps)
+                    let h1 = a + al.h1 + l * N * F, h3 = a + al.h3 + l * N * F, gate = a + al.gate + l * N * F
+                    Matmul.forward(h1, ln2, p + pl.w1 + l * F * d, n: N, inDim: d, outDim: F)
+                    Matmul.forward(h3, ln2, p + pl.w3 + l * F * d, n: N, inDim: d, outDim: F)
+                    SwiGLU.forward(gate, a: h1, b: h3, count: N * F)
+                    let next = a + al.residual + (l + 1) * N * d
+                    next.update(from: mid, count: N * d)
+                    Matmul.forward(next, gate, p + pl.w2 + l * d * F, n: N, inDim: F, outDim: d, accumulate: true)
+                }
+                let xL = a + al.residual + c.nLayers * N * d, lnf = a + al.lnf, logits = a + al.logits
+                RMSNorm.forward(lnf, rstd: a + al.lnfRstd, xL, weight: p + pl.finalNorm, n: N, dim: d, eps: eps)
+                Matmul.forward(logits, lnf, p + pl.wcls, n: N, inDim: d, outDim: V)
+                CrossEntropy.forward(logprobs: a + al.logprobs, logits: logits, targets: ints + al.targets, n: N, vocab: V)
+            }
+        }
+    }
+
+    // MARK: Backward
+
+    /// Accumulates into `grads` the gradient of  L = Σ_i weights_i · (−log p(target_i)).
+    /// SFT passes mask_i / Σmask; policy-gradient losses pass their per-token coefficients.
+    public mutating func backward(_ acts: inout Activations, weights: [Float]) throws(ModelError) {
+        guard weights.count == acts.rows else {
+            throw .shapeMismatch("expected \(acts.rows) loss weights, got \(weights.count)")
+        }
+        let c = config, pl = layout, al = acts.layout, rope = self.rope
+        let B = al.batch, T = al.seqLen, N = B * T
+        let d = c.dim, kvd = c.kvDim, F = c.hiddenDim, V = c.vocabSize
+        let H = c.nHeads, Hkv = c.nKVHeads, hd = c.headDim
+        params.withUnsafeBufferPointer { pbuf in
+            grads.withUnsafeMutableBufferPointer { gbuf in
+                weights.withUnsafeBufferPointer { wbuf in
+                    acts.withPointers { a, s, ints in
+                        let p = pbuf.baseAddress!, g = gbuf.baseAddress!
+                        let tokens = ints + al.tokens, positions = ints + al.positions
+                        let dRes = s + al.dRes, dLn = s + al.dLn
+                        // Classifier and final norm.
+                        let dLogits = s + al.dLogits
+                        CrossEntropy.backward(dlogits: dLogits, logits: a + al.logits, targets: ints + al.targets,
+                                              weights: wbuf.baseAddress!, n: N, vocab: V)
+                        Matmul.backward(dinp: dLn, dw: g + pl.wcls, dout: dLogits, inp: a + al.lnf, w: p + pl.wcls,
+                                        n: N, inDim: d, outDim: V)
+                        dRes.update(repeating: 0, count: N * d)
+                        RMSNorm.backward(dinp: dRes, dweight: g + pl.finalNorm, dout: dLn,
+                                         inp: a + al.residual + c.nLayers * N * d, weight: p + pl.finalNorm,
+                                         rstd: a + al.lnfRstd, n: N, dim: d)
+                        for l in stride(from: c.nLayers - 1, through: 0, by: -1) {
+                            // MLP block; dRes carries ∂L/∂(layer output) and becomes ∂L/∂mid.
+                            let ln2 = a + al.ln2 + l * N * d, mid = a + al.resMid + l * N * d
+                            let h1 = a + al.h1 + l * N * F, h3 = a + al.h3 + l * N * F
+                            let dGate = s + al.dGate, dh1 = s + al.dh1, dh3 = s + al.dh3
+                            Matmul.backward(dinp: dGate, dw: g + pl.w2 + l * d * F, dout: dRes, inp: a + al.gate + l * N * F,
+                                            w: p + pl.w2 + l * d * F, n: N, inDim: F, outDim: d)
+                            SwiGLU.backward(da: dh1, db: dh3, dout: dGate, a: h1, b: h3, count: N * F)
+                            Matmul.backward(dinp: dLn, dw: g + pl.w1 + l * F * d, dout: dh1, inp: ln2,
+                                            w: p + pl.w1 + l * F * d, n: N, inDim: d, outDim: F)
+                            Matmul.backward(dinp: dLn, dw: g + pl.w3 + l * F * d, dout: dh3, inp: ln2,
+                                            w: p + pl.w3 + l * F * d, n: N, inDim: d, outDim: F, accumulateInput: true)
+                            RMSNorm.backward(dinp: dRes, dweight: g + pl.ffnNorm + l * d, dout: dLn, inp: mid,
+                                             weight: p + pl.ffnNorm + l * d, rstd: a + al.ln2Rstd + l * N, n: N, dim: d)
+                            // Attention block; dRes becomes ∂L/∂(layer input).
+                            let x = a + al.residual + l * N * d, ln1 = a + al.ln1 + l * N * d
+                            let q = a + al.q + l * N * d, k = a + al.k + l * N * kvd, v = a + al.v + l * N * kvd
+                            let dAttOut = s + al.dAttOut, dq = s + al.dq, dk = s + al.dk, dv = s + al.dv
+                            Matmul.backward(dinp: dAttOut, dw: g + pl.wo + l * d * d, dout: dRes, inp: a + al.attOut + l * N * d,
+                                            w: p + pl.wo + l * d * d, n: N, inDim: d, outDim: d)
+                            Attention.backward(dq: dq, dk: dk, dv: dv, scratch: s + al.dAtt, dout: dAttOut,
+                                               att: a + al.att + l * B * H * T * T, q: q, k: k, v: v,
+                                               batch: B, seqLen: T, heads: H, kvHeads: Hkv, headDim: hd)
+                            rope.apply(dq, positions: positions, n: N, heads: H, inverse: true)
+                            rope.apply(dk, positions: positions, n: N, heads: Hkv, inverse: true)
+                            Matmul.backward(dinp: dLn, dw: g + pl.wq + l * d * d, dout: dq, inp: ln1,
+                                            w: p + pl.wq + l * d * d, n: N, inDim: d, outDim: d)
+                            Matmul.backward(dinp: dLn, dw: g + pl.wk + l * kvd * d, dout: dk, inp: ln1,
+                                            w: p + pl.wk + l * kvd * d, n: N, inDim: d, outDim: kvd, accumulateInput: true)
+                            Matmul.backward(dinp: dLn, dw: g + pl.wv + l * kvd * d, dout: dv, inp: ln1,
+                                            w: p + pl.wv + l * kvd * d, n: N, inDim: d, outDim: kvd, accumulateInput: true)
+                            RMSNorm.backward(dinp: dRes, dweight: g + pl.attnNorm + l * d, dout: dLn, inp: x,
+                                             weight: p + pl.attnNorm + l * d, rstd: a + al.ln1Rstd + l * N, n: N, dim: d)
+                        }
+                        Embedding.backward(dtable: g + pl.tokEmbed, dout: dRes, tokens: tokens, n: N, dim: d)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Loss Σ_i weights_i · (−log p(target_i)) of the last forward pass.
+    public static func loss(_ acts: Activations, weights: [Float]) -> Float {
+        var s: Double = 0
+        for (i, lp) in acts.logprobs.enumerated() where weights[i] != 0 { s -= Double(weights[i]) * Double(lp) }
+        return Float(s)
+    }
+}
+
+extension RoPETable {
+    /// Rotates rows of x (N, heads·headDim) in place at the given positions.
+    func apply(_ x: UnsafeMutablePointer<Float>, positions: UnsafePointer<Int32>, n: Int, heads: Int, inverse: Bool = false) {
+        cos.withUnsafeBufferPointer { c in
+            sin.withUnsafeBufferPointer { s in
+                RoPE.apply(x, positions: positions, cos: c.baseAddress!, sin: s.baseAddress!,
+                           n: n, heads: heads, headDim: headDim, inverse: inverse)
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import ReckonModel
+import Foundation
+
+public struct AdamWConfig: Codable, Sendable, Equatable {
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.95
+    public var eps: Float = 1e-8
+    /// Decoupled weight decay, applied to matrices and embeddings only (not norm gains).
+    public var weightDecay: Float = 0.1
+    /// Global gradient-norm clip; 0 disables it.
+    public var gradClip: Float = 1.0
+    public init(beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0.1, gradClip: Float = 1.0) {
+        self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay; self.gradClip = gradClip
+    }
+}
+
+/// AdamW with decoupled weight decay and global gradient-norm clipping.
+/// Both moments live in one contiguous buffer with two views.
+public struct AdamW: Sendable {
+    public var config: AdamWConfig
+    /// Moments, (2, P): m at [0, P), v at [P, 2P).
+    public var moments: [Float]
+    /// Updates taken so far (bias correction uses step + 1).
+    public var step: Int
+    public let parameterCount: Int
+    /// Parameter ranges that receive weight decay.
+    let decayRanges: [Range<Int>]
+
+    public init(config: AdamWConfig, layout: ParameterLayout) {
+        self.config = config
+        parameterCount = layout.count
+        moments = [Float](repeating: 0, count: 2 * layout.count)
+        step = 0
+        decayRanges = layout.tensors.filter(\.decay).map(\.range)
+    }
+
+    public var m: ArraySlice<Float> { moments[0..<parameterCount] }
+    public var v: ArraySlice<Float> { moments[parameterCount..<(2 * parameterCount)] }
+
+    /// L2 norm of the whole gradient.
+    public static func gradNorm(_ grads: [Float]) -> Float {
+        var s: Double = 0
+        for g in grads { s += Double(g) * Double(g) }
+        return Float(s.squareRoot())
+    }
+
+    /// One update at learning rate `lr`; returns the gradient norm before clipping.
+    @discardableResult
+    public mutating func update(params: inout [Float], grads: [Float], lr: Float) throws(TrainError) -> Float {
+        let P = parameterCount
+        guard params.count == P, grads.count == P else {
+            throw .shapeMismatch("optimizer holds \(P) parameters; got \(params.count) parameters and \(grads.count) gradients")
+        }
+        let norm = Self.gradNorm(grads)
+        guard norm.isFinite else { throw .nonFiniteGradient }
+        let clip: Float = (config.gradClip > 0 && norm > config.gradClip) ? config.gradClip / norm : 1
+        step += 1
+        let c = config
+        let bc1 = 1 - Float(Foundation.pow(Double(c.beta1), Double(step)))
+        let bc2 = 1 - Float(Foundation.pow(Double(c.beta2), Double(step)))
+        let decay = decayRanges
+        params.withUnsafeMutableBufferPointer { p in
+            grads.withUnsafeBufferPointer { g in
+                moments.withUnsafeMutableBufferPointer { mv in
+                    let m = mv.baseAddress!, v = mv.baseAddress! + P
+                    for i in 0..<P {
+                        let gi = g[i] * clip
+                        m[i] = c.beta1 * m[i] + (1 - c.beta1) * gi
+                        v[i] = c.beta2 * v[i] + (1 - c.beta2) * gi * gi
+                        p[i] -= lr * (m[i] / bc1) / ((v[i] / bc2).squareRoot() + c.eps)
+                    }
+                    if c.weightDecay != 0 {
+                        for r in decay { for i in r { p[i] -= lr * c.weightDecay * p[i] } }
+                    }
+                }
+            }
+        }
+        return norm
+    }
+}
+
+public enum TrainError: Error, Equatable, CustomStringConvertible {
+    case shapeMismatch(String)
+    case nonFiniteGradient
+    case invalidSchedule(String)
+    public var description: String {
+        switch self {
+        case .shapeMismatch(let why): "optimizer shape mismatch: \(why)"
+        case .nonFiniteGradient: "the gradient norm is not finite (NaN or Inf); lower the learning rate"
+        case .invalidSchedule(let why): "invalid learning-rate schedule: \(why)"
+        }
+    }
+}

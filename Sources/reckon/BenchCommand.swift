@@ -1,0 +1,148 @@
+import ArgumentParser
+import CBLAS
+import Foundation
+import ReckonCore
+import ReckonModel
+import ReckonTrain
+
+/// `reckon bench`: sgemm peak, a full training step and cached decode, measured in one run.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure sgemm GFLOP/s, training tokens/s and MFU, and decode tokens/s on the bench model.")
+
+    @Option(help: "BLAS and worker threads.") var threads: Int = 2
+    @Option(help: "Timed training steps (median reported).") var trainSteps: Int = 5
+    @Option(help: "Training batch size.") var batch: Int = 16
+    @Option(help: "Decode steps timed per batch size.") var decodeSteps: Int = 128
+    @Option(help: "Prompt length prefilled before decode timing.") var promptLength: Int = 16
+    @Option(help: "Write the figures as JSON to this file.") var json: String?
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
+        guard trainSteps >= 1, batch >= 1, decodeSteps >= 1, promptLength >= 1 else {
+            throw ValidationError("--train-steps, --batch, --decode-steps and --prompt-length must be ≥ 1")
+        }
+        guard promptLength + decodeSteps <= ModelConfig.bench.maxSeqLen else {
+            throw ValidationError("--prompt-length + --decode-steps must fit the bench context of \(ModelConfig.bench.maxSeqLen)")
+        }
+    }
+
+    func run() throws {
+        BLAS.setThreads(threads)
+        let config = ModelConfig.bench
+        var out: [String: Double] = [:]
+        log("bench model: d=\(config.dim) L=\(config.nLayers) H=\(config.nHeads) F=\(config.hiddenDim) V=\(config.vocabSize) T=\(config.maxSeqLen), threads \(threads), workers \(Parallel.workers)")
+
+        let peak = measureSgemm(n: 512)
+        out["sgemm_gflops"] = peak
+        log(String(format: "sgemm n=512: %.1f GFLOP/s", peak))
+
+        let train = try measureTrainStep(config: config)
+        let flopsPerStep = config.trainFlopsPerToken(seqLen: config.maxSeqLen) * Double(batch * config.maxSeqLen)
+        out["train_step_seconds"] = train
+        out["train_tokens_per_s"] = Double(batch * config.maxSeqLen) / train
+        out["train_gflops"] = flopsPerStep / train / 1e9
+        out["train_mfu"] = flopsPerStep / train / 1e9 / peak
+        log(String(format: "train step (B=%d, T=%d): median %.3f s, %.0f tokens/s, %.1f GFLOP/s, MFU %.3f",
+                   batch, config.maxSeqLen, train, out["train_tokens_per_s"]!, out["train_gflops"]!, out["train_mfu"]!))
+
+        for b in [1, 32] {
+            let tps = try measureDecode(config: config, batch: b)
+            out["decode_tokens_per_s_batch\(b)"] = tps
+            log(String(format: "decode batch %d: %.0f tokens/s", b, tps))
+        }
+        out["decode_batch_ratio"] = out["decode_tokens_per_s_batch32"]! / out["decode_tokens_per_s_batch1"]!
+        log(String(format: "decode batch-32 / batch-1 throughput: %.2fx", out["decode_batch_ratio"]!))
+        out["parameters"] = Double(ParameterLayout(config).count)
+        out["threads"] = Double(threads)
+
+        if let json {
+            let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys])
+            try data.write(to: URL(fileURLWithPath: json))
+            log("wrote \(json)")
+        }
+    }
+
+    func log(_ s: String) { print(s); fflush(nil) }
+
+    static func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    /// Median GFLOP/s of an n×n×n sgemm over repeated trials.
+    func measureSgemm(n: Int) -> Double {
+        var rng = RNG(seed: 1)
+        let a = (0..<(n * n)).map { _ in rng.normal() }, b = a
+        var c = [Float](repeating: 0, count: n * n)
+        func once() {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n),
+                        1, a, Int32(n), b, Int32(n), 0, &c, Int32(n))
+        }
+        for _ in 0..<3 { once() }
+        var trials: [Double] = []
+        for _ in 0..<9 {
+            let reps = 10, t0 = Self.now()
+            for _ in 0..<reps { once() }
+            trials.append(2 * Double(n * n * n) * Double(reps) / (Self.now() - t0) / 1e9)
+        }
+        return Self.median(trials)
+    }
+
+    /// Median seconds of forward + backward + AdamW on random tokens.
+    func measureTrainStep(config: ModelConfig) throws -> Double {
+        var model = try Transformer(config: config, seed: 1)
+        var acts = try Activations(config: config, batch: batch, seqLen: config.maxSeqLen)
+        var opt = AdamW(config: AdamWConfig(), layout: model.layout)
+        var rng = RNG(seed: 2)
+        let n = acts.rows
+        let tokens = (0..<n).map { _ in Int32(rng.int(below: 256)) }
+        let targets = (0..<n).map { _ in Int32(rng.int(below: 256)) }
+        try acts.setBatch(tokens: tokens, targets: targets)
+        let weights = [Float](repeating: 1 / Float(n), count: n)
+        func step() throws {
+            model.zeroGrad()
+            model.forward(&acts)
+            try model.backward(&acts, weights: weights)
+            try opt.update(params: &model.params, grads: model.grads, lr: 1e-4)
+        }
+        for _ in 0..<2 { try step() }
+        var times: [Double] = []
+        for _ in 0..<trainSteps {
+            let t0 = Self.now()
+            try step()
+            times.append(Self.now() - t0)
+        }
+        return Self.median(times)
+    }
+
+    /// Decode tokens/s with `batch` live sequences after a prefill of `promptLength` tokens each.
+    /// Greedy tokens are fed back; <eos> does not stop the timing loop.
+    func measureDecode(config: ModelConfig, batch b: Int) throws -> Double {
+        let model = try Transformer(config: config, seed: 1)
+        var cache = try KVCache(config: config, slots: b)
+        var scratch = DecodeScratch(config: config, maxRows: max(b * promptLength, b))
+        var rng = RNG(seed: 3)
+        let prompt = (0..<(b * promptLength)).map { i in DecodeRow(slot: i / promptLength, token: Int32(rng.int(below: 256))) }
+        var logits = try model.step(prompt, cache: &cache, scratch: &scratch)
+        let V = config.vocabSize
+        var next = (0..<b).map { s in argmax(logits, row: (s + 1) * promptLength - 1, V) }
+        var times: [Double] = []
+        for _ in 0..<decodeSteps {
+            let t0 = Self.now()
+            logits = try model.step((0..<b).map { DecodeRow(slot: $0, token: next[$0]) }, cache: &cache, scratch: &scratch)
+            next = (0..<b).map { argmax(logits, row: $0, V) }
+            times.append(Self.now() - t0)
+        }
+        return Double(b * decodeSteps) / times.reduce(0, +)
+    }
+
+    func argmax(_ logits: [Float], row: Int, _ V: Int) -> Int32 {
+        var best = 0
+        for j in 1..<V where logits[row * V + j] > logits[row * V + best] { best = j }
+        return Int32(best)
+    }
+}
