@@ -36,6 +36,26 @@ public struct Example: Codable, Sendable, Equatable {
         case answer
     }
 
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decodeIfPresent(String.self, forKey: .id)
+        pairID = try c.decodeIfPresent(String.self, forKey: .pairID)
+        group = try c.decodeIfPresent(String.self, forKey: .group)
+        // Decoded as a number first: Foundation reports a non-integer such as 2.5 as
+        // corrupt JSON rather than as a wrong type, which would mislead the user.
+        if let level = try c.decodeIfPresent(Double.self, forKey: .difficulty) {
+            guard let exact = Int(exactly: level) else {
+                throw DecodingError.typeMismatch(Int.self, .init(codingPath: [CodingKeys.difficulty],
+                                                                 debugDescription: "\(level) is not an integer"))
+            }
+            difficulty = exact
+        }
+        prompt = try c.decode(String.self, forKey: .prompt)
+        short = try c.decodeIfPresent(String.self, forKey: .short)
+        long = try c.decodeIfPresent(String.self, forKey: .long)
+        answer = try c.decode(String.self, forKey: .answer)
+    }
+
     /// The short answer to train on: `short` if given, otherwise the gold `answer`.
     public var shortAnswer: String { short ?? answer }
 }

@@ -1,0 +1,89 @@
+import ReckonCore
+import XCTest
+@testable import ReckonData
+
+final class ScratchpadTests: XCTestCase {
+    func testKnownScratchpads() {
+        XCTAssertEqual(Scratchpad.steps(for: ArithProblem(level: 2, op: .add, a: 47, b: 85)),
+                       "47+85|7+5=12|4+8+1=13|=132")
+        XCTAssertEqual(Scratchpad.steps(for: ArithProblem(level: 3, op: .add, a: 4567, b: 896)),
+                       "4567+896|7+6=13|6+9+1=16|5+8+1=14|4+0+1=5|=5463")
+        XCTAssertEqual(Scratchpad.steps(for: ArithProblem(level: 4, op: .mul, a: 47, b: 6)),
+                       "47*6|7*6=42|4*6+4=28|=282")
+        XCTAssertEqual(Scratchpad.steps(for: ArithProblem(level: 5, op: .mul, a: 47, b: 85)),
+                       "47*85|47*5|7*5=35|4*5+3=23|=235|47*80|7*8=56|4*8+5=37|=3760|235+3760|5+0=5|3+6=9|2+7=9|0+3=3|=3995")
+        XCTAssertEqual(Scratchpad.steps(for: ArithProblem(level: 5, op: .mul, a: 47, b: 80)),
+                       "47*80|47*0|7*0=0|4*0=0|=0|47*80|7*8=56|4*8+5=37|=3760|0+3760|0+0=0|0+6=6|0+7=7|0+3=3|=3760")
+    }
+
+    /// Every problem of the small levels, a large sample of the others: the steps
+    /// recompute the answer and the final step equals the short answer.
+    func testEveryLongAnswerRecomputesTheAnswer() throws {
+        var problems: [ArithProblem] = []
+        for a in 1...9 { for b in 1...9 { problems.append(ArithProblem(level: 1, op: .add, a: a, b: b)) } }
+        for a in 10...99 { for b in 10...99 { problems.append(ArithProblem(level: 2, op: .add, a: a, b: b)) } }
+        for a in 10...99 { for b in 2...9 { problems.append(ArithProblem(level: 4, op: .mul, a: a, b: b)) } }
+        for a in 10...99 { for b in 10...99 { problems.append(ArithProblem(level: 5, op: .mul, a: a, b: b)) } }
+        var rng = RNG(seed: 7)
+        for _ in 0..<3000 { problems.append(ArithLevel.sample(level: 3, rng: &rng)) }
+        problems += [ArithProblem(level: 3, op: .add, a: 9999, b: 9999), ArithProblem(level: 3, op: .add, a: 100, b: 9900)]
+        for p in problems {
+            let steps = Scratchpad.steps(for: p)
+            XCTAssertEqual(try Scratchpad.check(steps, answer: String(p.answer)), p.answer, steps)
+            XCTAssertTrue(steps.hasSuffix("|=\(p.answer)"), steps)
+        }
+    }
+
+    func testGeneratedExamplesAreConsistent() throws {
+        let examples = try Generator.generate(n: 500, dialects: [.sae: 1, .aae: 1, .words: 1], seed: 3)
+        for e in examples {
+            let long = try XCTUnwrap(e.long), short = try XCTUnwrap(e.short)
+            XCTAssertNoThrow(try Scratchpad.check(long, answer: e.answer), long)
+            XCTAssertTrue(Verifier.matches(short, gold: e.answer))
+            XCTAssertEqual(Verifier.canonical(short), e.answer)
+            // What the model side trains on answers correctly.
+            XCTAssertTrue(Verifier.isCorrect(generated: "<think>\(long)</think>\(short)<eos>", gold: e.answer))
+            XCTAssertTrue(Verifier.isCorrect(generated: "<short>\(short)<eos>", gold: e.answer))
+        }
+    }
+
+    func testCheckerRejectsWrongSteps() {
+        XCTAssertTrue(Scratchpad.isValid("47+85|7+5=12|4+8+1=13|=132", answer: "132"))
+        let bad: [(text: String, answer: String)] = [
+            ("47+85|7+5=12|4+8+1=13|=133", "133"),      // result does not follow from the columns
+            ("47+85|7+5=12|4+8=12|=122", "122"),        // dropped carry
+            ("47+85|7+5=13|4+8+1=13|=132", "132"),      // wrong column sum
+            ("47+85|7+5=12|4+8+1=13", "132"),           // no result
+            ("47+85|7+5=12|4+8+1=13|=132|=132", "132"), // trailing item
+            ("47+85|7+5=12|4+9+1=14|=142", "142"),      // wrong digit read
+            ("47+86|7+6=13|4+8+1=13|=133", "132"),      // right steps, but not the gold answer
+            ("47*85|47*5|7*5=35|4*5+3=23|=235|47*80|7*8=56|4*8+5=37|=3760|235+3760|5+0=5|3+6=9|2+7=9|0+3=3|=3996", "3996"),
+            ("47*85|47*5|7*5=35|4*5+3=23|=235|47*8|7*8=56|4*8+5=37|=376|235+376|5+6=11|3+7+1=11|2+0+1=3|=611", "611"),
+            ("41+82|1+2=3|4+8+0=12|=123", "123"),       // a zero carry is never written
+            ("47*6|7*6=42|4*6+4=28|=282 ", "282"),      // stray space
+            ("", "0"),
+        ]
+        for (text, answer) in bad {
+            XCTAssertFalse(Scratchpad.isValid(text, answer: answer), text)
+        }
+        XCTAssertThrowsError(try Scratchpad.check("47+85|7+5=12|4+8=12|=122", answer: "122")) { error in
+            XCTAssertTrue(String(describing: error).contains("carry"), String(describing: error))
+        }
+    }
+
+    /// Changing any single digit of a correct scratchpad must break the check.
+    func testEverySingleDigitCorruptionIsCaught() {
+        var rng = RNG(seed: 11)
+        for level in ArithLevel.all {
+            for _ in 0..<20 {
+                let p = ArithLevel.sample(level: level, rng: &rng)
+                let steps = Array(Scratchpad.steps(for: p))
+                for i in steps.indices where steps[i].isNumber {
+                    var corrupted = steps
+                    corrupted[i] = steps[i] == "1" ? "2" : "1"
+                    XCTAssertFalse(Scratchpad.isValid(String(corrupted), answer: String(p.answer)), String(corrupted))
+                }
+            }
+        }
+    }
+}
