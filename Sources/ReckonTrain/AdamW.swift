@@ -34,8 +34,9 @@ public struct AdamW: Sendable {
         decayRanges = layout.tensors.filter(\.decay).map(\.range)
     }
 
-    public var m: ArraySlice<Float> { moments[0..<parameterCount] }
-    public var v: ArraySlice<Float> { moments[parameterCount..<(2 * parameterCount)] }
+    /// Copies of the two views, indexed like the parameters (for inspection and tests).
+    public var m: [Float] { Array(moments[0..<parameterCount]) }
+    public var v: [Float] { Array(moments[parameterCount..<(2 * parameterCount)]) }
 
     /// L2 norm of the whole gradient.
     public static func gradNorm(_ grads: [Float]) -> Float {

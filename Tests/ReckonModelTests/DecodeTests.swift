@@ -1,0 +1,98 @@
+import XCTest
+import ReckonCore
+@testable import ReckonModel
+
+final class DecodeTests: XCTestCase {
+    let config = ModelConfig(dim: 16, nLayers: 2, nHeads: 4, nKVHeads: 2, hiddenDim: 24, maxSeqLen: 16)
+
+    /// Full-forward logits for one sequence, one row per position.
+    func fullForward(_ model: Transformer, _ seq: [Int32]) throws -> [[Float]] {
+        var acts = try Activations(config: config, batch: 1, seqLen: seq.count)
+        try acts.setBatch(tokens: seq, targets: seq.map { _ in -1 })
+        model.forward(&acts)
+        return (0..<seq.count).map { Array(acts.logits(row: $0)) }
+    }
+
+    func assertClose(_ a: ArraySlice<Float>, _ b: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        let scale = max(b.map(abs).max() ?? 0, 1e-6)
+        let err = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThan(err / scale, 1e-4, "\(what): max relative difference \(err / scale)", file: file, line: line)
+    }
+
+    /// Three sequences of different lengths start and finish at different steps, mixing
+    /// prefill rows and single-token decode rows in the same calls. Every position's
+    /// cached logits must match the full forward within 1e-4 relative.
+    func testCachedDecodeMatchesFullForwardForRaggedBatch() throws {
+        var rng = RNG(seed: 11)
+        var params = try Transformer(config: config, seed: 3).params
+        for i in params.indices { params[i] *= 10 }   // sharper attention than the small init gives
+        let model = try Transformer(config: config, params: params)
+        let seqs: [[Int32]] = [9, 14, 5].map { n in (0..<n).map { _ in Int32(rng.int(below: Tokenizer.vocabSize)) } }
+        let reference = try seqs.map { try fullForward(model, $0) }
+
+        var cache = try KVCache(config: config, slots: 3)
+        var scratch = DecodeScratch(config: config, maxRows: 8)
+        var fed = [0, 0, 0]
+        // Schedule: (slot, how many tokens to feed this call). Slot 1 starts late, slot 2 finishes early.
+        let schedule: [[(Int, Int)]] = [
+            [(0, 4), (2, 3)], [(0, 1), (2, 1)], [(0, 1), (1, 6), (2, 1)],
+            [(0, 1), (1, 1)], [(0, 1), (1, 1)], [(0, 1), (1, 1)], [(1, 1)], [(1, 1)], [(1, 1)], [(1, 1)], [(1, 1)],
+        ]
+        for call in schedule {
+            var rows: [DecodeRow] = []
+            var owners: [(slot: Int, pos: Int)] = []
+            for (slot, count) in call {
+                for _ in 0..<count {
+                    rows.append(DecodeRow(slot: slot, token: seqs[slot][fed[slot]]))
+                    owners.append((slot, fed[slot]))
+                    fed[slot] += 1
+                }
+            }
+            let logits = try model.step(rows, cache: &cache, scratch: &scratch)
+            let V = config.vocabSize
+            for (i, o) in owners.enumerated() {
+                assertClose(logits[(i * V)..<((i + 1) * V)], reference[o.slot][o.pos], "slot \(o.slot) position \(o.pos)")
+            }
+        }
+        XCTAssertEqual(fed, seqs.map(\.count))
+        XCTAssertEqual(cache.lengths, seqs.map(\.count))
+
+        // A freed slot serves a new sequence from position 0.
+        try cache.reset(slot: 2)
+        let fresh = try model.step(seqs[0].prefix(3).map { DecodeRow(slot: 2, token: $0) }, cache: &cache, scratch: &scratch)
+        assertClose(fresh[(2 * config.vocabSize)...], reference[0][2], "reused slot")
+    }
+
+    func testDecodeRejectsBadInput() throws {
+        let model = try Transformer(config: config, seed: 1)
+        var cache = try KVCache(config: config, slots: 1, capacity: 2)
+        var scratch = DecodeScratch(config: config, maxRows: 4)
+        XCTAssertThrowsError(try model.step([DecodeRow(slot: 1, token: 0)], cache: &cache, scratch: &scratch)) {
+            XCTAssertEqual($0 as? ModelError, .invalidSlot(1))
+        }
+        XCTAssertThrowsError(try model.step([DecodeRow(slot: 0, token: 999)], cache: &cache, scratch: &scratch)) {
+            XCTAssertEqual($0 as? ModelError, .tokenOutOfRange(id: 999, vocabSize: config.vocabSize))
+        }
+        XCTAssertThrowsError(try model.step((0..<3).map { _ in DecodeRow(slot: 0, token: 1) }, cache: &cache, scratch: &scratch)) {
+            XCTAssertEqual($0 as? ModelError, .cacheFull(slot: 0, capacity: 2))
+        }
+        XCTAssertEqual(cache.lengths, [0], "a rejected call leaves the cache untouched")
+    }
+
+    /// Greedy batched generation equals generating each prompt alone, and token 0 honours the allowed set.
+    func testBatchedGenerationMatchesSingleAndRestrictsFirstToken() throws {
+        let model = try Transformer(config: config, seed: 9)
+        let prompts: [[Int32]] = [[1, 2, 3], [200, 17], [5, 6, 7, 8, 9]]
+        let set = [Tokenizer.think, Tokenizer.short]
+        let batched = try model.generate(prompts: prompts, maxNewTokens: 6, params: .greedy, seed: 1, firstTokenSet: set)
+        for (i, p) in prompts.enumerated() {
+            let single = try model.generate(prompts: [p], maxNewTokens: 6, params: .greedy, seed: 1, firstTokenSet: set)
+            XCTAssertEqual(batched[i], single[0])
+            XCTAssert(set.contains(batched[i].tokens[0]))
+            XCTAssertEqual(batched[i].firstTokenProbabilities.reduce(0, +), 1, accuracy: 1e-5)
+        }
+        let sampledA = try model.generate(prompts: prompts, maxNewTokens: 6, params: SamplingParams(temperature: 1), seed: 4)
+        let sampledB = try model.generate(prompts: prompts, maxNewTokens: 6, params: SamplingParams(temperature: 1), seed: 4)
+        XCTAssertEqual(sampledA, sampledB, "same seed, same samples")
+    }
+}
