@@ -3,11 +3,13 @@ import Foundation
 /// A JSONL file that could not be read, or one of its lines that could not be parsed.
 public enum DataError: Error, Equatable, CustomStringConvertible {
     case unreadableFile(file: String, reason: String)
+    case unwritableFile(file: String, reason: String)
     case badLine(file: String, line: Int, problem: LineProblem)
 
     public var description: String {
         switch self {
         case let .unreadableFile(file, reason): "\(file): cannot read the file: \(reason)"
+        case let .unwritableFile(file, reason): "\(file): cannot write the file: \(reason)"
         case let .badLine(file, line, problem): "\(file):\(line): \(problem)"
         }
     }
@@ -33,6 +35,8 @@ public enum LineProblem: Error, Equatable, Sendable, CustomStringConvertible {
 /// The examples of a file, and the bad lines skipped on request.
 public struct JSONLContents: Sendable, Equatable {
     public var examples: [Example]
+    /// The 1-based line of each example, parallel to `examples`, for messages about them.
+    public var lineNumbers: [Int]
     /// One error per skipped line, in file order; empty unless skipping was asked for.
     public var skipped: [DataError]
 
@@ -56,7 +60,7 @@ public enum JSONL {
 
     /// Parses JSONL bytes; `file` is the name errors mention.
     public static func parse(_ data: Data, file: String, skipBad: Bool = false) throws(DataError) -> JSONLContents {
-        var contents = JSONLContents(examples: [], skipped: [])
+        var contents = JSONLContents(examples: [], lineNumbers: [], skipped: [])
         let newline = UInt8(ascii: "\n")
         var lineNumber = 0
         for rawLine in data.split(separator: newline, omittingEmptySubsequences: false) {
@@ -66,6 +70,7 @@ public enum JSONL {
             switch decodeLine(Data(line)) {
             case .success(let example):
                 contents.examples.append(example)
+                contents.lineNumbers.append(lineNumber)
             case .failure(let problem):
                 let error = DataError.badLine(file: file, line: lineNumber, problem: problem)
                 guard skipBad else { throw error }
@@ -89,10 +94,19 @@ public enum JSONL {
         } catch let DecodingError.dataCorrupted(context) {
             // With a coding path the JSON was fine but a value was not, e.g. "difficulty": 2.5.
             if let field = context.codingPath.first { return .failure(wrongType(field)) }
-            let detail = (context.underlyingError as NSError?)?.localizedDescription ?? context.debugDescription
-            return .failure(.badJSON(detail))
+            return .failure(.badJSON(syntaxDetail(line) ?? context.debugDescription))
         } catch {
             return .failure(.badJSON(String(describing: error)))
+        }
+    }
+
+    /// JSONDecoder only says "not valid JSON"; JSONSerialization also says where.
+    private static func syntaxDetail(_ line: Data) -> String? {
+        do {
+            _ = try JSONSerialization.jsonObject(with: line, options: [.fragmentsAllowed])
+            return nil
+        } catch {
+            return (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
         }
     }
 
@@ -130,7 +144,7 @@ public enum JSONL {
         do {
             try Data(encode(examples).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw .unreadableFile(file: path, reason: "cannot write: \((error as NSError).localizedDescription)")
+            throw .unwritableFile(file: path, reason: (error as NSError).localizedDescription)
         }
     }
 

@@ -61,7 +61,8 @@ final class JSONLTests: XCTestCase {
             XCTAssertEqual(file, "train.jsonl")
             XCTAssertEqual(line, 2)
             XCTAssertFalse(detail.isEmpty)
-            XCTAssertTrue(String(describing: error).contains("train.jsonl:2: not valid JSON"), String(describing: error))
+            XCTAssertTrue(String(describing: error).contains("train.jsonl:2: not valid JSON (Invalid value around character 16"),
+                          String(describing: error))
         }
         XCTAssertThrowsError(try JSONL.parse(Data([0x7B, 0xFF, 0xFE, 0x7D]), file: "x.jsonl")) { error in
             XCTAssertTrue(String(describing: error).hasPrefix("x.jsonl:1: "), String(describing: error))
@@ -79,6 +80,7 @@ final class JSONLTests: XCTestCase {
         """
         let contents = try parse(text, skipBad: true)
         XCTAssertEqual(contents.examples.map(\.prompt), ["a", "c"])
+        XCTAssertEqual(contents.lineNumbers, [1, 5])
         XCTAssertEqual(contents.skippedCount, 3)
         XCTAssertEqual(contents.skipped.compactMap { error -> Int? in
             if case let .badLine(_, line, _) = error { return line } else { return nil }
