@@ -10,15 +10,17 @@ public enum Generator {
     /// Prompt plus long answer stays within this many bytes in every dialect, leaving room
     /// in the 256-token byte context for the control tokens and the short answer.
     public static let maxPromptAndLongBytes = 220
+    /// An upper bound on `n` that keeps sizes far from overflow and files far from filling a disk.
+    public static let maxProblems = 50_000_000
 
     public enum GenerationError: Error, Equatable, CustomStringConvertible {
-        case negativeCount(Int)
+        case badCount(Int)
         case unknownLevel(Int)
         case badMix(String, MixError)
 
         public var description: String {
             switch self {
-            case let .negativeCount(n): "the number of problems must be >= 0 (got \(n))"
+            case let .badCount(n): "the number of problems must be in 0...\(Generator.maxProblems) (got \(n))"
             case let .unknownLevel(level): "level \(level) does not exist (valid: \(ArithLevel.all.map(String.init).joined(separator: ",")))"
             case let .badMix(what, error): "\(what): \(error)"
             }
@@ -46,7 +48,7 @@ public enum Generator {
 
     public static func generate(n: Int, levels: Mix<Int>, dialects: Mix<Dialect>,
                                 seed: UInt64, paired: Bool = false) throws(GenerationError) -> [Example] {
-        guard n >= 0 else { throw .negativeCount(n) }
+        guard (0...maxProblems).contains(n) else { throw .badCount(n) }
         if let bad = levels.keys.first(where: { !ArithLevel.all.contains($0) }) { throw .unknownLevel(bad) }
 
         let root = RNG(seed: seed)

@@ -65,7 +65,8 @@ public enum JSONL {
         var lineNumber = 0
         for rawLine in data.split(separator: newline, omittingEmptySubsequences: false) {
             lineNumber += 1
-            let line = rawLine.last == UInt8(ascii: "\r") ? rawLine.dropLast() : rawLine
+            var line = rawLine.last == UInt8(ascii: "\r") ? rawLine.dropLast() : rawLine
+            if lineNumber == 1, line.starts(with: [0xEF, 0xBB, 0xBF]) { line = line.dropFirst(3) }  // UTF-8 byte order mark
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
             switch decodeLine(Data(line)) {
             case .success(let example):

@@ -20,6 +20,8 @@
 /// context, and each step depends only on two digits and the carry just written.
 public enum Scratchpad {
     public static let separator: Character = "|"
+    /// Largest operand (exclusive) the checker accepts, so that user files cannot overflow it.
+    public static let maxOperand = 1_000_000_000
 
     // MARK: Writing
 
@@ -140,11 +142,13 @@ public enum Scratchpad {
     private static func parseHeader(_ item: String, index: Int) throws(ScratchpadError) -> (Int, ArithOp, Int) {
         for op in ArithOp.allCases {
             let parts = item.split(separator: Character(op.rawValue), omittingEmptySubsequences: false)
-            if parts.count == 2, let x = canonicalInt(parts[0]), let y = canonicalInt(parts[1]) {
+            // Operands below 10^9 keep every product and shifted partial inside Int.
+            if parts.count == 2, let x = canonicalInt(parts[0]), let y = canonicalInt(parts[1]),
+               x < maxOperand, y < maxOperand {
                 return (x, op, y)
             }
         }
-        throw ScratchpadError(item: index, text: item, reason: "expected a header like 47+85 or 47*6")
+        throw ScratchpadError(item: index, text: item, reason: "expected a header like 47+85 or 47*6, operands below \(maxOperand)")
     }
 }
 

@@ -47,7 +47,9 @@ extension DataCommand {
         var out: String?
 
         func validate() throws {
-            guard count >= 0 else { throw ValidationError("--n must be >= 0 (got \(count))") }
+            guard (0...Generator.maxProblems).contains(count) else {
+                throw ValidationError("--n must be in 0...\(Generator.maxProblems) (got \(count))")
+            }
             _ = try dialectMix()
             _ = try levelMix()
         }

@@ -72,6 +72,7 @@ final class GeneratorTests: XCTestCase {
 
     func testBadArguments() {
         XCTAssertThrowsError(try Generator.generate(n: -1, dialects: [.sae: 1], seed: 1))
+        XCTAssertThrowsError(try Generator.generate(n: Int.max, dialects: [.sae: 1, .aae: 1], seed: 1, paired: true))
         XCTAssertThrowsError(try Generator.generate(n: 1, levels: [6], dialects: [.sae: 1], seed: 1)) { error in
             XCTAssertTrue(String(describing: error).contains("level 6"), String(describing: error))
         }

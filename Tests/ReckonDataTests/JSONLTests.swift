@@ -33,6 +33,11 @@ final class JSONLTests: XCTestCase {
                                   Example(pairID: "x", difficulty: 4, prompt: "p2", answer: "2")])
     }
 
+    func testByteOrderMarkIsIgnored() throws {
+        let data = Data([0xEF, 0xBB, 0xBF]) + Data(#"{"prompt": "p", "answer": "1"}"#.utf8)
+        XCTAssertEqual(try JSONL.parse(data, file: "bom.jsonl").examples, [Example(prompt: "p", answer: "1")])
+    }
+
     func testErrorsNameFileLineAndProblem() {
         let cases: [(String, Int, LineProblem)] = [
             ("{\"prompt\": \"p\", \"answer\": \"1\"}\n\n{\"prompt\": \"p\"}", 3, .missingField("answer")),

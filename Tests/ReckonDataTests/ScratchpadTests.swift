@@ -66,6 +66,9 @@ final class ScratchpadTests: XCTestCase {
         for (text, answer) in bad {
             XCTAssertFalse(Scratchpad.isValid(text, answer: answer), text)
         }
+        // Operands too large to check are refused, not overflowed.
+        XCTAssertFalse(Scratchpad.isValid("999999999999999999*999999999999999999|=1", answer: "1"))
+        XCTAssertFalse(Scratchpad.isValid("99999999999*9|9*9=81|=1", answer: "1"))
         XCTAssertThrowsError(try Scratchpad.check("47+85|7+5=12|4+8=12|=122", answer: "122")) { error in
             XCTAssertTrue(String(describing: error).contains("carry"), String(describing: error))
         }
