@@ -87,3 +87,26 @@ public enum Attention {
         }
     }
 }
+
+extension Attention {
+    /// One query row of one head against `len` cached positions (decode and prefill).
+    /// out (hd) = softmax(q·Kᵀ/√hd) · V; keys/values rows are `stride` apart; scores: (len) scratch.
+    @inline(__always)
+    public static func cachedHead(
+        out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
+        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, len: Int, stride: Int, headDim hd: Int
+    ) {
+        let scale = 1 / Float(hd).squareRoot()
+        var mx = -Float.infinity
+        for t in 0..<len {
+            let s = Vector.dot(q, keys + t * stride, hd) * scale
+            scores[t] = s
+            mx = max(mx, s)
+        }
+        var sum: Float = 0
+        for t in 0..<len { let e = expf(scores[t] - mx); scores[t] = e; sum += e }
+        out.update(repeating: 0, count: hd)
+        let inv = 1 / sum
+        for t in 0..<len { Vector.axpy(scores[t] * inv, values + t * stride, out, hd) }
+    }
+}

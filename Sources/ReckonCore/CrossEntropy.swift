@@ -8,7 +8,7 @@ public enum CrossEntropy {
         logprobs: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>,
         targets: UnsafePointer<Int32>, n: Int, vocab: Int
     ) {
-        Parallel.chunks(n) { _, rows in
+        Parallel.chunks(n, minChunk: 16) { _, rows in
             for i in rows {
                 let t = Int(targets[i])
                 guard t >= 0 else { logprobs[i] = 0; continue }
@@ -24,7 +24,7 @@ public enum CrossEntropy {
         dlogits: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>,
         targets: UnsafePointer<Int32>, weights: UnsafePointer<Float>, n: Int, vocab: Int
     ) {
-        Parallel.chunks(n) { _, rows in
+        Parallel.chunks(n, minChunk: 16) { _, rows in
             for i in rows {
                 let t = Int(targets[i]), w = weights[i]
                 let row = logits + i * vocab, d = dlogits + i * vocab

@@ -24,9 +24,11 @@ public enum Parallel {
     }
 
     /// Splits 0..<count into one contiguous chunk per worker; body gets (worker, range).
+    /// Work below `minChunk` items per worker stays on the calling thread, where a
+    /// dispatch would cost more than it saves (decode runs these loops on a few rows).
     @inline(__always)
-    public static func chunks(_ count: Int, _ body: (Int, Range<Int>) -> Void) {
-        let w = min(workers, max(1, count))
+    public static func chunks(_ count: Int, minChunk: Int = 1, _ body: (Int, Range<Int>) -> Void) {
+        let w = min(workers, max(1, count / max(1, minChunk)))
         if w == 1 { body(0, 0..<count); return }
         forEach(w) { c in
             let lo = count * c / w, hi = count * (c + 1) / w

@@ -5,7 +5,7 @@ public enum RMSNorm {
         _ out: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
         _ inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, n: Int, dim: Int, eps: Float
     ) {
-        Parallel.chunks(n) { _, rows in
+        Parallel.chunks(n, minChunk: 32) { _, rows in
             for i in rows {
                 let xi = inp + i * dim, oi = out + i * dim
                 var ss: Float = 0
@@ -28,7 +28,7 @@ public enum RMSNorm {
             let xi = inp + i * dim, gi = dout + i * dim, s = rstd[i]
             for j in 0..<dim { dweight[j] += gi[j] * xi[j] * s }
         }
-        Parallel.chunks(n) { _, rows in
+        Parallel.chunks(n, minChunk: 32) { _, rows in
             for i in rows {
                 let xi = inp + i * dim, gi = dout + i * dim, di = dinp + i * dim, s = rstd[i]
                 var dot: Float = 0

@@ -6,7 +6,7 @@ public enum SwiGLU {
     public static func forward(
         _ out: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>, count: Int
     ) {
-        Parallel.chunks(count) { _, r in
+        Parallel.chunks(count, minChunk: 8192) { _, r in
             for i in r {
                 let x = a[i]
                 out[i] = x / (1 + expf(-x)) * b[i]
@@ -19,7 +19,7 @@ public enum SwiGLU {
         da: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>,
         dout: UnsafePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>, count: Int
     ) {
-        Parallel.chunks(count) { _, r in
+        Parallel.chunks(count, minChunk: 8192) { _, r in
             for i in r {
                 let x = a[i], sig = 1 / (1 + expf(-x)), silu = x * sig
                 db[i] = dout[i] * silu

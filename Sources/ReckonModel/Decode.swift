@@ -8,7 +8,8 @@ public struct KVCache: Sendable {
     public let slots: Int
     public let capacity: Int
     let layers: Int, kvDim: Int
-    /// keys, values: (L, slots, capacity, kvd), rotated keys.
+    /// keys, values: (L, slots, Hkv, capacity, hd), rotated keys. Each head's positions are
+    /// contiguous, so one query's scan over its history streams through memory.
     var keys: [Float]
     var values: [Float]
     /// Tokens held per slot (slots).
@@ -43,11 +44,8 @@ public struct DecodeRow: Sendable, Equatable {
     public init(slot: Int, token: Int32) { self.slot = slot; self.token = token }
 }
 
-/// Work buffers for cached decoding of up to `maxRows` rows per call.
-public struct DecodeScratch: Sendable {
-    public let maxRows: Int
-    let capacity: Int
-    // Offsets into `buf`:
+/// Offsets of the decode work buffer for up to R rows per call.
+struct DecodeLayout: Sendable {
     let x: Int        // (R, d) residual stream
     let ln: Int       // (R, d)
     let q: Int        // (R, d)
@@ -58,23 +56,38 @@ public struct DecodeScratch: Sendable {
     let h3: Int       // (R, F)
     let scores: Int   // (R, H, capacity)
     let logits: Int   // (R, V)
-    var buf: [Float]
-    var positions: [Int32]  // (R)
-    var tokens: [Int32]     // (R)
+    let rstd: Int     // (R)
+    let count: Int
 
-    public init(config c: ModelConfig, maxRows: Int, capacity: Int? = nil) {
-        self.maxRows = max(1, maxRows)
-        self.capacity = capacity ?? c.maxSeqLen
-        let R = self.maxRows
+    init(_ c: ModelConfig, rows R: Int, capacity: Int) {
         var at = 0
         func take(_ n: Int) -> Int { defer { at += n }; return at }
         x = take(R * c.dim); ln = take(R * c.dim); q = take(R * c.dim)
         k = take(R * c.kvDim); v = take(R * c.kvDim); attOut = take(R * c.dim)
         h1 = take(R * c.hiddenDim); h3 = take(R * c.hiddenDim)
-        scores = take(R * c.nHeads * self.capacity); logits = take(R * c.vocabSize)
-        buf = [Float](repeating: 0, count: at)
-        positions = [Int32](repeating: 0, count: R)
+        scores = take(R * c.nHeads * capacity); logits = take(R * c.vocabSize); rstd = take(R)
+        count = at
+    }
+}
+
+/// Work buffers for cached decoding of up to `maxRows` rows per call.
+public struct DecodeScratch: Sendable {
+    public let maxRows: Int
+    let capacity: Int
+    let layout: DecodeLayout
+    var buf: [Float]
+    var positions: [Int32]  // (R)
+    var tokens: [Int32]     // (R)
+    var slots: [Int]        // (R)
+
+    public init(config c: ModelConfig, maxRows: Int, capacity: Int? = nil) {
+        self.maxRows = max(1, maxRows)
+        self.capacity = capacity ?? c.maxSeqLen
+        layout = DecodeLayout(c, rows: self.maxRows, capacity: self.capacity)
+        buf = [Float](repeating: 0, count: layout.count)
+        positions = [Int32](repeating: 0, count: self.maxRows)
         tokens = positions
+        slots = [Int](repeating: 0, count: self.maxRows)
     }
 }
 
@@ -111,31 +124,28 @@ extension Transformer {
             guard next[r.slot] < cache.capacity else { throw .cacheFull(slot: r.slot, capacity: cache.capacity) }
             scratch.positions[i] = Int32(next[r.slot])
             scratch.tokens[i] = r.token
+            scratch.slots[i] = r.slot
             next[r.slot] += 1
         }
-        let n = rows.count, slots = rows.map(\.slot)
+        let n = rows.count
         let d = c.dim, kvd = c.kvDim, F = c.hiddenDim, V = c.vocabSize, H = c.nHeads, hd = c.headDim
         let group = c.nHeads / c.nKVHeads, cap = cache.capacity, S = cache.slots, eps = c.normEps
-        let pl = layout, sc = scratch, rope = self.rope
-        let scale = 1 / Float(hd).squareRoot()
-
+        let pl = layout, sc = scratch.layout, rope = self.rope
         params.withUnsafeBufferPointer { pbuf in
             scratch.buf.withUnsafeMutableBufferPointer { sbuf in
                 scratch.positions.withUnsafeBufferPointer { posBuf in
                     scratch.tokens.withUnsafeBufferPointer { tokBuf in
                         cache.keys.withUnsafeMutableBufferPointer { kbuf in
                             cache.values.withUnsafeMutableBufferPointer { vbuf in
-                                slots.withUnsafeBufferPointer { slotBuf in
+                                scratch.slots.withUnsafeBufferPointer { slotBuf in
                                     let p = pbuf.baseAddress!, s = sbuf.baseAddress!, pos = posBuf.baseAddress!
                                     let kc = kbuf.baseAddress!, vc = vbuf.baseAddress!, slot = slotBuf.baseAddress!
                                     let x = s + sc.x, ln = s + sc.ln, q = s + sc.q, k = s + sc.k, v = s + sc.v
                                     let attOut = s + sc.attOut, h1 = s + sc.h1, h3 = s + sc.h3
-                                    var rstd = [Float](repeating: 0, count: n)
+                                    let rstd = s + sc.rstd
                                     Embedding.forward(x, tokens: tokBuf.baseAddress!, table: p + pl.tokEmbed, n: n, dim: d)
                                     for l in 0..<c.nLayers {
-                                        rstd.withUnsafeMutableBufferPointer { r in
-                                            RMSNorm.forward(ln, rstd: r.baseAddress!, x, weight: p + pl.attnNorm + l * d, n: n, dim: d, eps: eps)
-                                        }
+                                        RMSNorm.forward(ln, rstd: rstd, x, weight: p + pl.attnNorm + l * d, n: n, dim: d, eps: eps)
                                         Matmul.forward(q, ln, p + pl.wq + l * d * d, n: n, inDim: d, outDim: d)
                                         Matmul.forward(k, ln, p + pl.wk + l * kvd * d, n: n, inDim: d, outDim: kvd)
                                         Matmul.forward(v, ln, p + pl.wv + l * kvd * d, n: n, inDim: d, outDim: kvd)
@@ -145,45 +155,27 @@ extension Transformer {
                                         // prefill row sees the earlier rows of its own prompt.
                                         let layerBase = l * S * cap * kvd
                                         for i in 0..<n {
-                                            let at = layerBase + (slot[i] * cap + Int(pos[i])) * kvd
-                                            (kc + at).update(from: k + i * kvd, count: kvd)
-                                            (vc + at).update(from: v + i * kvd, count: kvd)
+                                            for kh in 0..<c.nKVHeads {
+                                                let at = layerBase + ((slot[i] * c.nKVHeads + kh) * cap + Int(pos[i])) * hd
+                                                (kc + at).update(from: k + i * kvd + kh * hd, count: hd)
+                                                (vc + at).update(from: v + i * kvd + kh * hd, count: hd)
+                                            }
                                         }
                                         Parallel.forEach(n * H) { unit in
                                             let i = unit / H, h = unit % H, kh = h / group
-                                            let qi = q + i * d + h * hd, len = Int(pos[i]) + 1
-                                            let keys = kc + layerBase + slot[i] * cap * kvd + kh * hd
-                                            let vals = vc + layerBase + slot[i] * cap * kvd + kh * hd
-                                            let sco = s + sc.scores + unit * cap
-                                            var mx = -Float.infinity
-                                            for t in 0..<len {
-                                                let kt = keys + t * kvd
-                                                var dot: Float = 0
-                                                for j in 0..<hd { dot += qi[j] * kt[j] }
-                                                sco[t] = dot * scale
-                                                mx = max(mx, sco[t])
-                                            }
-                                            var sum: Float = 0
-                                            for t in 0..<len { let e = expf(sco[t] - mx); sco[t] = e; sum += e }
-                                            let o = attOut + i * d + h * hd
-                                            o.update(repeating: 0, count: hd)
-                                            for t in 0..<len {
-                                                let w = sco[t] / sum, vt = vals + t * kvd
-                                                for j in 0..<hd { o[j] += w * vt[j] }
-                                            }
+                                            let base = layerBase + (slot[i] * c.nKVHeads + kh) * cap * hd
+                                            Attention.cachedHead(out: attOut + i * d + h * hd, scores: s + sc.scores + unit * cap,
+                                                                 q: q + i * d + h * hd, keys: kc + base, values: vc + base,
+                                                                 len: Int(pos[i]) + 1, stride: hd, headDim: hd)
                                         }
                                         Matmul.forward(x, attOut, p + pl.wo + l * d * d, n: n, inDim: d, outDim: d, accumulate: true)
-                                        rstd.withUnsafeMutableBufferPointer { r in
-                                            RMSNorm.forward(ln, rstd: r.baseAddress!, x, weight: p + pl.ffnNorm + l * d, n: n, dim: d, eps: eps)
-                                        }
+                                        RMSNorm.forward(ln, rstd: rstd, x, weight: p + pl.ffnNorm + l * d, n: n, dim: d, eps: eps)
                                         Matmul.forward(h1, ln, p + pl.w1 + l * F * d, n: n, inDim: d, outDim: F)
                                         Matmul.forward(h3, ln, p + pl.w3 + l * F * d, n: n, inDim: d, outDim: F)
                                         SwiGLU.forward(h1, a: h1, b: h3, count: n * F)
                                         Matmul.forward(x, h1, p + pl.w2 + l * d * F, n: n, inDim: F, outDim: d, accumulate: true)
                                     }
-                                    rstd.withUnsafeMutableBufferPointer { r in
-                                        RMSNorm.forward(ln, rstd: r.baseAddress!, x, weight: p + pl.finalNorm, n: n, dim: d, eps: eps)
-                                    }
+                                    RMSNorm.forward(ln, rstd: rstd, x, weight: p + pl.finalNorm, n: n, dim: d, eps: eps)
                                     Matmul.forward(s + sc.logits, ln, p + pl.wcls, n: n, inDim: d, outDim: V)
                                 }
                             }

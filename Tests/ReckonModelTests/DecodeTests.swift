@@ -87,7 +87,9 @@ final class DecodeTests: XCTestCase {
         let batched = try model.generate(prompts: prompts, maxNewTokens: 6, params: .greedy, seed: 1, firstTokenSet: set)
         for (i, p) in prompts.enumerated() {
             let single = try model.generate(prompts: [p], maxNewTokens: 6, params: .greedy, seed: 1, firstTokenSet: set)
-            XCTAssertEqual(batched[i], single[0])
+            // sgemm blocks differently for different row counts, so probabilities agree to rounding.
+            XCTAssertEqual(batched[i].tokens, single[0].tokens)
+            for (a, b) in zip(batched[i].firstTokenProbabilities, single[0].firstTokenProbabilities) { XCTAssertEqual(a, b, accuracy: 1e-5) }
             XCTAssert(set.contains(batched[i].tokens[0]))
             XCTAssertEqual(batched[i].firstTokenProbabilities.reduce(0, +), 1, accuracy: 1e-5)
         }
