@@ -5,11 +5,12 @@ let package = Package(
     name: "Reckon",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "Reckon", targets: ["ReckonCore", "ReckonModel", "ReckonTrain", "ReckonData", "ReckonCheckpoint"]),
+        .library(name: "Reckon", targets: ["ReckonCore", "ReckonModel", "ReckonTrain", "ReckonData", "ReckonEval", "ReckonCheckpoint"]),
         .executable(name: "reckon", targets: ["reckon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // C bindings: OpenBLAS and HDF5, found through pkg-config.
@@ -20,15 +21,19 @@ let package = Package(
         .target(name: "ReckonCore", dependencies: ["CBLAS"]),
         // Config, parameter layout, transformer forward/backward, KV-cache decode, tokenizer, sampler.
         .target(name: "ReckonModel", dependencies: ["ReckonCore"]),
-        // AdamW, LR schedules, training loops.
-        .target(name: "ReckonTrain", dependencies: ["ReckonModel"]),
+        // AdamW, LR schedules, recipes, training loops (warm-up SFT, DeGRPO).
+        .target(name: "ReckonTrain", dependencies: [
+            "ReckonModel", "ReckonData", .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+        // Evaluation: generation under a routing policy, verification, per-group tables.
+        .target(name: "ReckonEval", dependencies: ["ReckonModel", "ReckonData"]),
         // Task generators, dialect renderers, verifiers, JSONL datasets.
         .target(name: "ReckonData", dependencies: ["ReckonCore"]),
         // HDF5 wrapper and the checkpoint schema.
         .target(name: "ReckonCheckpoint", dependencies: ["CHDF5", "ReckonModel", "ReckonTrain"]),
         // The CLI.
         .executableTarget(name: "reckon", dependencies: [
-            "ReckonCore", "ReckonModel", "ReckonTrain", "ReckonData", "ReckonCheckpoint",
+            "ReckonCore", "ReckonModel", "ReckonTrain", "ReckonData", "ReckonEval", "ReckonCheckpoint",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -36,6 +41,7 @@ let package = Package(
         .testTarget(name: "ReckonModelTests", dependencies: ["ReckonModel", "ReckonTrain"]),
         .testTarget(name: "ReckonTrainTests", dependencies: ["ReckonTrain"]),
         .testTarget(name: "ReckonDataTests", dependencies: ["ReckonData"]),
+        .testTarget(name: "ReckonEvalTests", dependencies: ["ReckonEval"]),
         .testTarget(name: "ReckonCheckpointTests", dependencies: ["ReckonCheckpoint"]),
     ]
 )
