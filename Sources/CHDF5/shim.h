@@ -11,6 +11,7 @@ static inline hid_t reckon_H5T_NATIVE_INT64(void) { return H5T_NATIVE_INT64; }
 static inline hid_t reckon_H5T_NATIVE_UINT64(void) { return H5T_NATIVE_UINT64; }
 static inline hid_t reckon_H5T_NATIVE_UINT8(void) { return H5T_NATIVE_UINT8; }
 static inline hid_t reckon_H5T_IEEE_F32LE(void) { return H5T_IEEE_F32LE; }
+static inline hid_t reckon_H5T_IEEE_F64LE(void) { return H5T_IEEE_F64LE; }
 static inline hid_t reckon_H5T_STD_I64LE(void) { return H5T_STD_I64LE; }
 static inline hid_t reckon_H5T_STD_U64LE(void) { return H5T_STD_U64LE; }
 static inline hid_t reckon_H5T_C_S1(void) { return H5T_C_S1; }

@@ -1,0 +1,187 @@
+import Foundation
+import ReckonModel
+import ReckonTrain
+
+/// Where a training run stands, beyond its weights and optimizer: enough to resume exactly.
+public struct TrainingState: Sendable, Equatable {
+    /// Stage of the recipe, e.g. "pretrain", "sft", "degrpo".
+    public var stage: String
+    /// Optimizer updates completed in this stage; the next update is step `step`.
+    public var step: Int
+    /// The recipe text the run was started from, verbatim.
+    public var recipe: String
+    /// State of the run's main RNG (batch sampling), so the resumed run draws the same batches.
+    public var rngState: UInt64
+    /// Further named RNG streams (e.g. "sampler", "data"), if the stage uses more than one.
+    public var rngStreams: [String: UInt64]
+    /// Last logged figures (loss, lr, ...); informational, not needed to resume.
+    public var metrics: [String: Double]
+
+    public init(stage: String, step: Int, recipe: String, rngState: UInt64,
+                rngStreams: [String: UInt64] = [:], metrics: [String: Double] = [:]) {
+        self.stage = stage
+        self.step = step
+        self.recipe = recipe
+        self.rngState = rngState
+        self.rngStreams = rngStreams
+        self.metrics = metrics
+    }
+}
+
+/// A model, optionally with its optimizer and training state, as stored in one HDF5 file.
+/// A serving checkpoint has `optimizer == nil`; it loads for inference and refuses to resume.
+public struct Checkpoint: Sendable {
+    public var config: ModelConfig
+    /// Flat parameters in `ParameterLayout(config)` order.
+    public var params: [Float]
+    public var optimizer: AdamW?
+    public var train: TrainingState?
+
+    public init(config: ModelConfig, params: [Float], optimizer: AdamW? = nil, train: TrainingState? = nil) {
+        self.config = config
+        self.params = params
+        self.optimizer = optimizer
+        self.train = train
+    }
+
+    public init(model: Transformer, optimizer: AdamW? = nil, train: TrainingState? = nil) {
+        self.init(config: model.config, params: model.params, optimizer: optimizer, train: train)
+    }
+
+    public var layout: ParameterLayout { ParameterLayout(config) }
+
+    /// A model over the stored parameters.
+    public func model() throws(ModelError) -> Transformer {
+        try Transformer(config: config, params: params)
+    }
+
+    // MARK: Saving
+
+    /// Writes the checkpoint atomically: a temporary file `.NAME.tmp-PID` in the same folder
+    /// is written, flushed and fsynced, then renamed over `path`. A crash at any point leaves
+    /// either the previous file or the new one under `path`, never a half-written one.
+    public func save(to path: String) throws(CheckpointError) {
+        try save(to: path, beforeRename: nil)
+    }
+
+    /// `beforeRename` runs on the finished temporary file; tests use it to simulate a crash.
+    func save(to path: String, beforeRename: ((String) throws(CheckpointError) -> Void)?) throws(CheckpointError) {
+        try checkConsistency(path)
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw .io(path: path, operation: "save", message: "folder \(directory) does not exist")
+        }
+        let temporary = Self.temporaryPath(for: path)
+        do throws(CheckpointError) {
+            let file = try HDF5File.create(temporary)
+            try Schema.write(self, to: file)
+            try file.flush()
+            try file.close()
+            try Self.fsync(temporary)
+            try beforeRename?(temporary)
+            guard rename(temporary, path) == 0 else {
+                throw .io(path: path, operation: "rename \(temporary) over it", message: String(cString: strerror(errno)))
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
+        // Persist the rename itself; a failure here cannot unsave the file, so it is not fatal.
+        try? Self.fsync(directory)
+    }
+
+    /// `.NAME.tmp-PID` beside `path`: hidden, unique per process, never matching rotation names.
+    static func temporaryPath(for path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
+    }
+
+    private static func fsync(_ path: String) throws(CheckpointError) {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw .io(path: path, operation: "open for fsync", message: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        guard Foundation.fsync(fd) == 0 else {
+            throw .io(path: path, operation: "fsync", message: String(cString: strerror(errno)))
+        }
+    }
+
+    /// Refuses to write a checkpoint whose buffers disagree with its config.
+    private func checkConsistency(_ path: String) throws(CheckpointError) {
+        do { try config.validate() } catch { throw .invalidConfig(path: path, reason: error.description) }
+        let count = ParameterLayout(config).count
+        guard params.count == count else {
+            throw .inconsistent(path: path, reason: "config needs \(count) parameters, the buffer holds \(params.count)")
+        }
+        if let optimizer {
+            guard optimizer.parameterCount == count, optimizer.moments.count == 2 * count else {
+                throw .inconsistent(path: path, reason: "optimizer holds \(optimizer.moments.count) moment values for \(optimizer.parameterCount) parameters; the model has \(count)")
+            }
+            guard optimizer.step >= 0 else { throw .inconsistent(path: path, reason: "optimizer step \(optimizer.step) is negative") }
+        }
+        if let train {
+            guard train.step >= 0 else { throw .inconsistent(path: path, reason: "training step \(train.step) is negative") }
+            for name in Array(train.rngStreams.keys) + Array(train.metrics.keys) where name.isEmpty || name.contains("/") {
+                throw .inconsistent(path: path, reason: "RNG stream and metric names must be non-empty without '/', got \"\(name)\"")
+            }
+        }
+    }
+
+    // MARK: Loading
+
+    /// Loads a checkpoint. With `includeOptimizer` (resuming), the file must hold the
+    /// optimizer and training state; without it (inference), the moments are not read.
+    public static func load(from path: String, includeOptimizer: Bool = false) throws(CheckpointError) -> Checkpoint {
+        let file = try HDF5File.open(path)
+        let reader = Schema.Reader(file: file)
+        try reader.checkFormat()
+        let config = try reader.config()
+        try reader.checkTokenizer(config)
+        let layout = ParameterLayout(config)
+        let params = try reader.tensors(in: "/model", layout: layout, readData: true)
+        let train = try reader.trainingState()
+        var optimizer: AdamW?
+        if includeOptimizer {
+            guard file.exists("/optimizer") else {
+                throw .notResumable(path: path, reason: "it has no /optimizer group (a model-only checkpoint, for inference)")
+            }
+            guard train != nil else { throw .notResumable(path: path, reason: "it has no /train group (stage, step, RNG state)") }
+            optimizer = try reader.optimizer(layout: layout, readMoments: true)
+        }
+        try file.close()
+        return Checkpoint(config: config, params: params, optimizer: optimizer, train: train)
+    }
+}
+
+/// What `reckon inspect` shows: everything but the tensor values. Reading it validates the
+/// whole schema (shapes and types of every dataset) without loading any tensor data.
+public struct CheckpointSummary: Sendable {
+    public var path: String
+    public var formatVersion: Int
+    public var config: ModelConfig
+    public var parameterCount: Int
+    /// (name, shape) of every /model dataset, in layout order.
+    public var tensors: [(name: String, shape: [Int])]
+    public var hasOptimizer: Bool
+    public var optimizerConfig: AdamWConfig?
+    public var optimizerStep: Int?
+    public var train: TrainingState?
+
+    public static func read(from path: String) throws(CheckpointError) -> CheckpointSummary {
+        let file = try HDF5File.open(path)
+        let reader = Schema.Reader(file: file)
+        let version = try reader.checkFormat()
+        let config = try reader.config()
+        try reader.checkTokenizer(config)
+        let layout = ParameterLayout(config)
+        _ = try reader.tensors(in: "/model", layout: layout, readData: false)
+        let optimizer = file.exists("/optimizer") ? try reader.optimizer(layout: layout, readMoments: false) : nil
+        let train = try reader.trainingState()
+        try file.close()
+        return CheckpointSummary(
+            path: path, formatVersion: version, config: config, parameterCount: layout.count,
+            tensors: layout.tensors.map { ($0.name, $0.shape) }, hasOptimizer: optimizer != nil,
+            optimizerConfig: optimizer?.config, optimizerStep: optimizer?.step, train: train)
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import XCTest
+import ReckonModel
+@testable import ReckonCheckpoint
+
+/// Each way a checkpoint file can be wrong gives one typed error whose message names the file
+/// and the problem; none crashes or loads garbage.
+final class BadFileTests: XCTestCase {
+    var dir = ""
+
+    override func setUpWithError() throws {
+        dir = try Fixture.directory(self)
+    }
+
+    /// A valid checkpoint at `name`, then `damage` applied through the HDF5 wrapper.
+    func damaged(_ name: String, _ damage: (HDF5File) throws -> Void) throws -> String {
+        let path = dir + "/" + name
+        try Fixture.checkpoint().save(to: path)
+        let file = try HDF5File.open(path, writable: true)
+        try damage(file)
+        try file.close()
+        return path
+    }
+
+    func load(_ path: String) throws { _ = try Checkpoint.load(from: path, includeOptimizer: true) }
+
+    func testMissingFile() {
+        let path = dir + "/nope.h5"
+        Fixture.assertError(path, ["no such file"], { try load(path) }) { $0 == .fileNotFound(path: path) }
+    }
+
+    func testNotHDF5() throws {
+        let path = dir + "/notes.h5"
+        try Data("step,loss\n1,5.6\n".utf8).write(to: URL(fileURLWithPath: path))
+        Fixture.assertError(path, ["not an HDF5 file"], { try load(path) }) {
+            if case .notHDF5 = $0 { true } else { false }
+        }
+        let empty = dir + "/empty.h5"
+        try Data().write(to: URL(fileURLWithPath: empty))
+        Fixture.assertError(empty, ["empty"], { try load(empty) }) {
+            if case .notHDF5 = $0 { true } else { false }
+        }
+    }
+
+    func testTruncated() throws {
+        let path = dir + "/cut.h5"
+        try Fixture.checkpoint().save(to: path)
+        let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        for keep in [size * 3 / 5, size - 1, 4096] {
+            let h = try XCTUnwrap(FileHandle(forUpdatingAtPath: path))
+            try h.truncate(atOffset: UInt64(keep))
+            try h.close()
+            Fixture.assertError(path, ["truncated", "eof"], { try load(path) }) {
+                if case .truncated = $0 { true } else { false }
+            }
+        }
+    }
+
+    func testMissingDataset() throws {
+        let path = try damaged("missing.h5") { try $0.delete("/model/wq") }
+        Fixture.assertError(path, ["dataset /model/wq is missing"], { try load(path) }) {
+            $0 == .missingDataset(path: path, dataset: "/model/wq")
+        }
+        let moments = try damaged("missing-v.h5") { try $0.delete("/optimizer/v/w2") }
+        Fixture.assertError(moments, ["/optimizer/v/w2"], { try load(moments) }) {
+            $0 == .missingDataset(path: moments, dataset: "/optimizer/v/w2")
+        }
+        XCTAssertNoThrow(try Checkpoint.load(from: moments), "inference never reads the moments")
+    }
+
+    func testWrongShape() throws {
+        let path = try damaged("shape.h5") { f in
+            try f.delete("/model/wq")
+            try f.write("/model/wq", [Float](repeating: 0, count: 2 * 8 * 8), shape: [2, 8, 8])
+        }
+        Fixture.assertError(path, ["dataset /model/wq has shape [2, 8, 8], expected [2, 16, 16]"], { try load(path) }) {
+            $0 == .wrongShape(path: path, dataset: "/model/wq", found: [2, 8, 8], expected: [2, 16, 16])
+        }
+        let transposed = try damaged("transposed.h5") { f in
+            try f.delete("/model/w2")
+            try f.write("/model/w2", [Float](repeating: 0, count: 2 * 32 * 16), shape: [2, 32, 16])
+        }
+        Fixture.assertError(transposed, ["/model/w2", "[2, 32, 16]", "[2, 16, 32]"], { try load(transposed) }) {
+            if case .wrongShape = $0 { true } else { false }
+        }
+    }
+
+    func testWrongElementType() throws {
+        let path = try damaged("type.h5") { f in
+            try f.delete("/model/norm")
+            try f.write("/model/norm", [Int64](repeating: 1, count: 16), shape: [16])
+        }
+        Fixture.assertError(path, ["/model/norm", "int64", "float32"], { try load(path) }) {
+            if case .wrongType = $0 { true } else { false }
+        }
+    }
+
+    func testInvalidConfig() throws {
+        let path = try damaged("heads.h5") { try $0.setAttribute("/config", "n_heads", .int(3)) }
+        Fixture.assertError(path, ["invalid model config", "divisible"], { try load(path) }) {
+            if case .invalidConfig = $0 { true } else { false }
+        }
+        let huge = try damaged("huge.h5") { try $0.setAttribute("/config", "n_layers", .int(-7)) }
+        Fixture.assertError(huge, ["n_layers = -7"], { try load(huge) }) {
+            if case .invalidConfig = $0 { true } else { false }
+        }
+        let typed = try damaged("typed.h5") { try $0.setAttribute("/config", "dim", .string("sixteen")) }
+        Fixture.assertError(typed, ["attribute dim on /config", "string", "integer"], { try load(typed) }) {
+            if case .wrongAttribute = $0 { true } else { false }
+        }
+        let absent = try damaged("absent.h5") { try $0.delete("/config") }
+        Fixture.assertError(absent, ["/config"], { try load(absent) }) { $0 == .missingDataset(path: absent, dataset: "/config") }
+    }
+
+    func testForeignHDF5AndFutureVersion() throws {
+        let foreign = dir + "/foreign.h5"
+        let f = try HDF5File.create(foreign)
+        try f.createGroup("/data")
+        try f.write("/data/x", [Float](repeating: 1, count: 4), shape: [4])
+        try f.close()
+        Fixture.assertError(foreign, ["not a Reckon checkpoint", "format"], { try load(foreign) }) {
+            if case .notACheckpoint = $0 { true } else { false }
+        }
+        let future = try damaged("future.h5") { try $0.setAttribute("/", "format_version", .int(2)) }
+        Fixture.assertError(future, ["format_version 2"], { try load(future) }) {
+            $0 == .unsupportedVersion(path: future, found: 2, supported: 1)
+        }
+    }
+
+    func testTokenizerAndStrayClassifier() throws {
+        let bpe = try damaged("bpe.h5") { try $0.setAttribute("/tokenizer", "kind", .string("bpe")) }
+        Fixture.assertError(bpe, ["tokenizer", "bpe"], { try load(bpe) }) {
+            if case .tokenizerMismatch = $0 { true } else { false }
+        }
+        let tied = try damaged("tied.h5") { f in
+            try f.delete("/model/wcls")
+            try f.setAttribute("/config", "tied_embeddings", .int(1))
+            try f.setAttribute("/config", "parameter_count", .int(Int64(ParameterLayout(
+                ModelConfig(dim: 16, nLayers: 2, nHeads: 4, nKVHeads: 2, hiddenDim: 32, maxSeqLen: 8, tiedEmbeddings: true)).count)))
+        }
+        Fixture.assertError(tied, ["/optimizer/m/wcls", "tied_embeddings"], { try load(tied) }) {
+            if case .unexpectedDataset = $0 { true } else { false }
+        }
+    }
+
+    func testWrongTrainAttribute() throws {
+        let path = try damaged("train.h5") { try $0.setAttribute("/train", "rng_state", .string("lost")) }
+        Fixture.assertError(path, ["rng_state", "/train"], { try load(path) }) {
+            if case .wrongAttribute = $0 { true } else { false }
+        }
+    }
+}
