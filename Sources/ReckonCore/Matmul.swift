@@ -8,6 +8,13 @@ public enum Matmul {
         _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
         n: Int, inDim: Int, outDim: Int, accumulate: Bool = false
     ) {
+        // A single row (batch-1 decode) is a matrix-vector product; sgemm would repack
+        // the whole weight matrix for one row.
+        if n == 1 {
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(outDim), Int32(inDim),
+                        1, w, Int32(inDim), inp, 1, accumulate ? 1 : 0, out, 1)
+            return
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
                     Int32(n), Int32(outDim), Int32(inDim),
                     1, inp, Int32(inDim), w, Int32(inDim),
