@@ -163,7 +163,10 @@ def main():
     parser.add_argument("--compare-json", metavar="FILE", help="`reckon inspect --json` output to check against ('-' = stdin)")
     args = parser.parse_args()
 
-    summary = summarize(args.checkpoint)
+    try:
+        summary = summarize(args.checkpoint)
+    except (OSError, KeyError) as e:  # h5py raises these for unreadable data and absent objects
+        fail(args.checkpoint, f"cannot read the checkpoint ({e})")
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True))
     else:

@@ -17,6 +17,7 @@ static inline hid_t reckon_H5T_STD_U64LE(void) { return H5T_STD_U64LE; }
 static inline hid_t reckon_H5T_C_S1(void) { return H5T_C_S1; }
 static inline hid_t reckon_H5P_DEFAULT(void) { return H5P_DEFAULT; }
 static inline hid_t reckon_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
+static inline hid_t reckon_H5P_DATASET_CREATE(void) { return H5P_DATASET_CREATE; }
 static inline hid_t reckon_H5S_ALL(void) { return H5S_ALL; }
 static inline hid_t reckon_H5E_DEFAULT(void) { return H5E_DEFAULT; }
 static inline unsigned reckon_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }

@@ -13,6 +13,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case unexpectedDataset(path: String, dataset: String, reason: String)
     case wrongShape(path: String, dataset: String, found: [Int], expected: [Int])
     case wrongType(path: String, dataset: String, found: String, expected: String)
+    /// The tensor's stored checksum does not match its bytes (bit rot, a bad copy).
+    case corrupted(path: String, dataset: String, detail: String)
     case missingAttribute(path: String, object: String, name: String)
     case wrongAttribute(path: String, object: String, name: String, found: String, expected: String)
     case invalidConfig(path: String, reason: String)
@@ -38,6 +40,7 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
         case .unexpectedDataset(let p, let d, let r): "\(p): unexpected dataset \(d): \(r)"
         case .wrongShape(let p, let d, let f, let e): "\(p): dataset \(d) has shape \(f), expected \(e)"
         case .wrongType(let p, let d, let f, let e): "\(p): dataset \(d) holds \(f), expected \(e)"
+        case .corrupted(let p, let d, let detail): "\(p): dataset \(d) is corrupted: \(detail)"
         case .missingAttribute(let p, let o, let n): "\(p): attribute \(n) is missing on \(o)"
         case .wrongAttribute(let p, let o, let n, let f, let e): "\(p): attribute \(n) on \(o) is \(f), expected \(e)"
         case .invalidConfig(let p, let r): "\(p): invalid model config: \(r)"

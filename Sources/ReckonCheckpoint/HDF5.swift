@@ -185,7 +185,24 @@ final class HDF5File {
         let space = shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(dims.count), dims, nil)
         guard space >= 0 else { throw failure("create dataspace for \(name)") }
         defer { H5Sclose(space) }
-        let ds = H5Dcreate2(id, name, T.fileType, space, reckon_H5P_DEFAULT(), reckon_H5P_DEFAULT(), reckon_H5P_DEFAULT())
+        // One chunk per tensor with a Fletcher-32 checksum, so flipped bits in the data fail
+        // the read instead of loading as wrong weights. (Contiguous data has no checksum.)
+        let dcpl = H5Pcreate(reckon_H5P_DATASET_CREATE())
+        guard dcpl >= 0 else { throw failure("create dataset properties for \(name)") }
+        defer { H5Pclose(dcpl) }
+        if !shape.isEmpty, !shape.contains(0) {
+            // HDF5 chunks must stay under 4 GiB; halve leading dimensions until one is ≤ 1 GiB.
+            var chunk = dims
+            for axis in chunk.indices {
+                while chunk[axis] > 1, chunk.reduce(hsize_t(MemoryLayout<T>.size), *) > 1 << 30 {
+                    chunk[axis] = (chunk[axis] + 1) / 2
+                }
+            }
+            guard H5Pset_chunk(dcpl, Int32(chunk.count), chunk) >= 0, H5Pset_fletcher32(dcpl) >= 0 else {
+                throw failure("set up checksums for \(name)")
+            }
+        }
+        let ds = H5Dcreate2(id, name, T.fileType, space, reckon_H5P_DEFAULT(), dcpl, reckon_H5P_DEFAULT())
         guard ds >= 0 else { throw failure("create dataset \(name)") }
         defer { H5Dclose(ds) }
         let status = data.withUnsafeBytes {

@@ -176,7 +176,13 @@ enum Schema {
                     throw .wrongShape(path: path, dataset: name, found: info.shape, expected: t.shape)
                 }
                 if readData {
-                    let values = try file.read(name, as: Float.self)
+                    let values: [Float]
+                    do { values = try file.read(name, as: Float.self) } catch {
+                        if case .hdf5(_, _, let message) = error, message.localizedCaseInsensitiveContains("checksum") {
+                            throw .corrupted(path: path, dataset: name, detail: "Fletcher-32 checksum mismatch (\(message))")
+                        }
+                        throw error
+                    }
                     flat.replaceSubrange(t.range, with: values)
                 }
             }

@@ -13,15 +13,20 @@ struct InspectCommand: ParsableCommand {
 
     @Argument(help: "Checkpoint file (.h5).") var checkpoint: String
     @Flag(help: "Print JSON (the format tools/inspect_checkpoint.py --compare-json reads).") var json = false
+    @Flag(help: "Also read every tensor, checking its Fletcher-32 checksum.") var verify = false
 
     func run() throws {
         let s = try CheckpointSummary.read(from: checkpoint)
+        if verify {
+            _ = try Checkpoint.load(from: checkpoint, includeOptimizer: s.hasOptimizer && s.train != nil)
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(Report(s)), as: UTF8.self))
         } else {
             print(text(s))
+            if verify { print("verified    every tensor read back with a matching checksum") }
         }
     }
 

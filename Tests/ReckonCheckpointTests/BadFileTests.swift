@@ -150,3 +150,27 @@ final class BadFileTests: XCTestCase {
         }
     }
 }
+
+final class CorruptionTests: XCTestCase {
+    /// A flipped bit inside tensor data fails the Fletcher-32 check instead of loading.
+    func testFlippedBitInTensorDataIsCaught() throws {
+        let dir = try Fixture.directory(self)
+        let path = dir + "/flip.h5"
+        var c = try Fixture.checkpoint()
+        let wq = ParameterLayout(c.config).wq
+        let marker: [Float] = [1234.5, -2345.25, 3456.125, -4567.0625]
+        c.params.replaceSubrange(wq..<(wq + 4), with: marker)
+        try c.save(to: path)
+
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let pattern = marker.flatMap { f in (0..<4).map { UInt8(truncatingIfNeeded: f.bitPattern >> (8 * $0)) } }
+        let at = try XCTUnwrap((0...(bytes.count - pattern.count)).first { Array(bytes[$0..<($0 + pattern.count)]) == pattern })
+        bytes[at + 5] ^= 0x10
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+
+        Fixture.assertError(path, ["/model/wq", "checksum"], { _ = try Checkpoint.load(from: path) }) {
+            if case .corrupted = $0 { true } else { false }
+        }
+        XCTAssertNoThrow(try CheckpointSummary.read(from: path), "metadata is intact; only the values are damaged")
+    }
+}
