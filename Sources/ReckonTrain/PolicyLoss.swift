@@ -1,0 +1,118 @@
+import Foundation
+
+/// The clipped policy-gradient objectives of GRPO and decoupled GRPO (Thinkless, DESIGN.md §6).
+///
+/// For rollout i with response tokens t = 0…Tᵢ (token 0 is the control token):
+///   ρ = exp(logp − logp_old),  ℓ = min(ρ·A, clip(ρ, 1−ε, 1+ε)·A),
+///   k3 = exp(ref − logp) − (ref − logp) − 1.
+/// DeGRPO maximises  (1/G) Σᵢ [α·ℓᵢ,₀ + (1/Tᵢ) Σ_{t≥1} ℓᵢ,ₜ] − β·KL;
+/// vanilla GRPO puts token 0 inside the mean: (1/G) Σᵢ (1/(Tᵢ+1)) Σ_{t≥0} ℓᵢ,ₜ − β·KL.
+/// The result is the loss −J and, per token, w = ∂J/∂logp: exactly the weights that
+/// `Transformer.backward` takes, since it differentiates Σ w·(−logp).
+public struct PolicyLossConfig: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable, CaseIterable { case degrpo, grpo }
+    /// How the response term averages its tokens.
+    public enum Aggregation: String, Sendable, Codable, CaseIterable {
+        /// (1/G) Σᵢ (1/Tᵢ) Σₜ: every rollout weighs the same (the paper's formula; our default).
+        case sequenceMean = "sequence-mean"
+        /// Σᵢ Σₜ / Σᵢ Tᵢ over the batch: every token weighs the same (the reference code's choice).
+        case batchTokenMean = "token-mean"
+    }
+    public var kind: Kind = .degrpo
+    /// Weight of the control-token term under DeGRPO.
+    public var alpha: Float = 1
+    /// Clip range ε of the ratio.
+    public var epsilon: Float = 0.2
+    /// KL coefficient β against the frozen reference.
+    public var beta: Float = 0.001
+    public var aggregation: Aggregation = .sequenceMean
+
+    public init(kind: Kind = .degrpo, alpha: Float = 1, epsilon: Float = 0.2, beta: Float = 0.001,
+                aggregation: Aggregation = .sequenceMean) {
+        self.kind = kind; self.alpha = alpha; self.epsilon = epsilon; self.beta = beta; self.aggregation = aggregation
+    }
+}
+
+/// One rollout's per-token log-probabilities of its own response tokens; index 0 is the control token.
+public struct PolicyRollout: Sendable, Equatable {
+    public var logprobs: [Float]
+    public var oldLogprobs: [Float]
+    public var refLogprobs: [Float]
+    public var advantage: Float
+    public init(logprobs: [Float], oldLogprobs: [Float], refLogprobs: [Float], advantage: Float) {
+        self.logprobs = logprobs; self.oldLogprobs = oldLogprobs; self.refLogprobs = refLogprobs; self.advantage = advantage
+    }
+}
+
+public struct PolicyLossResult: Sendable {
+    /// −J.
+    public var loss: Double
+    /// ∂J/∂logp per rollout and token.
+    public var weights: [[Float]]
+    /// Token 0's share of J and the rest of the clipped term (before the KL penalty).
+    public var controlTerm: Double
+    public var responseTerm: Double
+    /// Mean k3 KL per token.
+    public var kl: Double
+    /// Fraction of tokens whose ratio is clipped (gradient cut).
+    public var clipFraction: Double
+}
+
+public enum PolicyLoss {
+    public static func compute(_ rollouts: [PolicyRollout], config c: PolicyLossConfig) throws(TrainError) -> PolicyLossResult {
+        guard !rollouts.isEmpty else { throw .shapeMismatch("policy loss over an empty batch") }
+        for (i, r) in rollouts.enumerated() {
+            guard !r.logprobs.isEmpty, r.oldLogprobs.count == r.logprobs.count, r.refLogprobs.count == r.logprobs.count else {
+                throw .shapeMismatch("rollout \(i): logprobs, old and reference log-probs must have the same non-zero length")
+            }
+        }
+        let G = Double(rollouts.count)
+        let responseTokens = Double(rollouts.reduce(0) { $0 + $1.logprobs.count - 1 })
+        let allTokens = Double(rollouts.reduce(0) { $0 + $1.logprobs.count })
+        var weights: [[Float]] = []
+        var control = 0.0, response = 0.0, klSum = 0.0, klTerm = 0.0, clipped = 0
+        for r in rollouts {
+            let n = r.logprobs.count, T = n - 1
+            // Weight of each token's ℓ in J.
+            func tokenWeight(_ t: Int) -> Double {
+                switch c.kind {
+                case .grpo: return 1 / (G * Double(n))
+                case .degrpo:
+                    if t == 0 { return Double(c.alpha) / G }
+                    switch c.aggregation {
+                    case .sequenceMean: return 1 / (G * Double(T))
+                    case .batchTokenMean: return 1 / responseTokens
+                    }
+                }
+            }
+            // The KL term uses the same per-token weights as GRPO's mean over all tokens.
+            let klWeight = c.aggregation == .batchTokenMean ? 1 / allTokens : 1 / (G * Double(n))
+            var w = [Float](repeating: 0, count: n)
+            for t in 0..<n {
+                let lp = Double(r.logprobs[t]), A = Double(r.advantage)
+                let rho = exp(lp - Double(r.oldLogprobs[t]))
+                let lo = 1 - Double(c.epsilon), hi = 1 + Double(c.epsilon)
+                let clippedRho = min(max(rho, lo), hi)
+                // min(ρA, clip(ρ)A): the unclipped branch is active (and carries gradient ρA)
+                // unless the clip bound is the smaller one.
+                let unclipped = rho * A, bound = clippedRho * A
+                let ell = min(unclipped, bound)
+                let gradActive = unclipped <= bound
+                if !gradActive { clipped += 1 }
+                let tw = tokenWeight(t)
+                if t == 0 { control += tw * ell } else { response += tw * ell }
+                let diff = Double(r.refLogprobs[t]) - lp
+                let k3 = exp(diff) - diff - 1
+                klSum += k3
+                klTerm += klWeight * k3
+                // ∂k3/∂logp = 1 − exp(ref − logp).
+                let dJ = (gradActive ? tw * rho * A : 0) - Double(c.beta) * klWeight * (1 - exp(diff))
+                w[t] = Float(dJ)
+            }
+            weights.append(w)
+        }
+        let J = control + response - Double(c.beta) * klTerm
+        return PolicyLossResult(loss: -J, weights: weights, controlTerm: control, responseTerm: response,
+                                kl: klSum / allTokens, clipFraction: Double(clipped) / allTokens)
+    }
+}
