@@ -52,23 +52,41 @@ public struct PolicyLossResult: Sendable {
     /// Token 0's share of J and the rest of the clipped term (before the KL penalty).
     public var controlTerm: Double
     public var responseTerm: Double
-    /// Mean k3 KL per token.
+    /// Mean k3 KL per token of these rollouts.
     public var kl: Double
-    /// Fraction of tokens whose ratio is clipped (gradient cut).
+    /// Fraction of these rollouts' tokens whose ratio is clipped (gradient cut).
     public var clipFraction: Double
 }
 
+/// Batch-wide counts that fix the normalisation, so a batch split into micro-batches
+/// gets exactly the weights it would get whole.
+public struct PolicyLossTotals: Sendable, Equatable {
+    public var sequences: Int
+    public var responseTokens: Int
+    public var allTokens: Int
+    public init(sequences: Int, responseTokens: Int, allTokens: Int) {
+        self.sequences = sequences; self.responseTokens = responseTokens; self.allTokens = allTokens
+    }
+    public init(_ tokenCounts: [Int]) {
+        self.init(sequences: tokenCounts.count, responseTokens: tokenCounts.reduce(0) { $0 + $1 - 1 },
+                  allTokens: tokenCounts.reduce(0, +))
+    }
+}
+
 public enum PolicyLoss {
-    public static func compute(_ rollouts: [PolicyRollout], config c: PolicyLossConfig) throws(TrainError) -> PolicyLossResult {
+    /// `totals` defaults to the counts of `rollouts` itself; pass the whole batch's when
+    /// `rollouts` is one micro-batch of it.
+    public static func compute(_ rollouts: [PolicyRollout], config c: PolicyLossConfig,
+                               totals: PolicyLossTotals? = nil) throws(TrainError) -> PolicyLossResult {
         guard !rollouts.isEmpty else { throw .shapeMismatch("policy loss over an empty batch") }
         for (i, r) in rollouts.enumerated() {
             guard !r.logprobs.isEmpty, r.oldLogprobs.count == r.logprobs.count, r.refLogprobs.count == r.logprobs.count else {
                 throw .shapeMismatch("rollout \(i): logprobs, old and reference log-probs must have the same non-zero length")
             }
         }
-        let G = Double(rollouts.count)
-        let responseTokens = Double(rollouts.reduce(0) { $0 + $1.logprobs.count - 1 })
-        let allTokens = Double(rollouts.reduce(0) { $0 + $1.logprobs.count })
+        let tot = totals ?? PolicyLossTotals(rollouts.map(\.logprobs.count))
+        let G = Double(tot.sequences), responseTokens = Double(max(1, tot.responseTokens)), allTokens = Double(tot.allTokens)
+        let localTokens = Double(rollouts.reduce(0) { $0 + $1.logprobs.count })
         var weights: [[Float]] = []
         var control = 0.0, response = 0.0, klSum = 0.0, klTerm = 0.0, clipped = 0
         for r in rollouts {
@@ -113,6 +131,6 @@ public enum PolicyLoss {
         }
         let J = control + response - Double(c.beta) * klTerm
         return PolicyLossResult(loss: -J, weights: weights, controlTerm: control, responseTerm: response,
-                                kl: klSum / allTokens, clipFraction: Double(clipped) / allTokens)
+                                kl: klSum / localTokens, clipFraction: Double(clipped) / localTokens)
     }
 }

@@ -137,3 +137,23 @@ final class PolicyLossTests: XCTestCase {
                                                     config: PolicyLossConfig()))
     }
 }
+
+extension PolicyLossTests {
+    /// Splitting a batch into micro-batches with the batch totals gives the whole-batch weights.
+    func testMicroBatchesWithTotalsMatchWholeBatch() throws {
+        for agg in PolicyLossConfig.Aggregation.allCases {
+            for kind in PolicyLossConfig.Kind.allCases {
+                let cfg = PolicyLossConfig(kind: kind, alpha: 0.5, beta: 0.1, aggregation: agg)
+                var rs = onPolicy()
+                rs[0].refLogprobs = [-0.2, -1.1, -2, -0.4]
+                let whole = try PolicyLoss.compute(rs, config: cfg)
+                let totals = PolicyLossTotals(rs.map(\.logprobs.count))
+                let a = try PolicyLoss.compute([rs[0]], config: cfg, totals: totals)
+                let b = try PolicyLoss.compute([rs[1]], config: cfg, totals: totals)
+                XCTAssertEqual(a.weights[0], whole.weights[0])
+                XCTAssertEqual(b.weights[0], whole.weights[1])
+                XCTAssertEqual(a.loss + b.loss, whole.loss, accuracy: 1e-12)
+            }
+        }
+    }
+}
