@@ -31,6 +31,14 @@ def text(value):
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
+def text_checksum(stage, recipe):
+    """FNV-1a 64 of UTF-8 stage, a 0 byte, recipe: guards the strings HDF5 does not checksum."""
+    h = 0xCBF29CE484222325
+    for byte in stage.encode("utf-8") + b"\0" + recipe.encode("utf-8"):
+        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
 def expected_tensors(c):
     """Names and shapes of /model, in llama2.c order (ParameterLayout in Swift)."""
     d, L, F, V = c["dim"], c["n_layers"], c["hidden_dim"], c["vocab_size"]
@@ -100,6 +108,8 @@ def summarize(path):
                      "rng_state": int(t["rng_state"]),
                      "rng_streams": {k: int(v) for k, v in f["train/rng"].attrs.items()} if "train/rng" in f else {},
                      "metrics": {k: float(v) for k, v in f["metrics"].attrs.items()} if "metrics" in f else {}}
+            if int(t["text_checksum"]) != text_checksum(train["stage"], train["recipe"]):
+                fail(path, "/train stage and recipe text do not match text_checksum (damaged file)")
 
         return {"path": path, "format_version": int(f.attrs["format_version"]), "config": config,
                 "parameter_count": count, "tensors": [{"name": n, "shape": s} for n, s in tensors],

@@ -85,7 +85,16 @@ final class HDF5File {
     /// Creates (or truncates) a file for writing.
     static func create(_ path: String) throws(CheckpointError) -> HDF5File {
         silenceErrorPrinting()
-        let id = H5Fcreate(path, reckon_H5F_ACC_TRUNC(), reckon_H5P_DEFAULT(), reckon_H5P_DEFAULT())
+        // The 1.10 file format checksums its metadata: superblock, object headers and chunk
+        // indexes. In the older format a damaged chunk index reads back as zeros without error.
+        // Every HDF5 1.10+ reader (h5py wheels, h5dump 1.10) opens it.
+        let fapl = H5Pcreate(reckon_H5P_FILE_ACCESS())
+        guard fapl >= 0 else { throw failure(path, "create file properties") }
+        defer { H5Pclose(fapl) }
+        guard H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110) >= 0 else {
+            throw failure(path, "select the HDF5 1.10 file format")
+        }
+        let id = H5Fcreate(path, reckon_H5F_ACC_TRUNC(), reckon_H5P_DEFAULT(), fapl)
         guard id >= 0 else { throw failure(path, "create file") }
         return HDF5File(path: path, id: id)
     }

@@ -61,6 +61,7 @@ enum Schema {
             try f.setAttribute("/train", "stage", .string(t.stage))
             try f.setAttribute("/train", "step", .int(Int64(t.step)))
             try f.setAttribute("/train", "recipe", .string(t.recipe))
+            try f.setAttribute("/train", "text_checksum", .uint(textChecksum(stage: t.stage, recipe: t.recipe)))
             try f.setAttribute("/train", "rng_state", .uint(t.rngState))
             try f.createGroup("/train/rng")
             for (name, state) in t.rngStreams.sorted(by: { $0.key < $1.key }) {
@@ -73,6 +74,17 @@ enum Schema {
                 }
             }
         }
+    }
+
+    /// FNV-1a 64 of the UTF-8 of stage, a 0 byte, and recipe. Variable-length strings live
+    /// in HDF5's global heap, which has no checksum; this attribute (in a checksummed object
+    /// header) makes a damaged recipe fail the load instead of resuming from altered text.
+    static func textChecksum(stage: String, recipe: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in Array(stage.utf8) + [0] + Array(recipe.utf8) {
+            h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        return h
     }
 
     static var specialIDs: [Int64] { (0..<Tokenizer.specialNames.count).map { Int64(256 + $0) } }
@@ -212,6 +224,10 @@ enum Schema {
             guard step >= 0 else { throw .wrongAttribute(path: path, object: g, name: "step", found: "\(step)", expected: "a count ≥ 0") }
             var state = TrainingState(stage: try string(g, "stage"), step: step, recipe: try string(g, "recipe"),
                                       rngState: try uint64(g, "rng_state"))
+            let checksum = try uint64(g, "text_checksum")
+            guard checksum == Schema.textChecksum(stage: state.stage, recipe: state.recipe) else {
+                throw .corrupted(path: path, dataset: "/train", detail: "stage and recipe text do not match text_checksum")
+            }
             if file.exists("/train/rng") {
                 for name in try file.attributeNames(of: "/train/rng") { state.rngStreams[name] = try uint64("/train/rng", name) }
             }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import ReckonCore
 import ReckonModel
 @testable import ReckonCheckpoint
 
@@ -172,5 +173,53 @@ final class CorruptionTests: XCTestCase {
             if case .corrupted = $0 { true } else { false }
         }
         XCTAssertNoThrow(try CheckpointSummary.read(from: path), "metadata is intact; only the values are damaged")
+    }
+
+    /// Strings sit in HDF5's unchecksummed global heap; text_checksum catches damage there.
+    func testDamagedRecipeTextIsCaught() throws {
+        let dir = try Fixture.directory(self)
+        let path = dir + "/recipe.h5"
+        try Fixture.checkpoint().save(to: path)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let needle = Array("stage sft".utf8)
+        let at = try XCTUnwrap((0...(bytes.count - needle.count)).first { Array(bytes[$0..<($0 + needle.count)]) == needle })
+        bytes[at] ^= 0x20  // "stage" → "Stage"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        Fixture.assertError(path, ["/train", "recipe", "text_checksum"], { _ = try Checkpoint.load(from: path) }) {
+            if case .corrupted = $0 { true } else { false }
+        }
+    }
+}
+
+final class FuzzTests: XCTestCase {
+    /// Single-byte damage anywhere in the file: the load either fails with a CheckpointError
+    /// or, when the byte was slack space, returns exactly the saved values. Never a crash,
+    /// never different numbers.
+    func testRandomByteFlipsNeverLoadWrongNumbers() throws {
+        let dir = try Fixture.directory(self)
+        let path = dir + "/fuzz.h5", damaged = dir + "/damaged.h5"
+        let saved = try Fixture.checkpoint()
+        try saved.save(to: path)
+        let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        var rng = RNG(seed: 2024)
+        var caught = 0
+        let trials = 200
+        for _ in 0..<trials {
+            var bytes = original
+            let at = rng.int(below: bytes.count), mask = UInt8(1 + rng.int(below: 255))
+            bytes[at] ^= mask
+            try Data(bytes).write(to: URL(fileURLWithPath: damaged))
+            do {
+                let c = try Checkpoint.load(from: damaged, includeOptimizer: true)
+                let same = c.params.map(\.bitPattern) == saved.params.map(\.bitPattern)
+                    && c.optimizer?.moments.map(\.bitPattern) == saved.optimizer?.moments.map(\.bitPattern)
+                    && c.config == saved.config && c.optimizer?.step == saved.optimizer?.step && c.train == saved.train
+                XCTAssertTrue(same, "byte \(at) of \(bytes.count) xor \(mask) loaded different numbers")
+            } catch {
+                caught += 1
+                XCTAssertTrue(error.description.hasPrefix(damaged + ":"), error.description)
+            }
+        }
+        XCTAssertGreaterThan(caught, trials * 8 / 10, "nearly every byte is checksummed data or metadata (\(caught) of \(trials) caught)")
     }
 }
