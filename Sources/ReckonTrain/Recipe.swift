@@ -1,0 +1,213 @@
+import Foundation
+import ReckonModel
+
+/// A training recipe: every setting of a run, read from TOML with a default for each key.
+///
+/// The sections are plain structs; `Recipe.schema` lists every key once, with its
+/// section, type and where it is stored. Adding a section means adding its struct
+/// here and its keys to the schema; the parser, `--set` and the printer follow.
+public struct Recipe: Sendable, Equatable {
+    public struct Model: Sendable, Equatable {
+        public var dim = 256
+        public var layers = 4
+        public var heads = 8
+        /// 0 means as many KV heads as query heads.
+        public var kvHeads = 0
+        public var hidden = 768
+        public var context = 256
+        public var tied = false
+        public var seed = 1
+    }
+
+    public struct Data: Sendable, Equatable {
+        /// A JSONL file to train on; empty means generate `train_n` arithmetic problems.
+        public var train = ""
+        public var trainN = 20_000
+        /// Level mix, `1,2,3,4,5` or weighted `1=1,5=3` (the `reckon data gen --levels` syntax).
+        public var levels = "1,2,3,4,5"
+        /// Dialect mix, `sae` or weighted `sae=0.9,aae=0.1`.
+        public var dialects = "sae"
+        public var seed = 1
+        /// A JSONL file to evaluate on; empty means generate `eval_n` problems.
+        public var eval = ""
+        public var evalN = 500
+        /// Dialects of the generated eval set; empty means those of the training mix.
+        /// The eval set is paired: every problem in every dialect, equal weights.
+        public var evalDialects = ""
+        public var evalLevels = "1,2,3,4,5"
+        public var evalSeed = 2
+        /// Skip malformed JSONL lines (and report how many) instead of stopping.
+        public var skipBad = false
+    }
+
+    public struct SFT: Sendable, Equatable {
+        /// Optimizer steps; 0 means derive them from `epochs`.
+        public var steps = 0
+        public var epochs = 1.0
+        /// Prompts per step; each contributes both modes, so 2× as many sequences.
+        public var batch = 16
+        public var lr = 1e-3
+        public var minLR = 1e-4
+        public var warmup = 100
+        public var weightDecay = 0.1
+        public var gradClip = 1.0
+        public var beta1 = 0.9
+        public var beta2 = 0.95
+        /// Evaluate every this many steps on `eval_n` examples (0 = only at the end).
+        public var evalEvery = 500
+        public var evalN = 200
+        /// Save a checkpoint every this many steps (0 = only at the end).
+        public var saveEvery = 500
+        public var keepLast = 2
+        public var seed = 1
+        /// Examples that do not fit the context: "reject" drops both modes of the prompt,
+        /// "truncate" cuts the sequence at the context (the end of a long answer is lost).
+        public var overflow = "reject"
+    }
+
+    public struct Eval: Sendable, Equatable {
+        /// `model`, `think`, `short` or `threshold:T`; a comma list evaluates each in turn.
+        public var routing = "think,short,model"
+        /// Examples of the eval set to use; 0 means all.
+        public var n = 0
+        /// Generated tokens allowed per answer, prompt excluded; capped by the context.
+        public var maxTokens = 200
+        public var seed = 1
+    }
+
+    public struct Output: Sendable, Equatable {
+        public var dir = "runs/default"
+    }
+
+    public var model = Model()
+    public var data = Data()
+    public var sft = SFT()
+    public var eval = Eval()
+    public var output = Output()
+    /// The stages to run, in order.
+    public var stages = "data,sft,eval"
+    /// The TOML text the recipe came from, stored in checkpoints.
+    public var text = ""
+
+    public init() {}
+
+    public var modelConfig: ModelConfig {
+        ModelConfig(dim: model.dim, nLayers: model.layers, nHeads: model.heads,
+                    nKVHeads: model.kvHeads == 0 ? model.heads : model.kvHeads, hiddenDim: model.hidden,
+                    maxSeqLen: model.context, tiedEmbeddings: model.tied)
+    }
+
+    public var stageList: [String] {
+        stages.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+
+// MARK: Schema
+
+extension Recipe {
+    /// Every key: section, name, type, storage and an optional range check.
+    /// Top-level keys use the section "".
+    static var schema: [RecipeKey] {
+        [
+            .string("", "stages", \.stages, check: checkStages),
+
+            .int("model", "dim", \.model.dim, min: 1),
+            .int("model", "layers", \.model.layers, min: 1),
+            .int("model", "heads", \.model.heads, min: 1),
+            .int("model", "kv_heads", \.model.kvHeads, min: 0),
+            .int("model", "hidden", \.model.hidden, min: 1),
+            .int("model", "context", \.model.context, min: 8),
+            .bool("model", "tied", \.model.tied),
+            .int("model", "seed", \.model.seed, min: 0),
+
+            .string("data", "train", \.data.train),
+            .int("data", "train_n", \.data.trainN, min: 1),
+            .string("data", "levels", \.data.levels, check: RecipeMixes.checkLevels),
+            .string("data", "dialects", \.data.dialects, check: RecipeMixes.checkDialects),
+            .int("data", "seed", \.data.seed, min: 0),
+            .string("data", "eval", \.data.eval),
+            .int("data", "eval_n", \.data.evalN, min: 1),
+            .string("data", "eval_dialects", \.data.evalDialects, check: { $0.isEmpty ? nil : RecipeMixes.checkDialects($0) }),
+            .string("data", "eval_levels", \.data.evalLevels, check: RecipeMixes.checkLevels),
+            .int("data", "eval_seed", \.data.evalSeed, min: 0),
+            .bool("data", "skip_bad", \.data.skipBad),
+
+            .int("sft", "steps", \.sft.steps, min: 0),
+            .number("sft", "epochs", \.sft.epochs, min: 0),
+            .int("sft", "batch", \.sft.batch, min: 1),
+            .number("sft", "lr", \.sft.lr, min: 0),
+            .number("sft", "min_lr", \.sft.minLR, min: 0),
+            .int("sft", "warmup", \.sft.warmup, min: 0),
+            .number("sft", "weight_decay", \.sft.weightDecay, min: 0),
+            .number("sft", "grad_clip", \.sft.gradClip, min: 0),
+            .number("sft", "beta1", \.sft.beta1, min: 0),
+            .number("sft", "beta2", \.sft.beta2, min: 0),
+            .int("sft", "eval_every", \.sft.evalEvery, min: 0),
+            .int("sft", "eval_n", \.sft.evalN, min: 1),
+            .int("sft", "save_every", \.sft.saveEvery, min: 0),
+            .int("sft", "keep_last", \.sft.keepLast, min: 1),
+            .int("sft", "seed", \.sft.seed, min: 0),
+            .string("sft", "overflow", \.sft.overflow, check: { ["reject", "truncate"].contains($0) ? nil : "must be \"reject\" or \"truncate\"" }),
+
+            .string("eval", "routing", \.eval.routing, check: checkRoutings),
+            .int("eval", "n", \.eval.n, min: 0),
+            .int("eval", "max_tokens", \.eval.maxTokens, min: 1),
+            .int("eval", "seed", \.eval.seed, min: 0),
+
+            .string("output", "dir", \.output.dir, check: { $0.isEmpty ? "must not be empty" : nil }),
+        ]
+    }
+
+    static func checkStages(_ text: String) -> String? {
+        let known = ["data", "sft", "eval"]
+        let list = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        if let bad = list.first(where: { !known.contains($0) }) {
+            return "has unknown stage \"\(bad)\" (known: \(known.joined(separator: ", ")))"
+        }
+        return nil
+    }
+
+    static func checkRoutings(_ text: String) -> String? {
+        for part in text.split(separator: ",") {
+            let spec = part.trimmingCharacters(in: .whitespaces)
+            guard let error = RoutingSyntax.check(spec) else { continue }
+            return error
+        }
+        return text.isEmpty ? "must name at least one routing" : nil
+    }
+}
+
+/// The routing spellings recipes and the CLI accept: `model`, `think`, `short`, `threshold:T`.
+/// ReckonEval owns the policy itself; recipes only check the spelling here.
+public enum RoutingSyntax {
+    public static func check(_ spec: String) -> String? {
+        if ["model", "think", "short"].contains(spec) { return nil }
+        if spec.hasPrefix("threshold:"), let t = Double(spec.dropFirst("threshold:".count)), t >= 0, t <= 1 { return nil }
+        return "has unknown routing \"\(spec)\" (use model, think, short or threshold:T with 0 ≤ T ≤ 1)"
+    }
+}
+
+// MARK: Errors
+
+public enum RecipeError: Error, Equatable, CustomStringConvertible {
+    /// The TOML itself does not parse.
+    case syntax(source: String, message: String)
+    case unknownSection(source: String, section: String)
+    case unknownKey(source: String, key: String)
+    case wrongType(source: String, key: String, expected: String, found: String)
+    case invalidValue(source: String, key: String, reason: String)
+    case badOverride(String)
+    case unreadable(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .syntax(s, m): "\(s): \(m)"
+        case let .unknownSection(s, sec): "\(s): unknown section [\(sec)] (known: \(Recipe.sectionNames.map { "[\($0)]" }.joined(separator: ", ")))"
+        case let .unknownKey(s, k): "\(s): unknown key \(k)"
+        case let .wrongType(s, k, e, f): "\(s): \(k) must be \(e), got \(f)"
+        case let .invalidValue(s, k, r): "\(s): \(k) \(r)"
+        case let .badOverride(m): "--set: \(m)"
+        case let .unreadable(p, r): "\(p): cannot read the recipe: \(r)"
+        }
+    }
+}

@@ -1,0 +1,235 @@
+import Foundation
+import ReckonData
+import TOMLKit
+
+/// A value read from TOML or from `--set`, before it is checked against its key.
+enum RecipeValue: Equatable {
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case bool(Bool)
+    /// A TOML type no key takes (array, table, date); carries its name for the error.
+    case other(String)
+
+    var typeName: String {
+        switch self {
+        case .int: "integer"
+        case .double: "number"
+        case .string: "string"
+        case .bool: "boolean"
+        case .other(let name): name
+        }
+    }
+}
+
+/// One recipe key: where it lives, what type it takes, and how to store and print it.
+struct RecipeKey {
+    enum Kind {
+        case int, number, string, bool
+        var expected: String {
+            switch self {
+            case .int: "an integer"
+            case .number: "a number"
+            case .string: "a string"
+            case .bool: "a boolean (true or false)"
+            }
+        }
+    }
+
+    let section: String
+    let name: String
+    let kind: Kind
+    /// Stores a value of the right type; returns why it is invalid, or nil.
+    let store: (inout Recipe, RecipeValue) -> String?
+    /// The current value as a TOML literal.
+    let render: (Recipe) -> String
+
+    /// How messages name the key: `[sft] lr`, or `stages` at the top level.
+    var label: String { section.isEmpty ? name : "[\(section)] \(name)" }
+    /// How `--set` names the key: `sft.lr`, or `stages`.
+    var path: String { section.isEmpty ? name : "\(section).\(name)" }
+
+    static func int(_ section: String, _ name: String, _ kp: WritableKeyPath<Recipe, Int>, min: Int) -> RecipeKey {
+        RecipeKey(section: section, name: name, kind: .int, store: { recipe, value in
+            guard case .int(let v) = value else { return "type" }
+            guard v >= min else { return "must be ≥ \(min), got \(v)" }
+            recipe[keyPath: kp] = v
+            return nil
+        }, render: { String($0[keyPath: kp]) })
+    }
+
+    static func number(_ section: String, _ name: String, _ kp: WritableKeyPath<Recipe, Double>, min: Double) -> RecipeKey {
+        RecipeKey(section: section, name: name, kind: .number, store: { recipe, value in
+            let v: Double
+            switch value {
+            case .double(let d): v = d
+            case .int(let i): v = Double(i)  // `lr = 1` is a number too
+            default: return "type"
+            }
+            guard v.isFinite, v >= min else { return "must be a finite number ≥ \(min), got \(v)" }
+            recipe[keyPath: kp] = v
+            return nil
+        }, render: { "\($0[keyPath: kp])" })
+    }
+
+    static func string(_ section: String, _ name: String, _ kp: WritableKeyPath<Recipe, String>,
+                       check: @escaping (String) -> String? = { _ in nil }) -> RecipeKey {
+        RecipeKey(section: section, name: name, kind: .string, store: { recipe, value in
+            guard case .string(let v) = value else { return "type" }
+            if let why = check(v) { return why }
+            recipe[keyPath: kp] = v
+            return nil
+        }, render: { "\"\($0[keyPath: kp].replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\"" })
+    }
+
+    static func bool(_ section: String, _ name: String, _ kp: WritableKeyPath<Recipe, Bool>) -> RecipeKey {
+        RecipeKey(section: section, name: name, kind: .bool, store: { recipe, value in
+            guard case .bool(let v) = value else { return "type" }
+            recipe[keyPath: kp] = v
+            return nil
+        }, render: { String($0[keyPath: kp]) })
+    }
+}
+
+/// Checks of the data-mix strings, with the `reckon data gen` syntax.
+enum RecipeMixes {
+    static func checkLevels(_ text: String) -> String? {
+        do {
+            let mix = try Mix<Int>.parse(text) { Int($0) }
+            if let bad = mix.keys.first(where: { !ArithLevel.all.contains($0) }) {
+                return "has level \(bad), which does not exist (valid: \(ArithLevel.all.map(String.init).joined(separator: ",")))"
+            }
+            return nil
+        } catch {
+            return "is not a level mix: \(error)"
+        }
+    }
+
+    static func checkDialects(_ text: String) -> String? {
+        do {
+            _ = try Mix<Dialect>.parse(text) { Dialect(rawValue: $0) }
+            return nil
+        } catch {
+            return "is not a dialect mix: \(error) (known: \(Dialect.allCases.map(\.rawValue).joined(separator: ", ")))"
+        }
+    }
+}
+
+extension Recipe {
+    /// Section names in schema order, without the top level.
+    public static var sectionNames: [String] {
+        var seen: [String] = []
+        for key in schema where !key.section.isEmpty && !seen.contains(key.section) { seen.append(key.section) }
+        return seen
+    }
+
+    /// Reads a recipe file and applies `overrides` (`section.key=value`).
+    public static func load(path: String, overrides: [String] = []) throws(RecipeError) -> Recipe {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw .unreadable(path: path, reason: (error as NSError).localizedDescription)
+        }
+        var recipe = try parse(text, source: path)
+        for o in overrides { try recipe.apply(override: o) }
+        return recipe
+    }
+
+    /// Parses TOML text; `source` is the name errors start with. Absent keys keep their defaults.
+    public static func parse(_ text: String, source: String) throws(RecipeError) -> Recipe {
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
+            throw .syntax(source: source, message: "\(error.description) at line \(error.source.begin.line)")
+        } catch {
+            throw .syntax(source: source, message: "\(error)")
+        }
+        var recipe = Recipe()
+        recipe.text = text
+        let keys = schema
+        let sections = Set(keys.map(\.section))
+        for name in table.keys.sorted() {
+            guard let value = table[name] else { continue }
+            if value.type == .table {
+                guard sections.contains(name), !name.isEmpty, let inner = value.table else {
+                    throw .unknownSection(source: source, section: name)
+                }
+                for key in inner.keys.sorted() {
+                    guard let v = inner[key] else { continue }
+                    try recipe.set(section: name, key: key, to: Self.value(v), source: source)
+                }
+            } else {
+                try recipe.set(section: "", key: name, to: Self.value(value), source: source)
+            }
+        }
+        return recipe
+    }
+
+    private static func value(_ v: TOMLValueConvertible) -> RecipeValue {
+        switch v.type {
+        case .int: v.int.map(RecipeValue.int) ?? .other("integer")
+        case .double: v.double.map(RecipeValue.double) ?? .other("number")
+        case .string: v.string.map(RecipeValue.string) ?? .other("string")
+        case .bool: v.bool.map(RecipeValue.bool) ?? .other("boolean")
+        default: .other(v.type.description)
+        }
+    }
+
+    private mutating func set(section: String, key name: String, to value: RecipeValue, source: String) throws(RecipeError) {
+        let label = section.isEmpty ? name : "[\(section)] \(name)"
+        guard let key = Self.schema.first(where: { $0.section == section && $0.name == name }) else {
+            throw .unknownKey(source: source, key: label)
+        }
+        guard let why = key.store(&self, value) else { return }
+        if why == "type" {
+            throw .wrongType(source: source, key: key.label, expected: key.kind.expected, found: value.typeName)
+        }
+        throw .invalidValue(source: source, key: key.label, reason: why)
+    }
+
+    /// Applies `section.key=value` with the same checks as the file. The text is read as the
+    /// key's type: a string key takes it verbatim (surrounding quotes removed).
+    public mutating func apply(override: String) throws(RecipeError) {
+        let parts = override.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { throw .badOverride("\"\(override)\" is not of the form section.key=value") }
+        let path = parts[0].trimmingCharacters(in: .whitespaces)
+        let raw = parts[1].trimmingCharacters(in: .whitespaces)
+        let pieces = path.split(separator: ".", maxSplits: 1).map(String.init)
+        let (section, name) = pieces.count == 2 ? (pieces[0], pieces[1]) : ("", path)
+        let source = "--set \(override)"
+        guard let key = Self.schema.first(where: { $0.section == section && $0.name == name }) else {
+            if !section.isEmpty, !Self.sectionNames.contains(section) {
+                throw .unknownSection(source: source, section: section)
+            }
+            throw .unknownKey(source: source, key: section.isEmpty ? name : "[\(section)] \(name)")
+        }
+        try set(section: section, key: name, to: Self.overrideValue(raw, kind: key.kind), source: source)
+    }
+
+    /// Reads `--set` text as `kind` when it can, else as whatever it looks like, so the error
+    /// says what was found.
+    static func overrideValue(_ raw: String, kind: RecipeKey.Kind) -> RecipeValue {
+        var text = raw
+        if text.count >= 2, text.hasPrefix("\""), text.hasSuffix("\"") {
+            text = String(text.dropFirst().dropLast())
+            return .string(text)
+        }
+        if kind == .string { return .string(text) }
+        if let i = Int(text.replacingOccurrences(of: "_", with: "")) { return .int(i) }
+        if let d = Double(text.replacingOccurrences(of: "_", with: "")) { return .double(d) }
+        if text == "true" || text == "false" { return .bool(text == "true") }
+        return .string(text)
+    }
+
+    /// The effective recipe as TOML, every key included (for logs and reproduction).
+    public var resolvedTOML: String {
+        var out = ""
+        var current: String? = nil
+        for key in Self.schema {
+            if key.section != current {
+                if !key.section.isEmpty { out += "\n[\(key.section)]\n" }
+                current = key.section
+            }
+            out += "\(key.name) = \(key.render(self))\n"
+        }
+        return out
+    }
+}

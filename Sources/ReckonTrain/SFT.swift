@@ -1,0 +1,150 @@
+import Foundation
+import ReckonCore
+import ReckonModel
+
+/// Settings of warm-up SFT, taken from a recipe's [sft] section.
+public struct SFTConfig: Sendable, Equatable {
+    /// Prompts per step; the batch holds 2× as many sequences (both modes of each prompt).
+    public var batch: Int
+    public var steps: Int
+    public var schedule: LRSchedule
+    public var adamw: AdamWConfig
+    /// Seeds the data order.
+    public var seed: UInt64
+
+    public init(batch: Int, steps: Int, schedule: LRSchedule, adamw: AdamWConfig, seed: UInt64) {
+        self.batch = batch; self.steps = steps; self.schedule = schedule; self.adamw = adamw; self.seed = seed
+    }
+
+    /// The config of a recipe over a data set of `prompts` pairs: `steps`, or `epochs` of it.
+    public init(recipe s: Recipe.SFT, prompts: Int) throws(TrainError) {
+        let steps = s.steps > 0 ? s.steps : Int((s.epochs * Double(prompts) / Double(s.batch)).rounded(.up))
+        guard steps > 0 else { throw .invalidSchedule("[sft] steps is 0 and epochs × prompts / batch rounds to 0 steps") }
+        let schedule = try LRSchedule(maxLR: Float(s.lr), minLR: Float(s.minLR), warmupSteps: min(s.warmup, steps), totalSteps: steps)
+        self.init(batch: s.batch, steps: steps, schedule: schedule,
+                  adamw: AdamWConfig(beta1: Float(s.beta1), beta2: Float(s.beta2), weightDecay: Float(s.weightDecay),
+                                     gradClip: Float(s.gradClip)),
+                  seed: UInt64(s.seed))
+    }
+}
+
+/// Figures of one optimizer step.
+public struct SFTStepStats: Sendable, Equatable {
+    public var step: Int
+    /// Mean −log p over the batch's answer tokens.
+    public var loss: Float
+    public var lr: Float
+    /// Gradient norm before clipping.
+    public var gradNorm: Float
+    /// Answer tokens scored, and non-pad tokens processed.
+    public var answerTokens: Int
+    public var tokens: Int
+    public var seconds: Double
+}
+
+/// Warm-up distillation (Thinkless stage 1): each step takes B prompts, puts both of their
+/// answers in one batch, and minimises cross-entropy on the answer tokens only.
+///
+/// The data order is a pure function of the seed and the step: epoch e is the permutation
+/// drawn by `RNG(seed).derived(e)`. So a run resumed at step s draws exactly the batches
+/// the uninterrupted run would have.
+public struct SFTTrainer {
+    public let config: SFTConfig
+    public let data: SFTData
+    public var model: Transformer
+    public var optimizer: AdamW
+    /// Steps completed; the next step is `step`.
+    public var step: Int
+    /// Activations per padded length, so a batch of short prompts does not pay for the full context.
+    private var buffers: [Int: Activations] = [:]
+    private var permutations: [Int: [Int]] = [:]
+
+    /// Padded lengths are multiples of this (capped at the context).
+    static let lengthBucket = 32
+
+    public init(config: SFTConfig, data: SFTData, model: Transformer, optimizer: AdamW? = nil, step: Int = 0) throws(SFTError) {
+        guard data.count > 0 else { throw .noData }
+        self.config = config
+        self.data = data
+        self.model = model
+        self.optimizer = optimizer ?? AdamW(config: config.adamw, layout: model.layout)
+        self.step = step
+    }
+
+    /// The data-order generator's state; with the step it fixes every later batch.
+    public var rngState: UInt64 { RNG(seed: config.seed).state }
+
+    /// Indices into `data.pairs` for step `s`.
+    public mutating func batchIndices(step s: Int) -> [Int] {
+        let n = data.count
+        return (0..<config.batch).map { j in
+            let position = s * config.batch + j
+            return permutation(epoch: position / n)[position % n]
+        }
+    }
+
+    private mutating func permutation(epoch: Int) -> [Int] {
+        if let p = permutations[epoch] { return p }
+        var rng = RNG(seed: config.seed).derived(UInt64(epoch))
+        var p = Array(0..<data.count)
+        for i in stride(from: p.count - 1, to: 0, by: -1) { p.swapAt(i, rng.int(below: i + 1)) }
+        permutations = permutations.filter { $0.key >= epoch - 1 }  // keep at most two epochs
+        permutations[epoch] = p
+        return p
+    }
+
+    /// Runs one optimizer step and returns its figures.
+    ///
+    /// The short-mode and think-mode sequences run as two passes, each padded only to its own
+    /// longest sequence, and their gradients add up before the update. The weights are
+    /// normalised over the answer tokens of both, so this is the same gradient as one batch
+    /// padded to the longest sequence, at a fraction of the padding.
+    public mutating func trainStep() throws -> SFTStepStats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let indices = batchIndices(step: step)
+        let passes = [indices.map { data.pairs[$0].short }, indices.map { data.pairs[$0].long }]
+        let scored = passes.joined().reduce(0) { $0 + min($1.answerTokenCount, $1.rowCount) }
+        let w = 1 / Float(max(1, scored))
+        model.zeroGrad()
+        var loss: Float = 0, realTokens = 0
+        for sequences in passes {
+            let (l, tokens) = try accumulate(sequences, weight: w)
+            loss += l
+            realTokens += tokens
+        }
+        let lr = config.schedule.lr(at: step)
+        let norm = try optimizer.update(params: &model.params, grads: model.grads, lr: lr)
+        step += 1
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return SFTStepStats(step: step, loss: loss, lr: lr, gradNorm: norm, answerTokens: scored,
+                            tokens: realTokens, seconds: seconds)
+    }
+
+    /// Forward and backward over `sequences` padded to their longest, with loss weight `weight`
+    /// on every answer token; adds to the gradients and returns (weighted loss, non-pad tokens).
+    private mutating func accumulate(_ sequences: [TrainingSequence], weight: Float) throws -> (Float, Int) {
+        let context = model.config.maxSeqLen
+        let longest = sequences.map(\.rowCount).max() ?? 1
+        let length = min(context, (longest + Self.lengthBucket - 1) / Self.lengthBucket * Self.lengthBucket)
+        var tokens: [Int32] = [], targets: [Int32] = []
+        tokens.reserveCapacity(sequences.count * length)
+        targets.reserveCapacity(sequences.count * length)
+        var realTokens = 0
+        for s in sequences {
+            let rows = s.rows(length: length)
+            tokens += rows.inputs
+            targets += rows.targets
+            realTokens += min(length, s.rowCount)
+        }
+        let weights = targets.map { $0 >= 0 ? weight : 0 }
+        let key = length * 100_000 + sequences.count
+        var acts = try buffers[key] ?? Activations(config: model.config, batch: sequences.count, seqLen: length)
+        buffers[key] = nil  // hand the buffer over without a copy-on-write
+        try acts.setBatch(tokens: tokens, targets: targets)
+        model.forward(&acts)
+        let loss = Transformer.loss(acts, weights: weights)
+        try model.backward(&acts, weights: weights)
+        buffers[key] = acts
+        return (loss, realTokens)
+    }
+}

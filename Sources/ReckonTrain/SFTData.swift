@@ -1,0 +1,51 @@
+import ReckonData
+import ReckonModel
+
+/// The warm-up training set: every usable example as a pair of sequences, its short-mode
+/// and its think-mode answer after the same prompt (PromptFormat), so both go in one batch.
+public struct SFTData: Sendable {
+    public struct Pair: Sendable, Equatable {
+        public var short: TrainingSequence
+        public var long: TrainingSequence
+    }
+
+    /// What to do with an example whose think-mode sequence exceeds the context.
+    public enum Overflow: String, Sendable {
+        /// Drop the example (both modes), so the model never learns a cut-off answer.
+        case reject
+        /// Keep the first `context` tokens; the loss then covers only what fits.
+        case truncate
+    }
+
+    public var pairs: [Pair]
+    /// Examples dropped because a sequence did not fit (overflow = reject).
+    public var rejected: Int
+    /// Examples cut to the context (overflow = truncate).
+    public var truncated: Int
+    /// Examples without a `long` answer, which warm-up cannot use.
+    public var missingLong: Int
+
+    public init(examples: [Example], context: Int, overflow: Overflow) {
+        pairs = []
+        rejected = 0
+        truncated = 0
+        missingLong = 0
+        for e in examples {
+            guard let steps = e.long else { missingLong += 1; continue }
+            let prompt = PromptFormat.prompt(e.prompt)
+            var short = TrainingSequence(prompt: prompt, answer: PromptFormat.shortAnswer(e.shortAnswer))
+            var long = TrainingSequence(prompt: prompt, answer: PromptFormat.longAnswer(steps: steps, short: e.shortAnswer))
+            // The whole sequence must fit, as it must at generation time; a prompt that leaves
+            // no room for the control token is useless even when truncating.
+            if long.tokens.count > context || short.tokens.count > context {
+                guard overflow == .truncate, prompt.count < context else { rejected += 1; continue }
+                long.tokens = Array(long.tokens.prefix(context))
+                short.tokens = Array(short.tokens.prefix(context))
+                truncated += 1
+            }
+            pairs.append(Pair(short: short, long: long))
+        }
+    }
+
+    public var count: Int { pairs.count }
+}

@@ -1,0 +1,36 @@
+import Dispatch
+import Foundation
+
+/// Turns the first Ctrl-C (SIGINT) into a request to stop, which the training loop checks
+/// between steps; a second Ctrl-C exits at once.
+final class Interrupt: @unchecked Sendable {
+    private let lock = NSLock()
+    private var requested = false
+    private var source: (any DispatchSourceSignal)?
+
+    /// Installs the handler; the default action (exit) is ignored while it is installed.
+    func install() {
+        signal(SIGINT, SIG_IGN)
+        let s = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        s.setEventHandler { [weak self] in
+            guard let self else { return }
+            self.lock.lock()
+            let again = self.requested
+            self.requested = true
+            self.lock.unlock()
+            if again {
+                FileHandle.standardError.write(Data("\nsecond Ctrl-C: exiting without saving\n".utf8))
+                exit(130)
+            }
+            FileHandle.standardError.write(Data("\nCtrl-C: finishing this step, then saving a checkpoint (Ctrl-C again to quit now)\n".utf8))
+        }
+        s.resume()
+        source = s
+    }
+
+    var isRequested: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return requested
+    }
+}

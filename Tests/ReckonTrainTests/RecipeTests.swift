@@ -1,0 +1,130 @@
+import XCTest
+@testable import ReckonTrain
+
+final class RecipeTests: XCTestCase {
+    func testEmptyRecipeHasEveryDefault() throws {
+        var r = try Recipe.parse("", source: "empty.toml")
+        r.text = ""
+        XCTAssertEqual(r, Recipe())
+        XCTAssertEqual(r.model.dim, 256)
+        XCTAssertEqual(r.sft.lr, 1e-3)
+        XCTAssertEqual(r.sft.batch, 16)
+        XCTAssertEqual(r.eval.routing, "think,short,model")
+        XCTAssertEqual(r.stageList, ["data", "sft", "eval"])
+        XCTAssertEqual(r.modelConfig.nKVHeads, 8, "kv_heads = 0 means as many as heads")
+    }
+
+    func testValuesAreReadIntoTheirSections() throws {
+        let r = try Recipe.parse("""
+            stages = "data,sft"
+            [model]
+            dim = 64
+            kv_heads = 2
+            tied = true
+            [sft]
+            lr = 1      # an integer is a number too
+            min_lr = 2.5e-5
+            batch = 4
+            [data]
+            dialects = "sae=0.9,aae=0.1"
+            [output]
+            dir = "runs/x"
+            """, source: "x.toml")
+        XCTAssertEqual(r.model.dim, 64)
+        XCTAssertEqual(r.modelConfig.nKVHeads, 2)
+        XCTAssertTrue(r.model.tied)
+        XCTAssertEqual(r.sft.lr, 1.0)
+        XCTAssertEqual(r.sft.minLR, 2.5e-5)
+        XCTAssertEqual(r.sft.batch, 4)
+        XCTAssertEqual(r.data.dialects, "sae=0.9,aae=0.1")
+        XCTAssertEqual(r.output.dir, "runs/x")
+        XCTAssertEqual(r.stageList, ["data", "sft"])
+        XCTAssertEqual(r.model.layers, 4, "absent keys keep their defaults")
+    }
+
+    func testUnknownKeyErrorNamesTheKey() {
+        XCTAssertThrowsError(try Recipe.parse("[sft]\nlrate = 0.1\n", source: "Recipes/x.toml")) { error in
+            XCTAssertEqual("\(error)", "Recipes/x.toml: unknown key [sft] lrate")
+        }
+        XCTAssertThrowsError(try Recipe.parse("steps = 3\n", source: "x.toml")) { error in
+            XCTAssertEqual("\(error)", "x.toml: unknown key steps")
+        }
+        XCTAssertThrowsError(try Recipe.parse("[optimizer]\nlr = 1\n", source: "x.toml")) { error in
+            XCTAssertEqual(error as? RecipeError, .unknownSection(source: "x.toml", section: "optimizer"))
+            XCTAssertTrue("\(error)".hasPrefix("x.toml: unknown section [optimizer] (known: [model], [data], [sft], [eval], [output])"))
+        }
+    }
+
+    func testWrongTypeErrorNamesKeyAndTypes() {
+        XCTAssertThrowsError(try Recipe.parse("[sft]\nlr = \"fast\"\n", source: "Recipes/x.toml")) { error in
+            XCTAssertEqual("\(error)", "Recipes/x.toml: [sft] lr must be a number, got string")
+        }
+        XCTAssertThrowsError(try Recipe.parse("[model]\nlayers = 2.5\n", source: "x.toml")) { error in
+            XCTAssertEqual("\(error)", "x.toml: [model] layers must be an integer, got number")
+        }
+        XCTAssertThrowsError(try Recipe.parse("[model]\ntied = 1\n", source: "x.toml")) { error in
+            XCTAssertEqual("\(error)", "x.toml: [model] tied must be a boolean (true or false), got integer")
+        }
+        XCTAssertThrowsError(try Recipe.parse("[data]\nlevels = [1, 2]\n", source: "x.toml")) { error in
+            XCTAssertEqual("\(error)", "x.toml: [data] levels must be a string, got array")
+        }
+    }
+
+    func testInvalidValuesAreRejectedWithTheKey() {
+        XCTAssertThrowsError(try Recipe.parse("[data]\nlevels = \"1,7\"\n", source: "x.toml")) { error in
+            XCTAssertTrue("\(error)".hasPrefix("x.toml: [data] levels has level 7"), "\(error)")
+        }
+        XCTAssertThrowsError(try Recipe.parse("[sft]\nbatch = 0\n", source: "x.toml")) { error in
+            XCTAssertEqual("\(error)", "x.toml: [sft] batch must be ≥ 1, got 0")
+        }
+        XCTAssertThrowsError(try Recipe.parse("[eval]\nrouting = \"think,maybe\"\n", source: "x.toml")) { error in
+            XCTAssertTrue("\(error)".contains("[eval] routing has unknown routing \"maybe\""), "\(error)")
+        }
+        XCTAssertThrowsError(try Recipe.parse("[sft\nlr = 1\n", source: "x.toml")) { error in
+            guard case .syntax(let source, _)? = error as? RecipeError else { return XCTFail("\(error)") }
+            XCTAssertEqual(source, "x.toml")
+        }
+    }
+
+    func testSetOverridesWithTheSameChecks() throws {
+        var r = try Recipe.parse("[sft]\nlr = 1e-3\n", source: "x.toml")
+        try r.apply(override: "sft.lr=3e-4")
+        XCTAssertEqual(r.sft.lr, 3e-4)
+        try r.apply(override: "model.tied=true")
+        XCTAssertTrue(r.model.tied)
+        try r.apply(override: "output.dir=runs/123")
+        XCTAssertEqual(r.output.dir, "runs/123", "a string key takes the text verbatim")
+        try r.apply(override: "data.dialects=\"sae,aae\"")
+        XCTAssertEqual(r.data.dialects, "sae,aae")
+        try r.apply(override: "stages=sft")
+        XCTAssertEqual(r.stageList, ["sft"])
+
+        XCTAssertThrowsError(try r.apply(override: "sft.lr=abc")) { error in
+            XCTAssertEqual("\(error)", "--set sft.lr=abc: [sft] lr must be a number, got string")
+        }
+        XCTAssertThrowsError(try r.apply(override: "sft.steps=1.5")) { error in
+            XCTAssertEqual("\(error)", "--set sft.steps=1.5: [sft] steps must be an integer, got number")
+        }
+        XCTAssertThrowsError(try r.apply(override: "sft.nope=1")) { error in
+            XCTAssertEqual("\(error)", "--set sft.nope=1: unknown key [sft] nope")
+        }
+        XCTAssertThrowsError(try r.apply(override: "degrpo.alpha=1")) { error in
+            XCTAssertEqual(error as? RecipeError, .unknownSection(source: "--set degrpo.alpha=1", section: "degrpo"))
+        }
+        XCTAssertThrowsError(try r.apply(override: "sft.lr")) { error in
+            XCTAssertEqual(error as? RecipeError, .badOverride("\"sft.lr\" is not of the form section.key=value"))
+        }
+        XCTAssertEqual(r.sft.lr, 3e-4, "a failed override leaves the value alone")
+    }
+
+    func testResolvedTOMLParsesBackToTheSameRecipe() throws {
+        var r = Recipe()
+        r.sft.lr = 2.5e-3
+        r.model.tied = true
+        r.data.dialects = "sae=0.5,aae=0.5"
+        r.output.dir = "runs/with \"quotes\""
+        var back = try Recipe.parse(r.resolvedTOML, source: "resolved")
+        back.text = r.text
+        XCTAssertEqual(back, r)
+    }
+}

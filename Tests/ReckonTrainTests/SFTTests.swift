@@ -1,0 +1,133 @@
+import XCTest
+import ReckonData
+import ReckonModel
+@testable import ReckonTrain
+
+final class SFTTests: XCTestCase {
+    let config = ModelConfig(dim: 16, nLayers: 1, nHeads: 2, hiddenDim: 32, maxSeqLen: 64)
+
+    func examples(_ n: Int = 12) throws -> [Example] {
+        try Generator.generate(n: n, levels: [1], dialects: [.symbolic: 1], seed: 3)
+    }
+
+    func trainer(steps: Int, batch: Int = 4, lr: Float = 1e-2, seed: UInt64 = 5) throws -> SFTTrainer {
+        let data = SFTData(examples: try examples(), context: config.maxSeqLen, overflow: .reject)
+        let schedule = try LRSchedule(maxLR: lr, minLR: lr / 10, warmupSteps: min(2, steps), totalSteps: steps)
+        return try SFTTrainer(config: SFTConfig(batch: batch, steps: steps, schedule: schedule,
+                                                adamw: AdamWConfig(weightDecay: 0), seed: seed),
+                              data: data, model: try Transformer(config: config, seed: 7))
+    }
+
+    func testOverlongExamplesAreRejectedOrTruncatedAndCounted() throws {
+        let ex = try examples(10)
+        let longest = ex.map { PromptFormat.prompt($0.prompt).count + PromptFormat.longAnswer(steps: $0.long ?? "", short: $0.shortAnswer).count }
+        let context = longest.sorted()[4]  // about half of them fit
+        let rejected = SFTData(examples: ex, context: context, overflow: .reject)
+        XCTAssertEqual(rejected.rejected, longest.filter { $0 > context }.count)
+        XCTAssertEqual(rejected.count + rejected.rejected, 10)
+        let truncated = SFTData(examples: ex, context: context, overflow: .truncate)
+        XCTAssertEqual(truncated.truncated, rejected.rejected)
+        XCTAssertEqual(truncated.count, 10)
+        XCTAssertTrue(truncated.pairs.allSatisfy { $0.long.tokens.count <= context })
+        var noLong = ex[0]
+        noLong.long = nil
+        XCTAssertEqual(SFTData(examples: [noLong], context: 64, overflow: .reject).missingLong, 1)
+    }
+
+    func testEveryEpochVisitsEachPromptOnceAndResumedRunsDrawTheSameBatches() throws {
+        var t = try trainer(steps: 10, batch: 4)  // 12 prompts: 3 steps per epoch
+        let epoch0 = (0..<3).flatMap { t.batchIndices(step: $0) }
+        let epoch1 = (3..<6).flatMap { t.batchIndices(step: $0) }
+        XCTAssertEqual(epoch0.sorted(), Array(0..<12))
+        XCTAssertEqual(epoch1.sorted(), Array(0..<12))
+        XCTAssertNotEqual(epoch0, epoch1, "each epoch is shuffled anew")
+        var fresh = try trainer(steps: 10, batch: 4)
+        XCTAssertEqual(fresh.batchIndices(step: 4), t.batchIndices(step: 4), "batches depend only on seed and step")
+    }
+
+    /// The two padded passes give the gradient of one batch holding both modes, with
+    /// weights = mask / (answer tokens in the batch), computed here by hand.
+    func testStepGradientEqualsOneBatchOverBothModes() throws {
+        var t = try trainer(steps: 1, batch: 3)
+        let indices = t.batchIndices(step: 0)
+        let seqs = indices.flatMap { [t.data.pairs[$0].short, t.data.pairs[$0].long] }
+        var reference = try Transformer(config: config, seed: 7)
+        let length = seqs.map(\.rowCount).max()!
+        var tokens: [Int32] = [], targets: [Int32] = []
+        for s in seqs {
+            let r = s.rows(length: length)
+            tokens += r.inputs
+            targets += r.targets
+        }
+        let scored = targets.filter { $0 >= 0 }.count
+        XCTAssertEqual(scored, seqs.reduce(0) { $0 + $1.answerTokenCount })
+        let weights = targets.map { $0 >= 0 ? 1 / Float(scored) : 0 }
+        var acts = try Activations(config: config, batch: seqs.count, seqLen: length)
+        try acts.setBatch(tokens: tokens, targets: targets)
+        reference.forward(&acts)
+        let loss = Transformer.loss(acts, weights: weights)
+        try reference.backward(&acts, weights: weights)
+
+        let stats = try t.trainStep()
+        XCTAssertEqual(stats.answerTokens, scored)
+        XCTAssertEqual(stats.loss, loss, accuracy: 1e-5)
+        XCTAssertEqual(stats.loss, Float(log(262.0)), accuracy: 0.3, "an untrained model is near uniform")
+        var maxDiff: Float = 0
+        for i in 0..<reference.grads.count { maxDiff = max(maxDiff, abs(reference.grads[i] - t.model.grads[i])) }
+        XCTAssertLessThan(maxDiff, 1e-5)
+        XCTAssertEqual(stats.gradNorm, AdamW.gradNorm(reference.grads), accuracy: 1e-4)
+    }
+
+    func testTrainingReducesTheLossAndIsDeterministic() throws {
+        var a = try trainer(steps: 40)
+        var losses: [Float] = []
+        for _ in 0..<40 { losses.append(try a.trainStep().loss) }
+        let first = losses.prefix(3).reduce(0, +) / 3, last = losses.suffix(5).reduce(0, +) / 5
+        XCTAssertGreaterThan(first, 5)
+        XCTAssertLessThan(last, first * 0.6, "losses \(losses)")
+
+        var b = try trainer(steps: 40)
+        for _ in 0..<40 { _ = try b.trainStep() }
+        XCTAssertEqual(a.model.params, b.model.params, "the same seed gives the same weights, bit for bit")
+
+        // Stopping after 25 steps and continuing from the state gives the same weights.
+        var c = try trainer(steps: 40)
+        for _ in 0..<25 { _ = try c.trainStep() }
+        var resumed = try SFTTrainer(config: c.config, data: c.data, model: c.model, optimizer: c.optimizer, step: c.step)
+        for _ in 25..<40 { _ = try resumed.trainStep() }
+        XCTAssertEqual(resumed.model.params, a.model.params)
+    }
+
+    func testLoopEvaluatesSavesAndStopsOnRequest() throws {
+        var t = try trainer(steps: 6)
+        var saves: [(Int, SFTLoop.SaveReason)] = [], evals: [Int] = []
+        var hooks = SFTHooks()
+        hooks.evaluate = { _, step in evals.append(step); return ["eval_x": 1] }
+        hooks.save = { trainer, reason in saves.append((trainer.step, reason)) }
+        let outcome = try SFTLoop.run(&t, evalEvery: 2, saveEvery: 3, log: nil, hooks: hooks)
+        XCTAssertEqual(outcome, .finished(steps: 6))
+        XCTAssertEqual(evals, [2, 4], "no periodic eval at the last step: the eval stage follows")
+        XCTAssertEqual(saves.map(\.0), [3, 6])
+        XCTAssertEqual(saves.map(\.1), [.periodic, .final])
+
+        var u = try trainer(steps: 6)
+        saves = []
+        hooks.evaluate = nil
+        hooks.shouldStop = { true }
+        XCTAssertEqual(try SFTLoop.run(&u, evalEvery: 0, saveEvery: 0, log: nil, hooks: hooks), .interrupted(atStep: 1))
+        XCTAssertEqual(saves.map(\.1), [.interrupted])
+    }
+
+    func testMetricsLogWritesOneJSONObjectPerLine() throws {
+        let path = NSTemporaryDirectory() + "reckon-metrics-\(getpid()).jsonl"
+        try? FileManager.default.removeItem(atPath: path)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            let log = try MetricsLog(path: path)
+            log.append(["step": 1, "loss": 2.5, "bad": .nan])
+        }
+        try MetricsLog(path: path).append(["step": 2])  // reopening appends
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines, ["{\"bad\":null,\"loss\":2.5,\"step\":1}", "{\"step\":2}"])
+    }
+}
