@@ -221,5 +221,18 @@ final class FuzzTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(caught, trials * 8 / 10, "nearly every byte is checksummed data or metadata (\(caught) of \(trials) caught)")
+
+        // Any cut, anywhere, is refused.
+        for _ in 0..<40 {
+            let keep = rng.int(below: original.count)
+            try Data(original[0..<keep]).write(to: URL(fileURLWithPath: damaged))
+            XCTAssertThrowsError(try Checkpoint.load(from: damaged), "cut at \(keep)") { error in
+                guard let e = error as? CheckpointError else { return XCTFail("\(error)") }
+                switch e {
+                case .truncated, .notHDF5: break
+                default: XCTFail("cut at \(keep): \(e)")
+                }
+            }
+        }
     }
 }
