@@ -113,6 +113,13 @@ public struct Activations {
         return acts[o..<(o + vocabSize)]
     }
 
+    /// Entropy (nats) of the next-token distribution at row i after `forward`.
+    public func entropy(row i: Int) -> Float {
+        acts.withUnsafeBufferPointer { a in
+            CrossEntropy.entropy(a.baseAddress! + layout.logits + i * vocabSize, vocabSize)
+        }
+    }
+
     mutating func withPointers<R>(
         _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Int32>) -> R
     ) -> R {

@@ -1,0 +1,200 @@
+import Dispatch
+import ReckonCore
+import ReckonModel
+
+/// Stage 2 of Thinkless: decoupled GRPO (or vanilla GRPO for comparison).
+public struct DeGRPOConfig: Sendable, Equatable, Codable {
+    public var promptsPerStep: Int = 16
+    public var rollout = RolloutConfig()
+    public var loss = PolicyLossConfig()
+    /// μ: optimisation passes over each rollout batch, each against the stored old log-probs.
+    public var passes: Int = 1
+    /// Sequences per forward/backward; the loss is normalised over the whole batch regardless.
+    public var microBatch: Int = 16
+    public init() {}
+
+    public func validate() throws(TrainError) {
+        guard promptsPerStep > 0, rollout.groupSize > 1 else {
+            throw .invalidConfig("degrpo needs prompts_per_step ≥ 1 and group_size ≥ 2")
+        }
+        guard passes >= 1, microBatch >= 1, rollout.maxResponseTokens >= 2 else {
+            throw .invalidConfig("degrpo needs passes ≥ 1, micro_batch ≥ 1 and max_response_tokens ≥ 2")
+        }
+        guard loss.epsilon > 0, loss.epsilon < 1, loss.beta >= 0, loss.alpha >= 0, rollout.reward.gamma > 0 else {
+            throw .invalidConfig("degrpo needs 0 < epsilon < 1, beta ≥ 0, alpha ≥ 0 and gamma > 0")
+        }
+    }
+}
+
+/// What one DeGRPO step did, with TRL's names where they exist.
+public struct DeGRPOStats: Sendable, Codable, Equatable {
+    public var step = 0
+    public var loss = 0.0
+    public var reward = 0.0
+    public var rewardStd = 0.0
+    public var fracRewardZeroStd = 0.0
+    public var thinkRate = 0.0
+    public var thinkRateByDifficulty: [String: Double] = [:]
+    public var accuracy = 0.0
+    public var accuracyThink: Double?
+    public var accuracyShort: Double?
+    public var meanLength = 0.0
+    public var meanLengthThink: Double?
+    public var meanLengthShort: Double?
+    public var truncatedRatio = 0.0
+    public var kl = 0.0
+    public var entropy = 0.0
+    public var clipRatio = 0.0
+    public var gradNorm = 0.0
+    public var lr = 0.0
+    public var tokensPerSecond = 0.0
+    public var stepTime = 0.0
+    public var rolloutTime = 0.0
+
+    enum CodingKeys: String, CodingKey {
+        case step, loss, reward, kl, entropy, lr, accuracy
+        case rewardStd = "reward_std", fracRewardZeroStd = "frac_reward_zero_std"
+        case thinkRate = "think_rate", thinkRateByDifficulty = "think_rate_by_difficulty"
+        case accuracyThink = "accuracy_think", accuracyShort = "accuracy_short"
+        case meanLength = "completions/mean_length", meanLengthThink = "completions/mean_length_think"
+        case meanLengthShort = "completions/mean_length_short", truncatedRatio = "completions/clipped_ratio"
+        case clipRatio = "clip_ratio", gradNorm = "grad_norm", tokensPerSecond = "tokens_per_s"
+        case stepTime = "step_time", rolloutTime = "rollout_time"
+    }
+}
+
+public struct DeGRPOTrainer: Sendable {
+    public var policy: Transformer
+    /// Frozen reference for the KL term (the warm-up model); nil when β = 0.
+    public let reference: Transformer?
+    public var optimizer: AdamW
+    public var config: DeGRPOConfig
+    public var rng: RNG
+    public var step: Int = 0
+
+    public init(policy: Transformer, reference: Transformer?, optimizer: AdamW, config: DeGRPOConfig, seed: UInt64) throws(TrainError) {
+        try config.validate()
+        if let reference, reference.config != policy.config {
+            throw .invalidConfig("the reference model's config differs from the policy's")
+        }
+        self.policy = policy
+        self.reference = reference
+        self.optimizer = optimizer
+        self.config = config
+        rng = RNG(seed: seed)
+    }
+
+    /// One step: sample G rollouts per prompt, score them, then μ passes of the clipped objective.
+    public mutating func train(prompts: [RLPrompt], lr: Float) throws -> DeGRPOStats {
+        let start = Self.now()
+        let rollouts = try Rollouts.sample(policy: policy, prompts: prompts, config: config.rollout, seed: rng.next())
+        let rolloutTime = Self.now() - start
+        var stats = try optimize(prompts: prompts, rollouts: rollouts, lr: lr)
+        stats.rolloutTime = rolloutTime
+        stats.stepTime = Self.now() - start
+        stats.tokensPerSecond = Double(rollouts.reduce(0) { $0 + $1.response.count } * (1 + config.passes)) / stats.stepTime
+        return stats
+    }
+
+    /// μ passes of the clipped objective over scored rollouts (G consecutive per prompt),
+    /// one AdamW update per pass; returns the step's statistics.
+    public mutating func optimize(prompts: [RLPrompt], rollouts: [Rollout], lr: Float) throws -> DeGRPOStats {
+        let c = config
+        guard rollouts.count == prompts.count * c.rollout.groupSize else {
+            throw TrainError.shapeMismatch("expected \(prompts.count) × \(c.rollout.groupSize) rollouts, got \(rollouts.count)")
+        }
+
+        let seqs = rollouts.map { TrainingSequence(prompt: prompts[$0.prompt].tokens, answer: $0.response) }
+        let totals = PolicyLossTotals(rollouts.map(\.response.count))
+        let T = min(policy.config.maxSeqLen, (seqs.map(\.rowCount).max() ?? 1 + 7) / 8 * 8 + 8)
+        let mb = min(c.microBatch, seqs.count)
+        var acts = try Activations(config: policy.config, batch: mb, seqLen: T)
+        let batches = stride(from: 0, to: seqs.count, by: mb).map { $0..<min($0 + mb, seqs.count) }
+
+        // Log-probs of each response token (control token first) under a model.
+        func responseLogprobs(_ model: Transformer, _ range: Range<Int>) throws -> [[Float]] {
+            try load(range)
+            model.forward(&acts)
+            let lp = Array(acts.logprobs)
+            return range.enumerated().map { j, i in
+                let first = j * T + seqs[i].promptLength - 1
+                return Array(lp[first..<(first + rollouts[i].response.count)])
+            }
+        }
+        func load(_ range: Range<Int>) throws {
+            var tokens = [Int32](repeating: Tokenizer.pad, count: mb * T), targets = [Int32](repeating: -1, count: mb * T)
+            for (j, i) in range.enumerated() {
+                let rows = seqs[i].rows(length: T)
+                tokens.replaceSubrange((j * T)..<((j + 1) * T), with: rows.inputs)
+                targets.replaceSubrange((j * T)..<((j + 1) * T), with: rows.targets)
+            }
+            try acts.setBatch(tokens: tokens, targets: targets)
+        }
+
+        let ref: [[Float]]? = try reference.flatMap { r in c.loss.beta > 0 ? try batches.flatMap { try responseLogprobs(r, $0) } : nil }
+        let old: [[Float]]? = c.passes > 1 ? try batches.flatMap { try responseLogprobs(policy, $0) } : nil
+
+        var stats = DeGRPOStats()
+        var entropySum = 0.0, entropyCount = 0, klSum = 0.0, clipSum = 0.0, tokenSum = 0.0
+        for pass in 0..<c.passes {
+            policy.zeroGrad()
+            var loss = 0.0
+            for range in batches {
+                let current = try responseLogprobs(policy, range)
+                let batch = range.enumerated().map { j, i in
+                    PolicyRollout(logprobs: current[j], oldLogprobs: old?[i] ?? current[j],
+                                  refLogprobs: ref?[i] ?? current[j], advantage: rollouts[i].advantage)
+                }
+                let result = try PolicyLoss.compute(batch, config: c.loss, totals: totals)
+                var weights = [Float](repeating: 0, count: mb * T)
+                for (j, i) in range.enumerated() {
+                    let first = j * T + seqs[i].promptLength - 1
+                    for (k, w) in result.weights[j].enumerated() { weights[first + k] = w }
+                    if pass == 0 {
+                        for k in 0..<rollouts[i].response.count { entropySum += Double(acts.entropy(row: first + k)) }
+                        entropyCount += rollouts[i].response.count
+                    }
+                }
+                try policy.backward(&acts, weights: weights)
+                loss += result.loss
+                let n = Double(range.reduce(0) { $0 + rollouts[$1].response.count })
+                klSum += result.kl * n; clipSum += result.clipFraction * n; tokenSum += n
+            }
+            stats.gradNorm = Double(try optimizer.update(params: &policy.params, grads: policy.grads, lr: lr))
+            stats.loss = loss
+        }
+        step += 1
+
+        // Statistics of the rollouts.
+        let n = Double(rollouts.count)
+        let rewards = rollouts.map { Double($0.reward) }
+        stats.step = step
+        stats.lr = Double(lr)
+        stats.reward = rewards.reduce(0, +) / n
+        stats.rewardStd = (rewards.reduce(0) { $0 + ($1 - stats.reward) * ($1 - stats.reward) } / n).squareRoot()
+        let G = c.rollout.groupSize
+        let flat = (0..<prompts.count).filter { p in Set(rollouts[(p * G)..<((p + 1) * G)].map(\.reward)).count == 1 }
+        stats.fracRewardZeroStd = Double(flat.count) / Double(prompts.count)
+        let think = rollouts.filter { $0.outcome.mode == .think }, short = rollouts.filter { $0.outcome.mode == .short }
+        stats.thinkRate = Double(think.count) / n
+        stats.accuracy = Double(rollouts.filter(\.outcome.correct).count) / n
+        func rate(_ xs: [Rollout], _ f: (Rollout) -> Bool) -> Double? { xs.isEmpty ? nil : Double(xs.filter(f).count) / Double(xs.count) }
+        func meanLen(_ xs: [Rollout]) -> Double? { xs.isEmpty ? nil : Double(xs.reduce(0) { $0 + $1.response.count }) / Double(xs.count) }
+        stats.accuracyThink = rate(think, \.outcome.correct)
+        stats.accuracyShort = rate(short, \.outcome.correct)
+        stats.meanLength = meanLen(rollouts) ?? 0
+        stats.meanLengthThink = meanLen(think)
+        stats.meanLengthShort = meanLen(short)
+        stats.truncatedRatio = Double(rollouts.filter(\.truncated).count) / n
+        for level in Set(prompts.map(\.difficulty)).sorted() {
+            let xs = rollouts.filter { prompts[$0.prompt].difficulty == level }
+            stats.thinkRateByDifficulty[String(level)] = rate(xs) { $0.outcome.mode == .think }
+        }
+        stats.kl = tokenSum > 0 ? klSum / tokenSum : 0
+        stats.clipRatio = tokenSum > 0 ? clipSum / tokenSum : 0
+        stats.entropy = entropyCount > 0 ? entropySum / Double(entropyCount) : 0
+        return stats
+    }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+}

@@ -1,0 +1,68 @@
+import ReckonCore
+import ReckonData
+import ReckonModel
+
+/// One prompt of the RL set: its tokens and what a correct answer is.
+public struct RLPrompt: Sendable, Equatable {
+    public var tokens: [Int32]
+    public var answer: String
+    public var difficulty: Int
+    public var group: String
+    public init(tokens: [Int32], answer: String, difficulty: Int = 0, group: String = "") {
+        self.tokens = tokens; self.answer = answer; self.difficulty = difficulty; self.group = group
+    }
+    public init(_ e: Example) {
+        self.init(tokens: PromptFormat.prompt(e.prompt), answer: e.answer, difficulty: e.difficulty ?? 0, group: e.group ?? "")
+    }
+}
+
+/// One sampled response, scored.
+public struct Rollout: Sendable, Equatable {
+    public var prompt: Int
+    public var response: [Int32]
+    public var outcome: RolloutOutcome
+    public var reward: Float
+    public var advantage: Float
+    /// A `<think>` that reached the length limit before `</think>`.
+    public var truncated: Bool
+}
+
+public struct RolloutConfig: Sendable, Equatable, Codable {
+    /// Samples per prompt (G).
+    public var groupSize: Int = 8
+    public var maxResponseTokens: Int = 160
+    public var sampling = SamplingParams(temperature: 1.0, topP: 1.0)
+    public var normalizeStd = false
+    public var reward = RewardConfig()
+    public init() {}
+}
+
+public enum Rollouts {
+    /// G samples per prompt in one batched, KV-cached generation. Token 0 is drawn from the
+    /// model restricted to {<think>, <short>}; the mode is read from that token alone.
+    public static func sample(
+        policy: Transformer, prompts: [RLPrompt], config c: RolloutConfig, seed: UInt64
+    ) throws -> [Rollout] {
+        let replicated = prompts.flatMap { p in Array(repeating: p.tokens, count: c.groupSize) }
+        let generations = try policy.generate(prompts: replicated, maxNewTokens: c.maxResponseTokens, params: c.sampling,
+                                              seed: seed, firstTokenSet: [Tokenizer.think, Tokenizer.short])
+        var rollouts: [Rollout] = []
+        rollouts.reserveCapacity(generations.count)
+        for (i, g) in generations.enumerated() {
+            let p = i / c.groupSize
+            let parsed = PromptFormat.parse(g.tokens)
+            let mode: RolloutOutcome.Mode = parsed.mode == .think ? .think : .short
+            let truncated = parsed.mode == .think && !parsed.closedThinking
+            let correct = parsed.isWellFormed && Verifier.matches(parsed.answer, gold: prompts[p].answer)
+            let outcome = RolloutOutcome(mode: mode, correct: correct, malformed: !parsed.isWellFormed)
+            rollouts.append(Rollout(prompt: p, response: g.tokens, outcome: outcome,
+                                    reward: c.reward.reward(outcome), advantage: 0, truncated: truncated))
+        }
+        for p in 0..<prompts.count {
+            let range = (p * c.groupSize)..<((p + 1) * c.groupSize)
+            let adv = Advantage.groupRelative(rollouts[range].map(\.reward), normalizeStd: c.normalizeStd)
+            for (k, i) in range.enumerated() { rollouts[i].advantage = adv[k] }
+        }
+        return rollouts
+    }
+}

@@ -1,0 +1,87 @@
+import XCTest
+import ReckonCore
+import ReckonModel
+@testable import ReckonTrain
+
+/// The DeGRPO trainer end to end on a tiny model with hand-built rollouts.
+final class DeGRPOTests: XCTestCase {
+    let config = ModelConfig(dim: 16, nLayers: 1, nHeads: 2, hiddenDim: 16, maxSeqLen: 32)
+    let prompt = RLPrompt(tokens: PromptFormat.prompt("2+2"), answer: "4", difficulty: 1)
+
+    /// Four rollouts for one prompt: think answers correct (+advantage), short answers wrong.
+    func rollouts() -> [Rollout] {
+        let think = PromptFormat.longAnswer(steps: "2+2=4", short: "4"), short = PromptFormat.shortAnswer("5")
+        let rc = RewardConfig(gamma: 0.2)
+        var rs = [think, short, think, short].map { resp -> Rollout in
+            let o = RolloutOutcome(mode: resp[0] == Tokenizer.think ? .think : .short, correct: resp[0] == Tokenizer.think)
+            return Rollout(prompt: 0, response: resp, outcome: o, reward: rc.reward(o), advantage: 0, truncated: false)
+        }
+        let adv = Advantage.groupRelative(rs.map(\.reward))
+        for i in rs.indices { rs[i].advantage = adv[i] }
+        return rs
+    }
+
+    func pThink(_ model: Transformer) throws -> Float {
+        let g = try model.generate(prompts: [prompt.tokens], maxNewTokens: 1, params: .greedy, seed: 0,
+                                   firstTokenSet: [Tokenizer.think, Tokenizer.short])
+        return g[0].firstTokenProbabilities[0]
+    }
+
+    func trainer(_ loss: PolicyLossConfig, microBatch: Int = 4) throws -> DeGRPOTrainer {
+        var c = DeGRPOConfig()
+        c.rollout.groupSize = 4
+        c.loss = loss
+        c.microBatch = microBatch
+        let model = try Transformer(config: config, seed: 2)
+        return try DeGRPOTrainer(policy: model, reference: model, optimizer: AdamW(config: AdamWConfig(weightDecay: 0), layout: model.layout),
+                                 config: c, seed: 1)
+    }
+
+    /// Rewarded thinking raises p(think) step after step.
+    func testRewardedModeGainsProbability() throws {
+        var t = try trainer(PolicyLossConfig(kind: .degrpo, alpha: 1, beta: 0.001))
+        let before = try pThink(t.policy)
+        for _ in 0..<5 { _ = try t.optimize(prompts: [prompt], rollouts: rollouts(), lr: 1e-2) }
+        let after = try pThink(t.policy)
+        XCTAssertGreaterThan(after, before + 0.2, "p(think) \(before) → \(after)")
+    }
+
+    /// Micro-batching changes nothing but rounding: the update equals the whole-batch one.
+    func testMicroBatchesGiveTheWholeBatchGradient() throws {
+        var whole = try trainer(PolicyLossConfig(beta: 0.01), microBatch: 4)
+        var split = try trainer(PolicyLossConfig(beta: 0.01), microBatch: 1)
+        let a = try whole.optimize(prompts: [prompt], rollouts: rollouts(), lr: 1e-3)
+        let b = try split.optimize(prompts: [prompt], rollouts: rollouts(), lr: 1e-3)
+        XCTAssertEqual(a.loss, b.loss, accuracy: 1e-6)
+        XCTAssertEqual(a.gradNorm, b.gradNorm, accuracy: 1e-4 * a.gradNorm)
+        for (x, y) in zip(whole.policy.params, split.policy.params) { XCTAssertEqual(x, y, accuracy: 1e-5) }
+    }
+
+    /// With α = 0, DeGRPO's gradient ignores the control token, so the mode choice stays put
+    /// (only the tiny KL term acts on it); vanilla GRPO moves it.
+    func testAlphaZeroFreezesTheModeChoice() throws {
+        var frozen = try trainer(PolicyLossConfig(kind: .degrpo, alpha: 0, beta: 0))
+        let p0 = try pThink(frozen.policy)
+        for _ in 0..<3 { _ = try frozen.optimize(prompts: [prompt], rollouts: rollouts(), lr: 1e-2) }
+        // Response tokens share parameters with the control position, so allow a small drift.
+        XCTAssertEqual(try pThink(frozen.policy), p0, accuracy: 0.1)
+        var grpo = try trainer(PolicyLossConfig(kind: .grpo, beta: 0))
+        for _ in 0..<3 { _ = try grpo.optimize(prompts: [prompt], rollouts: rollouts(), lr: 1e-2) }
+        XCTAssertGreaterThan(try pThink(grpo.policy), p0 + 0.05)
+    }
+
+    /// A sampled step reports consistent statistics.
+    func testSampledStepStatistics() throws {
+        var t = try trainer(PolicyLossConfig())
+        t.config.rollout.maxResponseTokens = 12
+        let s = try t.train(prompts: [prompt, RLPrompt(tokens: PromptFormat.prompt("3+3"), answer: "6", difficulty: 2)], lr: 1e-3)
+        XCTAssertEqual(s.step, 1)
+        XCTAssert((0...1).contains(s.thinkRate))
+        XCTAssertEqual(Set(s.thinkRateByDifficulty.keys), ["1", "2"])
+        XCTAssertEqual(s.reward, -1, "an untrained model answers nothing correctly")
+        XCTAssertEqual(s.fracRewardZeroStd, 1)
+        XCTAssertGreaterThan(s.entropy, 0)
+        XCTAssertLessThanOrEqual(s.meanLength, 12)
+        XCTAssertThrowsError(try t.optimize(prompts: [prompt], rollouts: [], lr: 1e-3))
+    }
+}
