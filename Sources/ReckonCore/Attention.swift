@@ -90,23 +90,21 @@ public enum Attention {
 
 extension Attention {
     /// One query row of one head against `len` cached positions (decode and prefill).
-    /// out (hd) = softmax(q·Kᵀ/√hd) · V; keys/values rows are `stride` apart; scores: (len) scratch.
+    /// out (hd) = softmax(q·Kᵀ/√hd) · V, with keys and values (len, hd) contiguous; scores: (len) scratch.
+    /// Both products are sgemv calls: OpenBLAS picks AVX2/FMA kernels at run time, which
+    /// our portable Swift build cannot assume.
     @inline(__always)
     public static func cachedHead(
         out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
-        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, len: Int, stride: Int, headDim hd: Int
+        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, len: Int, headDim hd: Int
     ) {
-        let scale = 1 / Float(hd).squareRoot()
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(len), Int32(hd), 1 / Float(hd).squareRoot(),
+                    keys, Int32(hd), q, 1, 0, scores, 1)
         var mx = -Float.infinity
-        for t in 0..<len {
-            let s = Vector.dot(q, keys + t * stride, hd) * scale
-            scores[t] = s
-            mx = max(mx, s)
-        }
+        for t in 0..<len { mx = max(mx, scores[t]) }
         var sum: Float = 0
         for t in 0..<len { let e = expf(scores[t] - mx); scores[t] = e; sum += e }
-        out.update(repeating: 0, count: hd)
-        let inv = 1 / sum
-        for t in 0..<len { Vector.axpy(scores[t] * inv, values + t * stride, out, hd) }
+        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(len), Int32(hd), 1 / sum,
+                    values, Int32(hd), scores, 1, 0, out, 1)
     }
 }

@@ -161,13 +161,13 @@ extension Transformer {
                                                 (vc + at).update(from: v + i * kvd + kh * hd, count: hd)
                                             }
                                         }
-                                        Parallel.forEach(n * H) { unit in
+                                        Parallel.withSingleThreadedBLAS { Parallel.forEach(n * H) { unit in
                                             let i = unit / H, h = unit % H, kh = h / group
                                             let base = layerBase + (slot[i] * c.nKVHeads + kh) * cap * hd
                                             Attention.cachedHead(out: attOut + i * d + h * hd, scores: s + sc.scores + unit * cap,
                                                                  q: q + i * d + h * hd, keys: kc + base, values: vc + base,
-                                                                 len: Int(pos[i]) + 1, stride: hd, headDim: hd)
-                                        }
+                                                                 len: Int(pos[i]) + 1, headDim: hd)
+                                        } }
                                         Matmul.forward(x, attOut, p + pl.wo + l * d * d, n: n, inDim: d, outDim: d, accumulate: true)
                                         RMSNorm.forward(ln, rstd: rstd, x, weight: p + pl.ffnNorm + l * d, n: n, dim: d, eps: eps)
                                         Matmul.forward(h1, ln, p + pl.w1 + l * F * d, n: n, inDim: d, outDim: F)

@@ -16,6 +16,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Training batch size.") var batch: Int = 16
     @Option(help: "Decode steps timed per batch size.") var decodeSteps: Int = 128
     @Option(help: "Prompt length prefilled before decode timing.") var promptLength: Int = 16
+    @Flag(help: "Skip the training-step measurement.") var skipTrain = false
     @Option(help: "Write the figures as JSON to this file.") var json: String?
 
     func validate() throws {
@@ -38,22 +39,16 @@ struct BenchCommand: ParsableCommand {
         out["sgemm_gflops"] = peak
         log(String(format: "sgemm n=512: %.1f GFLOP/s", peak))
 
-        let train = try measureTrainStep(config: config)
-        let flopsPerStep = config.trainFlopsPerToken(seqLen: config.maxSeqLen) * Double(batch * config.maxSeqLen)
-        out["train_step_seconds"] = train
-        out["train_tokens_per_s"] = Double(batch * config.maxSeqLen) / train
-        out["train_gflops"] = flopsPerStep / train / 1e9
-        out["train_mfu"] = flopsPerStep / train / 1e9 / peak
-        log(String(format: "train step (B=%d, T=%d): median %.3f s, %.0f tokens/s, %.1f GFLOP/s, MFU %.3f",
-                   batch, config.maxSeqLen, train, out["train_tokens_per_s"]!, out["train_gflops"]!, out["train_mfu"]!))
+        if !skipTrain { try benchTrain(config: config, peak: peak, into: &out) }
 
-        for b in [1, 32] {
-            let tps = try measureDecode(config: config, batch: b)
-            out["decode_tokens_per_s_batch\(b)"] = tps
-            log(String(format: "decode batch %d: %.0f tokens/s", b, tps))
-        }
-        out["decode_batch_ratio"] = out["decode_tokens_per_s_batch32"]! / out["decode_tokens_per_s_batch1"]!
-        log(String(format: "decode batch-32 / batch-1 throughput: %.2fx", out["decode_batch_ratio"]!))
+        let decode1 = try measureDecode(config: config, batch: 1)
+        let decode32 = try measureDecode(config: config, batch: 32)
+        out["decode_tokens_per_s_batch1"] = decode1
+        out["decode_tokens_per_s_batch32"] = decode32
+        out["decode_batch_ratio"] = decode32 / decode1
+        log(String(format: "decode batch 1: %.0f tokens/s", decode1))
+        log(String(format: "decode batch 32: %.0f tokens/s", decode32))
+        log(String(format: "decode batch-32 / batch-1 throughput: %.2fx", decode32 / decode1))
         out["parameters"] = Double(ParameterLayout(config).count)
         out["threads"] = Double(threads)
 
@@ -62,6 +57,18 @@ struct BenchCommand: ParsableCommand {
             try data.write(to: URL(fileURLWithPath: json))
             log("wrote \(json)")
         }
+    }
+
+    func benchTrain(config: ModelConfig, peak: Double, into out: inout [String: Double]) throws {
+        let train = try measureTrainStep(config: config)
+        let flopsPerStep = config.trainFlopsPerToken(seqLen: config.maxSeqLen) * Double(batch * config.maxSeqLen)
+        let tokensPerSecond = Double(batch * config.maxSeqLen) / train, gflops = flopsPerStep / train / 1e9
+        out["train_step_seconds"] = train
+        out["train_tokens_per_s"] = tokensPerSecond
+        out["train_gflops"] = gflops
+        out["train_mfu"] = gflops / peak
+        log(String(format: "train step (B=%d, T=%d): median %.3f s, %.0f tokens/s, %.1f GFLOP/s, MFU %.3f",
+                   batch, config.maxSeqLen, train, tokensPerSecond, gflops, gflops / peak))
     }
 
     func log(_ s: String) { print(s); fflush(nil) }
