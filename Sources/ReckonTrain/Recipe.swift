@@ -75,6 +75,43 @@ public struct Recipe: Sendable, Equatable {
         public var seed = 1
     }
 
+    /// Stage 2 of Thinkless: reinforcement learning of the mode choice (DESIGN.md §6).
+    public struct DeGRPO: Sendable, Equatable {
+        /// The warm-up checkpoint to start from (and the frozen KL reference); empty means
+        /// this run's sft model (`model.h5` in the output folder).
+        public var initFrom = ""
+        public var steps = 100
+        public var promptsPerStep = 16
+        /// G: rollouts per prompt.
+        public var groupSize = 8
+        public var maxResponseTokens = 160
+        public var temperature = 1.0
+        public var topP = 1.0
+        /// "degrpo" (decoupled control-token term) or "grpo" (vanilla, for comparison).
+        public var loss = "degrpo"
+        /// Weight α of the control-token term, relative to one response's token-mean.
+        public var alpha = 1.0
+        /// Think penalty: a correct think earns 1 − γ.
+        public var gamma = 0.5
+        public var epsilon = 0.2
+        public var beta = 0.001
+        /// "sequence-mean" (each rollout weighs the same) or "token-mean" (over the batch).
+        public var aggregation = "sequence-mean"
+        public var normalizeStd = false
+        /// μ: optimisation passes per rollout batch.
+        public var passes = 1
+        public var microBatch = 16
+        public var lr = 1e-5
+        public var warmup = 0
+        public var weightDecay = 0.0
+        public var gradClip = 1.0
+        public var evalEvery = 25
+        public var evalN = 300
+        public var saveEvery = 25
+        public var keepLast = 2
+        public var seed = 1
+    }
+
     public struct Output: Sendable, Equatable {
         public var dir = "runs/default"
     }
@@ -82,6 +119,7 @@ public struct Recipe: Sendable, Equatable {
     public var model = Model()
     public var data = Data()
     public var sft = SFT()
+    public var degrpo = DeGRPO()
     public var eval = Eval()
     public var output = Output()
     /// The stages to run, in order.
@@ -149,6 +187,33 @@ extension Recipe {
             .int("sft", "seed", \.sft.seed, min: 0),
             .string("sft", "overflow", \.sft.overflow, check: { ["reject", "truncate"].contains($0) ? nil : "must be \"reject\" or \"truncate\"" }),
 
+            .string("degrpo", "init", \.degrpo.initFrom),
+            .int("degrpo", "steps", \.degrpo.steps, min: 1),
+            .int("degrpo", "prompts_per_step", \.degrpo.promptsPerStep, min: 1),
+            .int("degrpo", "group_size", \.degrpo.groupSize, min: 2),
+            .int("degrpo", "max_response_tokens", \.degrpo.maxResponseTokens, min: 2),
+            .number("degrpo", "temperature", \.degrpo.temperature, min: 0),
+            .number("degrpo", "top_p", \.degrpo.topP, min: 0),
+            .string("degrpo", "loss", \.degrpo.loss, check: { PolicyLossConfig.Kind(rawValue: $0) == nil ? "must be \"degrpo\" or \"grpo\"" : nil }),
+            .number("degrpo", "alpha", \.degrpo.alpha, min: 0),
+            .number("degrpo", "gamma", \.degrpo.gamma, min: 0),
+            .number("degrpo", "epsilon", \.degrpo.epsilon, min: 0),
+            .number("degrpo", "beta", \.degrpo.beta, min: 0),
+            .string("degrpo", "aggregation", \.degrpo.aggregation, check: {
+                PolicyLossConfig.Aggregation(rawValue: $0) == nil ? "must be \"sequence-mean\" or \"token-mean\"" : nil }),
+            .bool("degrpo", "normalize_std", \.degrpo.normalizeStd),
+            .int("degrpo", "passes", \.degrpo.passes, min: 1),
+            .int("degrpo", "micro_batch", \.degrpo.microBatch, min: 1),
+            .number("degrpo", "lr", \.degrpo.lr, min: 0),
+            .int("degrpo", "warmup", \.degrpo.warmup, min: 0),
+            .number("degrpo", "weight_decay", \.degrpo.weightDecay, min: 0),
+            .number("degrpo", "grad_clip", \.degrpo.gradClip, min: 0),
+            .int("degrpo", "eval_every", \.degrpo.evalEvery, min: 0),
+            .int("degrpo", "eval_n", \.degrpo.evalN, min: 1),
+            .int("degrpo", "save_every", \.degrpo.saveEvery, min: 0),
+            .int("degrpo", "keep_last", \.degrpo.keepLast, min: 1),
+            .int("degrpo", "seed", \.degrpo.seed, min: 0),
+
             .string("eval", "routing", \.eval.routing, check: checkRoutings),
             .int("eval", "n", \.eval.n, min: 0),
             .int("eval", "max_tokens", \.eval.maxTokens, min: 1),
@@ -159,7 +224,7 @@ extension Recipe {
     }
 
     static func checkStages(_ text: String) -> String? {
-        let known = ["data", "sft", "eval"]
+        let known = ["data", "sft", "degrpo", "eval"]
         let list = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         if let bad = list.first(where: { !known.contains($0) }) {
             return "has unknown stage \"\(bad)\" (known: \(known.joined(separator: ", ")))"

@@ -44,7 +44,10 @@ public enum Rollouts {
         policy: Transformer, prompts: [RLPrompt], config c: RolloutConfig, seed: UInt64
     ) throws -> [Rollout] {
         let replicated = prompts.flatMap { p in Array(repeating: p.tokens, count: c.groupSize) }
-        let generations = try policy.generate(prompts: replicated, maxNewTokens: c.maxResponseTokens, params: c.sampling,
+        // The longest prompt bounds the response length the context leaves room for.
+        let room = policy.config.maxSeqLen - (prompts.map(\.tokens.count).max() ?? 0)
+        guard room >= 2 else { throw ModelError.sequenceTooLong(length: policy.config.maxSeqLen - room + 2, maxSeqLen: policy.config.maxSeqLen) }
+        let generations = try policy.generate(prompts: replicated, maxNewTokens: min(c.maxResponseTokens, room), params: c.sampling,
                                               seed: seed, firstTokenSet: [Tokenizer.think, Tokenizer.short])
         var rollouts: [Rollout] = []
         rollouts.reserveCapacity(generations.count)
