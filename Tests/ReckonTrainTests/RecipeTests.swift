@@ -51,7 +51,7 @@ final class RecipeTests: XCTestCase {
         }
         XCTAssertThrowsError(try Recipe.parse("[optimizer]\nlr = 1\n", source: "x.toml")) { error in
             XCTAssertEqual(error as? RecipeError, .unknownSection(source: "x.toml", section: "optimizer"))
-            XCTAssertTrue("\(error)".hasPrefix("x.toml: unknown section [optimizer] (known: [model], [data], [sft], [eval], [output])"))
+            XCTAssertTrue("\(error)".hasPrefix("x.toml: unknown section [optimizer] (known: [model], [data], [sft], [degrpo], [eval], [output])"))
         }
     }
 
@@ -108,8 +108,13 @@ final class RecipeTests: XCTestCase {
         XCTAssertThrowsError(try r.apply(override: "sft.nope=1")) { error in
             XCTAssertEqual("\(error)", "--set sft.nope=1: unknown key [sft] nope")
         }
-        XCTAssertThrowsError(try r.apply(override: "degrpo.alpha=1")) { error in
-            XCTAssertEqual(error as? RecipeError, .unknownSection(source: "--set degrpo.alpha=1", section: "degrpo"))
+        XCTAssertThrowsError(try r.apply(override: "ppo.alpha=1")) { error in
+            XCTAssertEqual(error as? RecipeError, .unknownSection(source: "--set ppo.alpha=1", section: "ppo"))
+        }
+        try r.apply(override: "degrpo.alpha=0.01")
+        XCTAssertEqual(r.degrpo.alpha, 0.01)
+        XCTAssertThrowsError(try r.apply(override: "degrpo.loss=ppo")) { error in
+            XCTAssertEqual("\(error)", "--set degrpo.loss=ppo: [degrpo] loss must be \"degrpo\" or \"grpo\"")
         }
         XCTAssertThrowsError(try r.apply(override: "sft.lr")) { error in
             XCTAssertEqual(error as? RecipeError, .badOverride("\"sft.lr\" is not of the form section.key=value"))
