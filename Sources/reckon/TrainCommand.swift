@@ -13,7 +13,7 @@ import ReckonTrain
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Run a training recipe: generate data, warm-up SFT, evaluate.",
+        abstract: "Run a training recipe: generate data, warm-up SFT, DeGRPO, evaluate.",
         discussion: """
         Example: reckon train Recipes/quickstart.toml --set sft.lr=3e-3 --set output.dir=runs/try
         Ctrl-C finishes the current step, saves a checkpoint and exits; continue with --resume.
@@ -37,13 +37,22 @@ struct TrainCommand: ParsableCommand {
 
         let (trainSet, evalSet) = try loadData(recipe, generate: stages.contains("data"))
         var model: Transformer? = nil
-        if stages.contains("sft") {
+        if stages.contains("sft") && !resumesDeGRPO {
             model = try runSFT(recipe, recipeText: stored, train: trainSet, eval: evalSet)
+        }
+        if stages.contains("degrpo") {
+            model = try runDeGRPO(recipe, recipeText: stored, train: trainSet, eval: evalSet, warmup: model)
         }
         if stages.contains("eval") {
             let m = try model ?? loadFinalModel(out)
             try runEval(recipe, model: m, eval: evalSet)
         }
+    }
+
+    /// A `--resume` checkpoint of the degrpo stage skips the sft stage before it.
+    var resumesDeGRPO: Bool {
+        guard let resume else { return false }
+        return (try? Checkpoint.load(from: resume))?.train?.stage == "degrpo"
     }
 
     // MARK: Data
