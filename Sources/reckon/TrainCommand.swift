@@ -68,7 +68,7 @@ struct TrainCommand: ParsableCommand {
             } catch { throw fail(error) }
         }
         func gen(n: Int, levels: String, dialects: String, seed: Int, paired: Bool, file: String) throws -> [Example] {
-            guard generate else { throw fail("data.\(file == "train.jsonl" ? "train" : "eval") is empty and the recipe has no data stage") }
+            guard generate else { throw fail("no \(file) to read: the recipe lists no data stage and [data] gives no file") }
             do {
                 let levelMix = try Mix<Int>.parse(levels) { Int($0) }
                 let dialectMix = try Mix<Dialect>.parse(dialects) { Dialect(rawValue: $0) }
@@ -208,7 +208,8 @@ struct TrainCommand: ParsableCommand {
         for spec in r.eval.routing.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             let routing: RoutingPolicy
             do { routing = try RoutingPolicy(parsing: spec) } catch { throw fail(error) }
-            let report = try EvalCommand.evaluate(model: model, examples: examples, dataName: "\(r.output.dir)/eval.jsonl",
+            let report = try EvalCommand.evaluate(model: model, examples: examples,
+                                                  dataName: r.data.eval.isEmpty ? "\(r.output.dir)/eval.jsonl" : r.data.eval,
                                                   options: EvalOptions(routing: routing, maxNewTokens: r.eval.maxTokens, seed: UInt64(r.eval.seed)),
                                                   keepRecords: false)
             print(EvalTable.render(report))
