@@ -41,6 +41,12 @@ public struct Recipe: Sendable, Equatable {
     }
 
     public struct SFT: Sendable, Equatable {
+        /// A checkpoint whose weights the stage starts from (with a fresh optimizer);
+        /// empty means a new model from `[model]`.
+        public var initFrom = ""
+        /// "token": one mean over the batch's answer tokens; "sequence": the mean of each
+        /// sequence's mean, so short answers weigh as much as scratchpads.
+        public var lossNorm = "token"
         /// Optimizer steps; 0 means derive them from `epochs`.
         public var steps = 0
         public var epochs = 1.0
@@ -170,6 +176,8 @@ extension Recipe {
             .int("data", "eval_seed", \.data.evalSeed, min: 0),
             .bool("data", "skip_bad", \.data.skipBad),
 
+            .string("sft", "init", \.sft.initFrom),
+            .string("sft", "loss_norm", \.sft.lossNorm, check: { ["token", "sequence"].contains($0) ? nil : "must be \"token\" or \"sequence\"" }),
             .int("sft", "steps", \.sft.steps, min: 0),
             .number("sft", "epochs", \.sft.epochs, min: 0),
             .int("sft", "batch", \.sft.batch, min: 1),

@@ -4,8 +4,17 @@ import ReckonModel
 
 /// Settings of warm-up SFT, taken from a recipe's [sft] section.
 public struct SFTConfig: Sendable, Equatable {
+    /// How the answer-token losses of a batch are averaged.
+    public enum LossNorm: String, Sendable, Equatable, CaseIterable {
+        /// One mean over every answer token of the batch: a 3-token short answer gets
+        /// ~1/30 of the weight of a 90-token scratchpad.
+        case token
+        /// The mean of each sequence's answer-token mean: both modes of a prompt weigh the same.
+        case sequence
+    }
     /// Prompts per step; the batch holds 2× as many sequences (both modes of each prompt).
     public var batch: Int
+    public var lossNorm: LossNorm = .token
     public var steps: Int
     public var schedule: LRSchedule
     public var adamw: AdamWConfig
@@ -18,6 +27,7 @@ public struct SFTConfig: Sendable, Equatable {
 
     /// The config of a recipe over a data set of `prompts` pairs: `steps`, or `epochs` of it.
     public init(recipe s: Recipe.SFT, prompts: Int) throws(TrainError) {
+        guard let norm = LossNorm(rawValue: s.lossNorm) else { throw .invalidConfig("[sft] loss_norm must be \"token\" or \"sequence\"") }
         let steps = s.steps > 0 ? s.steps : Int((s.epochs * Double(prompts) / Double(s.batch)).rounded(.up))
         guard steps > 0 else { throw .invalidSchedule("[sft] steps is 0 and epochs × prompts / batch rounds to 0 steps") }
         let schedule = try LRSchedule(maxLR: Float(s.lr), minLR: Float(s.minLR), warmupSteps: min(s.warmup, steps), totalSteps: steps)
@@ -25,6 +35,7 @@ public struct SFTConfig: Sendable, Equatable {
                   adamw: AdamWConfig(beta1: Float(s.beta1), beta2: Float(s.beta2), weightDecay: Float(s.weightDecay),
                                      gradClip: Float(s.gradClip)),
                   seed: UInt64(s.seed))
+        lossNorm = norm
     }
 }
 
@@ -104,11 +115,17 @@ public struct SFTTrainer {
         let indices = batchIndices(step: step)
         let passes = [indices.map { data.pairs[$0].short }, indices.map { data.pairs[$0].long }]
         let scored = passes.joined().reduce(0) { $0 + min($1.answerTokenCount, $1.rowCount) }
-        let w = 1 / Float(max(1, scored))
+        let sequenceCount = Float(2 * indices.count)
+        func weight(_ s: TrainingSequence) -> Float {
+            switch config.lossNorm {
+            case .token: 1 / Float(max(1, scored))
+            case .sequence: 1 / (sequenceCount * Float(max(1, min(s.answerTokenCount, s.rowCount))))
+            }
+        }
         model.zeroGrad()
         var loss: Float = 0, realTokens = 0
         for sequences in passes {
-            let (l, tokens) = try accumulate(sequences, weight: w)
+            let (l, tokens) = try accumulate(sequences, weights: sequences.map(weight))
             loss += l
             realTokens += tokens
         }
@@ -120,9 +137,9 @@ public struct SFTTrainer {
                             tokens: realTokens, seconds: seconds)
     }
 
-    /// Forward and backward over `sequences` padded to their longest, with loss weight `weight`
-    /// on every answer token; adds to the gradients and returns (weighted loss, non-pad tokens).
-    private mutating func accumulate(_ sequences: [TrainingSequence], weight: Float) throws -> (Float, Int) {
+    /// Forward and backward over `sequences` padded to their longest, with loss weight `weights[i]`
+    /// on every answer token of sequence i; adds to the gradients and returns (weighted loss, non-pad tokens).
+    private mutating func accumulate(_ sequences: [TrainingSequence], weights sequenceWeights: [Float]) throws -> (Float, Int) {
         let context = model.config.maxSeqLen
         let longest = sequences.map(\.rowCount).max() ?? 1
         let length = min(context, (longest + Self.lengthBucket - 1) / Self.lengthBucket * Self.lengthBucket)
@@ -136,7 +153,7 @@ public struct SFTTrainer {
             targets += rows.targets
             realTokens += min(length, s.rowCount)
         }
-        let weights = targets.map { $0 >= 0 ? weight : 0 }
+        let weights = targets.enumerated().map { i, t in t >= 0 ? sequenceWeights[i / length] : 0 }
         let key = length * 100_000 + sequences.count
         var acts = try buffers[key] ?? Activations(config: model.config, batch: sequences.count, seqLen: length)
         buffers[key] = nil  // hand the buffer over without a copy-on-write

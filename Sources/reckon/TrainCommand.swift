@@ -100,12 +100,18 @@ struct TrainCommand: ParsableCommand {
         let data = SFTData(examples: train, context: config.maxSeqLen, overflow: overflow)
         note("sft: \(data.count) prompts × 2 modes; \(data.rejected) rejected and \(data.truncated) truncated for the context of \(config.maxSeqLen), \(data.missingLong) without a long answer")
         let sftConfig: SFTConfig
-        var trainer: SFTTrainer
+        let initial: Transformer
         do {
             sftConfig = try SFTConfig(recipe: r.sft, prompts: data.count)
-            trainer = try SFTTrainer(config: sftConfig, data: data, model: try Transformer(config: config, seed: UInt64(r.model.seed)))
+            initial = r.sft.initFrom.isEmpty
+                ? try Transformer(config: config, seed: UInt64(r.model.seed))
+                : try Checkpoint.load(from: r.sft.initFrom).model()
         } catch { throw fail(error) }
+        guard initial.config == config else { throw fail("\(r.sft.initFrom): its model config differs from the recipe's [model]") }
+        var trainer: SFTTrainer
+        do { trainer = try SFTTrainer(config: sftConfig, data: data, model: initial) } catch { throw fail(error) }
         if let resume { try restore(&trainer, from: resume, recipeText: recipeText) }
+        if !r.sft.initFrom.isEmpty { note("sft: starting from the weights of \(r.sft.initFrom)") }
         note("sft: model d=\(config.dim) L=\(config.nLayers) H=\(config.nHeads) F=\(config.hiddenDim) T=\(config.maxSeqLen), \(trainer.model.parameterCount) parameters; \(sftConfig.steps) steps of \(sftConfig.batch) prompts, lr \(r.sft.lr) → \(r.sft.minLR), warm-up \(sftConfig.schedule.warmupSteps)")
 
         let rotation: CheckpointRotation

@@ -131,3 +131,36 @@ final class SFTTests: XCTestCase {
         XCTAssertEqual(lines, ["{\"bad\":null,\"loss\":2.5,\"step\":1}", "{\"step\":2}"])
     }
 }
+
+extension SFTTests {
+    /// With loss_norm = "sequence", the step's loss is the mean over sequences of each one's
+    /// mean answer-token loss, and its gradient is that of weights 1/(2B · answer tokens),
+    /// built here by hand from per-sequence forward passes.
+    func testSequenceLossNormIsTheMeanOfSequenceMeans() throws {
+        var recipe = Recipe.SFT()
+        recipe.steps = 1; recipe.batch = 3; recipe.lossNorm = "sequence"; recipe.weightDecay = 0; recipe.warmup = 0
+        let data = SFTData(examples: try examples(), context: config.maxSeqLen, overflow: .reject)
+        var t = try SFTTrainer(config: SFTConfig(recipe: recipe, prompts: data.count), data: data,
+                               model: try Transformer(config: config, seed: 7))
+        XCTAssertEqual(t.config.lossNorm, .sequence)
+        let seqs = t.batchIndices(step: 0).flatMap { [t.data.pairs[$0].short, t.data.pairs[$0].long] }
+        var reference = try Transformer(config: config, seed: 7)
+        var meanOfMeans = 0.0
+        for s in seqs {
+            var acts = try Activations(config: config, batch: 1, seqLen: s.rowCount)
+            let r = s.rows(length: s.rowCount)
+            try acts.setBatch(tokens: r.inputs, targets: r.targets)
+            let w = r.targets.map { $0 >= 0 ? 1 / Float(seqs.count * s.answerTokenCount) : 0 }
+            reference.forward(&acts)
+            meanOfMeans += Double(Transformer.loss(acts, weights: w))
+            try reference.backward(&acts, weights: w)
+        }
+        let stats = try t.trainStep()
+        XCTAssertEqual(Double(stats.loss), meanOfMeans, accuracy: 1e-5)
+        var maxDiff: Float = 0
+        for i in 0..<reference.grads.count { maxDiff = max(maxDiff, abs(reference.grads[i] - t.model.grads[i])) }
+        XCTAssertLessThan(maxDiff, 1e-5)
+        recipe.lossNorm = "mean"
+        XCTAssertThrowsError(try SFTConfig(recipe: recipe, prompts: 1))
+    }
+}
