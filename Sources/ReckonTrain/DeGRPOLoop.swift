@@ -63,17 +63,12 @@ public enum DeGRPOLoop {
             let stats = try trainer.train(prompts: batch, lr: schedule.lr(at: trainer.step))
             hooks.onStep(stats)
             log?.append(stats.record)
-            let s = trainer.step
-            if let evaluate = hooks.evaluate, evalEvery > 0, s % evalEvery == 0, s < steps {
-                var figures = try evaluate(trainer.policy, s)
-                figures["step"] = Double(s)
-                log?.append(figures)
-            }
-            if hooks.shouldStop() {
-                try hooks.save?(trainer, .interrupted)
+            let s = trainer.step, policy = trainer.policy, snapshot = trainer
+            if try SFTLoop.afterStep(s, total: steps, evalEvery: evalEvery, saveEvery: saveEvery, log: log,
+                                     evaluate: hooks.evaluate.map { f in { try f(policy, s) } }, shouldStop: hooks.shouldStop,
+                                     save: { reason in try hooks.save?(snapshot, reason) }) {
                 return .interrupted(atStep: s)
             }
-            if saveEvery > 0, s % saveEvery == 0, s < steps { try hooks.save?(trainer, .periodic) }
         }
         try hooks.save?(trainer, .final)
         return .finished(steps: trainer.step)

@@ -40,21 +40,32 @@ public enum SFTLoop {
                 "grad_norm": Double(stats.gradNorm), "tokens_per_s": Double(stats.tokens) / max(stats.seconds, 1e-9),
                 "answer_tokens": Double(stats.answerTokens), "step_seconds": stats.seconds,
             ])
-            let s = trainer.step
-            if let evaluate = hooks.evaluate, evalEvery > 0, s % evalEvery == 0, s < total {
-                var figures = try evaluate(trainer.model, s)
-                figures["step"] = Double(s)
-                log?.append(figures)
-            }
-            if hooks.shouldStop() {
-                try hooks.save?(trainer, .interrupted)
+            let s = trainer.step, model = trainer.model, snapshot = trainer
+            if try afterStep(s, total: total, evalEvery: evalEvery, saveEvery: saveEvery, log: log,
+                             evaluate: hooks.evaluate.map { f in { try f(model, s) } }, shouldStop: hooks.shouldStop,
+                             save: { reason in try hooks.save?(snapshot, reason) }) {
                 return .interrupted(atStep: s)
-            }
-            if saveEvery > 0, s % saveEvery == 0, s < total {
-                try hooks.save?(trainer, .periodic)
             }
         }
         try hooks.save?(trainer, .final)
         return .finished(steps: trainer.step)
+    }
+
+    /// The bookkeeping of every training stage after step `s`: a periodic eval (logged), then
+    /// Ctrl-C (save and stop: returns true), then a periodic save. The final save is the caller's.
+    static func afterStep(_ s: Int, total: Int, evalEvery: Int, saveEvery: Int, log: MetricsLog?,
+                          evaluate: (() throws -> [String: Double])?, shouldStop: () -> Bool,
+                          save: (SaveReason) throws -> Void) throws -> Bool {
+        if let evaluate, evalEvery > 0, s % evalEvery == 0, s < total {
+            var figures = try evaluate()
+            figures["step"] = Double(s)
+            log?.append(figures)
+        }
+        if shouldStop() {
+            try save(.interrupted)
+            return true
+        }
+        if saveEvery > 0, s % saveEvery == 0, s < total { try save(.periodic) }
+        return false
     }
 }
