@@ -7,8 +7,8 @@ public enum EvalTable {
         var lines = ["routing \(report.routing): \(report.n) examples" + (report.skipped > 0 ? ", \(report.skipped) skipped (prompt fills the context)" : "")]
         lines.append(header)
         lines.append(row("all", report.overall))
-        for key in sortedKeys(report.byDifficulty.keys) { lines.append(row("level \(key)", report.byDifficulty[key]!)) }
-        for key in sortedKeys(report.byGroup.keys) { lines.append(row(key, report.byGroup[key]!)) }
+        for key in sortedKeys(report.byDifficulty.keys) { if let s = report.byDifficulty[key] { lines.append(row("level \(key)", s)) } }
+        for key in sortedKeys(report.byGroup.keys) { if let s = report.byGroup[key] { lines.append(row(key, s)) } }
         return lines.joined(separator: "\n")
     }
 
