@@ -168,16 +168,9 @@ final class HDF5File {
         guard H5Gget_info_by_name(id, group, &info, reckon_H5P_DEFAULT()) >= 0 else {
             throw failure("list group \(group)")
         }
-        var names: [String] = []
-        for i in 0..<info.nlinks {
-            let n = H5Lget_name_by_idx(id, group, H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, reckon_H5P_DEFAULT())
-            guard n >= 0 else { throw failure("list group \(group)") }
-            var buffer = [CChar](repeating: 0, count: Int(n) + 1)
-            guard H5Lget_name_by_idx(id, group, H5_INDEX_NAME, H5_ITER_INC, i, &buffer, buffer.count,
-                                     reckon_H5P_DEFAULT()) >= 0 else { throw failure("list group \(group)") }
-            names.append(String(decoding: buffer.prefix(Int(n)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        return try names(count: info.nlinks, what: "list group \(group)") { i, buffer, size in
+            H5Lget_name_by_idx(id, group, H5_INDEX_NAME, H5_ITER_INC, i, buffer, size, reckon_H5P_DEFAULT())
         }
-        return names
     }
 
     /// Removes a link (tests use it to build damaged files).
@@ -312,14 +305,21 @@ final class HDF5File {
         guard H5Oget_info_by_name2(id, object, &info, UInt32(H5O_INFO_NUM_ATTRS), reckon_H5P_DEFAULT()) >= 0 else {
             throw failure("list the attributes of \(object)")
         }
+        return try names(count: info.num_attrs, what: "list the attributes of \(object)") { i, buffer, size in
+            H5Aget_name_by_idx(id, object, H5_INDEX_NAME, H5_ITER_INC, i, buffer, size, reckon_H5P_DEFAULT())
+        }
+    }
+
+    /// Reads `count` names through an HDF5 get-name-by-index call: once for the length, once for the text.
+    private func names(count: hsize_t, what: String,
+                       _ get: (hsize_t, UnsafeMutablePointer<CChar>?, Int) -> Int) throws(CheckpointError) -> [String] {
         var names: [String] = []
-        for i in 0..<info.num_attrs {
-            let n = H5Aget_name_by_idx(id, object, H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, reckon_H5P_DEFAULT())
-            guard n >= 0 else { throw failure("list the attributes of \(object)") }
-            var buffer = [CChar](repeating: 0, count: Int(n) + 1)
-            guard H5Aget_name_by_idx(id, object, H5_INDEX_NAME, H5_ITER_INC, i, &buffer, buffer.count,
-                                     reckon_H5P_DEFAULT()) >= 0 else { throw failure("list the attributes of \(object)") }
-            names.append(String(decoding: buffer.prefix(Int(n)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        for i in 0..<count {
+            let n = get(i, nil, 0)
+            guard n >= 0 else { throw failure(what) }
+            var buffer = [CChar](repeating: 0, count: n + 1)
+            guard get(i, &buffer, buffer.count) >= 0 else { throw failure(what) }
+            names.append(String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         return names
     }
