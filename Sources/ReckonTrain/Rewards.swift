@@ -1,13 +1,14 @@
+import ReckonModel
+
 /// Thinkless rewards and group-relative advantages (DESIGN.md §6).
 
 /// How a rollout ended, read from its tokens (the mode from token 0, never from the text).
 public struct RolloutOutcome: Sendable, Equatable {
-    public enum Mode: String, Sendable, Codable { case think, short }
-    public var mode: Mode
+    public var mode: ReasoningMode
     public var correct: Bool
     /// A `<think>` that hit the length limit before `</think>`, or output that does not parse.
     public var malformed: Bool
-    public init(mode: Mode, correct: Bool, malformed: Bool = false) {
+    public init(mode: ReasoningMode, correct: Bool, malformed: Bool = false) {
         self.mode = mode; self.correct = correct; self.malformed = malformed
     }
 }

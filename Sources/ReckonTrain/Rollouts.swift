@@ -54,7 +54,7 @@ public enum Rollouts {
         for (i, g) in generations.enumerated() {
             let p = i / c.groupSize
             let parsed = PromptFormat.parse(g.tokens)
-            let mode: RolloutOutcome.Mode = parsed.mode == .think ? .think : .short
+            let mode: ReasoningMode = parsed.mode ?? .short
             let truncated = parsed.mode == .think && !parsed.closedThinking
             let correct = parsed.isWellFormed && Verifier.matches(parsed.answer, gold: prompts[p].answer)
             let outcome = RolloutOutcome(mode: mode, correct: correct, malformed: !parsed.isWellFormed)
