@@ -47,6 +47,8 @@ public struct Recipe: Sendable, Equatable {
         /// "token": one mean over the batch's answer tokens; "sequence": the mean of each
         /// sequence's mean, so short answers weigh as much as scratchpads.
         public var lossNorm = "token"
+        /// The control token's own loss weight per sequence; 0 keeps it in the answer mean.
+        public var controlWeight = 0.0
         /// Optimizer steps; 0 means derive them from `epochs`.
         public var steps = 0
         public var epochs = 1.0
@@ -178,6 +180,7 @@ extension Recipe {
 
             .string("sft", "init", \.sft.initFrom),
             .string("sft", "loss_norm", \.sft.lossNorm, check: { ["token", "sequence"].contains($0) ? nil : "must be \"token\" or \"sequence\"" }),
+            .number("sft", "control_weight", \.sft.controlWeight, min: 0),
             .int("sft", "steps", \.sft.steps, min: 0),
             .number("sft", "epochs", \.sft.epochs, min: 0),
             .int("sft", "batch", \.sft.batch, min: 1),

@@ -15,6 +15,11 @@ public struct SFTConfig: Sendable, Equatable {
     /// Prompts per step; the batch holds 2× as many sequences (both modes of each prompt).
     public var batch: Int
     public var lossNorm: LossNorm = .token
+    /// When > 0, the control token (`<think>`/`<short>`) of every sequence gets this weight
+    /// of its own (divided by the batch's sequence count) and leaves the answer-token mean,
+    /// as DeGRPO does in stage 2: otherwise its share depends on the answer's length, and
+    /// p(think) drifts toward whichever mode has the shorter answers.
+    public var controlWeight: Float = 0
     public var steps: Int
     public var schedule: LRSchedule
     public var adamw: AdamWConfig
@@ -36,6 +41,7 @@ public struct SFTConfig: Sendable, Equatable {
                                      gradClip: Float(s.gradClip)),
                   seed: UInt64(s.seed))
         lossNorm = norm
+        controlWeight = Float(s.controlWeight)
     }
 }
 
@@ -114,18 +120,24 @@ public struct SFTTrainer {
         let start = DispatchTime.now().uptimeNanoseconds
         let indices = batchIndices(step: step)
         let passes = [indices.map { data.pairs[$0].short }, indices.map { data.pairs[$0].long }]
-        let scored = passes.joined().reduce(0) { $0 + min($1.answerTokenCount, $1.rowCount) }
+        let decoupled = config.controlWeight > 0
+        // Answer tokens that share the mean: all of them, or all but the control token.
+        func meanTokens(_ s: TrainingSequence) -> Int {
+            max(0, min(s.answerTokenCount, s.rowCount) - (decoupled ? 1 : 0))
+        }
+        let scored = passes.joined().reduce(0) { $0 + meanTokens($1) }
         let sequenceCount = Float(2 * indices.count)
-        func weight(_ s: TrainingSequence) -> Float {
-            switch config.lossNorm {
+        func weights(_ s: TrainingSequence) -> RowWeights {
+            let answer: Float = switch config.lossNorm {
             case .token: 1 / Float(max(1, scored))
-            case .sequence: 1 / (sequenceCount * Float(max(1, min(s.answerTokenCount, s.rowCount))))
+            case .sequence: 1 / (sequenceCount * Float(max(1, meanTokens(s))))
             }
+            return RowWeights(control: decoupled ? config.controlWeight / sequenceCount : answer, answer: answer)
         }
         model.zeroGrad()
         var loss: Float = 0, realTokens = 0
         for sequences in passes {
-            let (l, tokens) = try accumulate(sequences, weights: sequences.map(weight))
+            let (l, tokens) = try accumulate(sequences, weights: sequences.map(weights))
             loss += l
             realTokens += tokens
         }
@@ -137,9 +149,13 @@ public struct SFTTrainer {
                             tokens: realTokens, seconds: seconds)
     }
 
-    /// Forward and backward over `sequences` padded to their longest, with loss weight `weights[i]`
-    /// on every answer token of sequence i; adds to the gradients and returns (weighted loss, non-pad tokens).
-    private mutating func accumulate(_ sequences: [TrainingSequence], weights sequenceWeights: [Float]) throws -> (Float, Int) {
+    /// Loss weights of one sequence: its control token (the first answer token) and the rest.
+    struct RowWeights { var control: Float; var answer: Float }
+
+    /// Forward and backward over `sequences` padded to their longest, with loss weights
+    /// `weights[i]` on the answer tokens of sequence i; adds to the gradients and returns
+    /// (weighted loss, non-pad tokens).
+    private mutating func accumulate(_ sequences: [TrainingSequence], weights sequenceWeights: [RowWeights]) throws -> (Float, Int) {
         let context = model.config.maxSeqLen
         let longest = sequences.map(\.rowCount).max() ?? 1
         let length = min(context, (longest + Self.lengthBucket - 1) / Self.lengthBucket * Self.lengthBucket)
@@ -153,7 +169,11 @@ public struct SFTTrainer {
             targets += rows.targets
             realTokens += min(length, s.rowCount)
         }
-        let weights = targets.enumerated().map { i, t in t >= 0 ? sequenceWeights[i / length] : 0 }
+        let weights = targets.enumerated().map { i, t -> Float in
+            guard t >= 0 else { return 0 }
+            let w = sequenceWeights[i / length]
+            return i % length == sequences[i / length].promptLength - 1 ? w.control : w.answer
+        }
         let key = length * 100_000 + sequences.count
         var acts = try buffers[key] ?? Activations(config: model.config, batch: sequences.count, seqLen: length)
         buffers[key] = nil  // hand the buffer over without a copy-on-write

@@ -163,4 +163,38 @@ extension SFTTests {
         recipe.lossNorm = "mean"
         XCTAssertThrowsError(try SFTConfig(recipe: recipe, prompts: 1))
     }
+
+    /// With control_weight = c, the control token of each sequence has weight c/(2B) and the
+    /// remaining answer tokens share 1/(2B) per sequence: built by hand per sequence.
+    func testControlWeightGivesTheControlTokenItsOwnTerm() throws {
+        var recipe = Recipe.SFT()
+        recipe.steps = 1; recipe.batch = 3; recipe.lossNorm = "sequence"; recipe.controlWeight = 0.3
+        recipe.weightDecay = 0; recipe.warmup = 0
+        let data = SFTData(examples: try examples(), context: config.maxSeqLen, overflow: .reject)
+        var t = try SFTTrainer(config: SFTConfig(recipe: recipe, prompts: data.count), data: data,
+                               model: try Transformer(config: config, seed: 7))
+        XCTAssertEqual(t.config.controlWeight, 0.3)
+        let seqs = t.batchIndices(step: 0).flatMap { [t.data.pairs[$0].short, t.data.pairs[$0].long] }
+        var reference = try Transformer(config: config, seed: 7)
+        var expected = 0.0
+        for s in seqs {
+            var acts = try Activations(config: config, batch: 1, seqLen: s.rowCount)
+            let r = s.rows(length: s.rowCount)
+            try acts.setBatch(tokens: r.inputs, targets: r.targets)
+            // Row promptLength − 1 predicts the control token.
+            XCTAssertTrue(r.targets[s.promptLength - 1] == Tokenizer.think || r.targets[s.promptLength - 1] == Tokenizer.short)
+            let w = r.targets.indices.map { i -> Float in
+                guard r.targets[i] >= 0 else { return 0 }
+                return i == s.promptLength - 1 ? 0.3 / Float(seqs.count) : 1 / Float(seqs.count * (s.answerTokenCount - 1))
+            }
+            reference.forward(&acts)
+            expected += Double(Transformer.loss(acts, weights: w))
+            try reference.backward(&acts, weights: w)
+        }
+        let stats = try t.trainStep()
+        XCTAssertEqual(Double(stats.loss), expected, accuracy: 1e-5)
+        var maxDiff: Float = 0
+        for i in 0..<reference.grads.count { maxDiff = max(maxDiff, abs(reference.grads[i] - t.model.grads[i])) }
+        XCTAssertLessThan(maxDiff, 1e-5)
+    }
 }
