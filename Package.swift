@@ -5,7 +5,7 @@ let package = Package(
     name: "Reckon",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "Reckon", targets: ["ReckonCore", "ReckonModel", "ReckonTrain", "ReckonData", "ReckonEval", "ReckonCheckpoint"]),
+        .library(name: "Reckon", targets: ["ReckonCore", "ReckonModel", "ReckonTrain", "ReckonData", "ReckonEval", "ReckonCheckpoint", "ReckonRuntime", "ReckonAudit"]),
         .executable(name: "reckon", targets: ["reckon"]),
     ],
     dependencies: [
@@ -29,11 +29,16 @@ let package = Package(
         .target(name: "ReckonEval", dependencies: ["ReckonModel", "ReckonData"]),
         // Task generators, dialect renderers, verifiers, JSONL datasets.
         .target(name: "ReckonData", dependencies: ["ReckonCore"]),
+        // Serving engine: continuous batching, routing at token 0, the global budget, clocks.
+        .target(name: "ReckonRuntime", dependencies: ["ReckonModel"]),
+        // Fairness audit: per-group metrics, bootstrap CIs, tests, verdicts, reports.
+        .target(name: "ReckonAudit", dependencies: ["ReckonCore"]),
         // HDF5 wrapper and the checkpoint schema.
         .target(name: "ReckonCheckpoint", dependencies: ["CHDF5", "ReckonModel", "ReckonTrain"]),
         // The CLI.
         .executableTarget(name: "reckon", dependencies: [
             "ReckonCore", "ReckonModel", "ReckonTrain", "ReckonData", "ReckonEval", "ReckonCheckpoint",
+            "ReckonRuntime", "ReckonAudit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -43,5 +48,7 @@ let package = Package(
         .testTarget(name: "ReckonDataTests", dependencies: ["ReckonData"]),
         .testTarget(name: "ReckonEvalTests", dependencies: ["ReckonEval"]),
         .testTarget(name: "ReckonCheckpointTests", dependencies: ["ReckonCheckpoint"]),
+        .testTarget(name: "ReckonRuntimeTests", dependencies: ["ReckonRuntime"]),
+        .testTarget(name: "ReckonAuditTests", dependencies: ["ReckonAudit"]),
     ]
 )

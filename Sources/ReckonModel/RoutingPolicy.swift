@@ -1,5 +1,3 @@
-import ReckonModel
-
 /// How token 0 — the mode — is chosen. Everything after it is greedy.
 public enum RoutingPolicy: Sendable, Equatable, CustomStringConvertible {
     /// Sample the mode from the model's own distribution over {<think>, <short>}.
@@ -12,7 +10,7 @@ public enum RoutingPolicy: Sendable, Equatable, CustomStringConvertible {
     case threshold(Double)
 
     /// Parses `model`, `think`, `short` or `threshold:T` with 0 ≤ T ≤ 1.
-    public init(parsing text: String) throws(EvalError) {
+    public init(parsing text: String) throws(RoutingError) {
         switch text {
         case "model": self = .model
         case "think": self = .think
@@ -46,14 +44,12 @@ public enum RoutingPolicy: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-public enum EvalError: Error, Equatable, CustomStringConvertible {
+public enum RoutingError: Error, Equatable, CustomStringConvertible {
     case badRouting(String)
-    case emptyDataSet
 
     public var description: String {
         switch self {
         case .badRouting(let s): "unknown routing \"\(s)\" (use model, think, short or threshold:T with 0 ≤ T ≤ 1)"
-        case .emptyDataSet: "the data set has no examples to evaluate"
         }
     }
 }

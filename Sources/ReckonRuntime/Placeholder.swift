@@ -1,0 +1,1 @@
+// The runtime: see Engine.swift.
