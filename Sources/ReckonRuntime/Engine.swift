@@ -1,0 +1,490 @@
+import Foundation
+import ReckonCore
+import ReckonModel
+
+/// Settings of the serving engine.
+public struct EngineConfig: Sendable, Equatable {
+    /// Requests that hold a KV slot at once (running, or prefilled and waiting for budget).
+    public var slots: Int
+    /// Requests waiting for a slot; one more is rejected with `queue_full`.
+    public var maxPending: Int
+    /// The global thinking budget; nil means thinking is free.
+    public var budget: BudgetConfig?
+    public var order: GrantOrder
+    /// Raise the think threshold under load (applies to `model` and `threshold:T` routing).
+    public var loadLinked: LoadLinkedConfig?
+    /// Tokens kept free for the answer when thinking has to stop early.
+    public var answerRoom: Int
+
+    public init(slots: Int = 16, maxPending: Int = 4096, budget: BudgetConfig? = nil, order: GrantOrder = .fifo,
+                loadLinked: LoadLinkedConfig? = nil, answerRoom: Int = 16) throws(RuntimeError) {
+        guard slots > 0 else { throw .invalidConfig("slots must be ≥ 1") }
+        guard maxPending >= 0 else { throw .invalidConfig("the pending queue size must be ≥ 0") }
+        guard answerRoom >= 1 else { throw .invalidConfig("answer room must be ≥ 1 token") }
+        self.slots = slots; self.maxPending = maxPending; self.budget = budget; self.order = order
+        self.loadLinked = loadLinked; self.answerRoom = answerRoom
+    }
+}
+
+/// One generated token, for streaming.
+public struct TokenEvent: Sendable, Equatable {
+    public enum Part: String, Sendable { case control, reasoning, endThink, answer, end }
+    public var id: String
+    public var token: Int32
+    public var part: Part
+}
+
+/// What one engine step did.
+public struct StepReport: Sendable {
+    public var finished: [RequestResult] = []
+    public var events: [TokenEvent] = []
+    /// Rows the model ran (prefill and decode) and their FLOPs.
+    public var rows = 0
+    public var flops = 0.0
+}
+
+/// Continuous batching with routing at token 0 and a global thinking budget.
+///
+/// Requests wait for a slot, are prefilled as soon as they get one, and decode one token
+/// per step alongside everything else in the batch: they join and leave between steps.
+/// Each has its own sampler and RNG, so its tokens do not depend on its neighbours.
+/// The clock is the caller's: `step(now:)` takes the time, real or simulated.
+public struct Engine<Backend: DecodeBackend> {
+    public private(set) var backend: Backend
+    public let config: EngineConfig
+    public private(set) var bucket: TokenBucket?
+    public private(set) var counters = VirtualTokenCounters()
+    /// Thinking units metered per group (the service VTC equalises).
+    public private(set) var service: [String: Double] = [:]
+    private var load: LoadController?
+    private var pending: [Pending] = []
+    private var active: [Active?]
+    private var sequence = 0
+    /// Running mean of reasoning tokens per think, for reservations.
+    private var meanThinkTokens: Double
+
+    private struct Pending { var request: Request; var arrival: Double; var sequence: Int }
+
+    private enum Phase { case prefill, waitingGrant, thinking, answering }
+
+    private struct Active {
+        var request: Request
+        var arrival: Double
+        var sequence: Int
+        var rng: RNG
+        var phase: Phase = .prefill
+        var pThink: Double?
+        var tokens: [Int32] = []
+        var reasoning: [UInt8] = []
+        var answer: [UInt8] = []
+        var reasoningTokens = 0
+        var answerTokens = 0
+        /// Budget units reserved and not yet metered.
+        var reservation = 0.0
+        var thinkUnits = 0.0
+        var action: BudgetAction?
+        var thinkTruncated = false
+        var loadThreshold: Double?
+        var firstToken: Double?
+        var waitStart = 0.0
+        var flops = 0.0
+        /// Generated tokens allowed: maxTokens, capped by the context.
+        var limit: Int
+    }
+
+    public init(backend: Backend, config: EngineConfig, start: Double = 0) throws(RuntimeError) {
+        guard backend.slots >= config.slots else {
+            throw .invalidConfig("the model backend has \(backend.slots) slots, fewer than the \(config.slots) asked for")
+        }
+        self.backend = backend
+        self.config = config
+        if let b = config.budget {
+            bucket = try TokenBucket(capacity: b.capacity, refillPerSecond: b.refillPerSecond, start: start)
+            meanThinkTokens = b.initialReservation
+        } else {
+            meanThinkTokens = 64
+        }
+        if let l = config.loadLinked { load = LoadController(config: l, initialThinkUnits: meanThinkTokens) }
+        active = Array(repeating: nil, count: config.slots)
+    }
+
+    /// The budget and fairness state at `now`, for invariant checks and metrics.
+    public struct Snapshot: Sendable {
+        public var now: Double
+        public var bucket: TokenBucket?
+        public var service: [String: Double]
+        public var counters: VirtualTokenCounters
+        /// Groups with a request that chose to think and waits for budget.
+        public var backlogged: Set<String>
+    }
+
+    public func snapshot(now: Double) -> Snapshot {
+        Snapshot(now: now, bucket: bucket, service: service, counters: counters,
+                 backlogged: Set(active.compactMap { $0?.phase == .waitingGrant ? $0?.request.group : nil }))
+    }
+
+    /// Requests waiting for a slot, and requests waiting for budget.
+    public var waitingForSlot: Int { pending.count }
+    public var waitingForBudget: Int { active.filter { $0?.phase == .waitingGrant }.count }
+    public var running: Int { active.filter { $0 != nil }.count }
+    public var isIdle: Bool { pending.isEmpty && running == 0 }
+
+    /// Checks a request and queues it. Returns a rejected result at once when the pending
+    /// queue is full; throws for a request that can never be served.
+    public mutating func submit(_ request: Request, now: Double) throws(RuntimeError) -> RequestResult? {
+        guard !request.prompt.isEmpty else { throw .invalidRequest("the prompt is empty") }
+        for t in request.prompt where t < 0 || Int(t) >= backend.vocabSize {
+            throw .invalidRequest("prompt token \(t) is outside the vocabulary 0..<\(backend.vocabSize)")
+        }
+        guard request.prompt.count < backend.contextLength else {
+            throw .invalidRequest("the prompt has \(request.prompt.count) tokens; the context holds \(backend.contextLength) with room for ≥ 1 generated token")
+        }
+        guard request.maxTokens >= 1 else { throw .invalidRequest("max_tokens must be ≥ 1, got \(request.maxTokens)") }
+        if let b = request.thinkingTokenBudget, b < 0 { throw .invalidRequest("thinking_token_budget must be ≥ 0, got \(b)") }
+        do { try request.sampling.validate() } catch { throw .invalidRequest("\(error)") }
+        guard pending.count < config.maxPending else {
+            return rejected(request, arrival: now, at: now, reason: .queueFull, pThink: nil)
+        }
+        if !activeGroups.contains(request.group) { counters.activate(request.group, active: activeGroups) }
+        load?.observeArrival(at: now)
+        pending.append(Pending(request: request, arrival: now, sequence: sequence))
+        sequence += 1
+        return nil
+    }
+
+    private var activeGroups: Set<String> {
+        Set(pending.map(\.request.group)).union(active.compactMap { $0?.request.group })
+    }
+
+    /// One step at time `now`: budget refill, deadlines, admission, one model call over
+    /// every prefill and decode row, routing, budget grants, sampling.
+    public mutating func step(now: Double) throws -> StepReport {
+        var report = StepReport()
+        bucket?.refill(to: now)
+        expireWaiting(now: now, into: &report)
+        admit(now: now)
+
+        // One model call: the prompts of newly admitted requests and the last token of the rest.
+        var rows: [DecodeRow] = []
+        var lastRow: [Int: Int] = [:]  // slot → its row whose logits we read
+        for slot in active.indices {
+            guard let a = active[slot] else { continue }
+            switch a.phase {
+            case .prefill:
+                rows += a.request.prompt.map { DecodeRow(slot: slot, token: $0) }
+            case .thinking, .answering:
+                guard let last = a.tokens.last else { continue }
+                rows.append(DecodeRow(slot: slot, token: last))
+            case .waitingGrant:
+                continue
+            }
+            lastRow[slot] = rows.count - 1
+        }
+        var routed: [Int] = []
+        if !rows.isEmpty {
+            let logits = try backend.step(rows)
+            report.rows = rows.count
+            let V = backend.vocabSize
+            for slot in active.indices {
+                guard var a = active[slot], let r = lastRow[slot] else { continue }
+                let context = a.request.prompt.count + a.tokens.count
+                let newRows = a.phase == .prefill ? a.request.prompt.count : 1
+                for k in 0..<newRows {
+                    let f = backend.flopsPerToken(context: context - newRows + k + 1)
+                    a.flops += f; report.flops += f
+                }
+                let row = logits[(r * V)..<((r + 1) * V)]
+                if a.phase == .prefill {
+                    active[slot] = a
+                    try route(slot: slot, logits: row, now: now, into: &report)
+                    routed.append(slot)
+                } else {
+                    let t = try Sampler.sample(row, params: a.request.sampling, rng: &a.rng)
+                    active[slot] = a
+                    accept(t, slot: slot, now: now, into: &report)
+                }
+            }
+        }
+        grant(now: now, into: &report)
+        return report
+    }
+
+    // MARK: admission and routing
+
+    private mutating func admit(now: Double) {
+        while !pending.isEmpty, let slot = active.firstIndex(where: { $0 == nil }) {
+            let i = nextPendingIndex()
+            let p = pending.remove(at: i)
+            let limit = min(p.request.maxTokens, backend.contextLength - p.request.prompt.count)
+            active[slot] = Active(request: p.request, arrival: p.arrival, sequence: p.sequence,
+                                  rng: RNG(seed: p.request.seed), limit: limit)
+        }
+    }
+
+    private func nextPendingIndex() -> Int {
+        var best = 0
+        for i in pending.indices.dropFirst() where pendingBefore(pending[i], pending[best]) { best = i }
+        return best
+    }
+
+    private func pendingBefore(_ x: Pending, _ y: Pending) -> Bool {
+        if config.order == .fair {
+            let cx = counters.counter(x.request.group), cy = counters.counter(y.request.group)
+            if cx != cy { return cx < cy }
+        } else if x.request.priority != y.request.priority {
+            return x.request.priority > y.request.priority
+        }
+        return x.sequence < y.sequence
+    }
+
+    /// Token 0: the model's p(think), the routing policy, the load-linked threshold.
+    private mutating func route(slot: Int, logits: ArraySlice<Float>, now: Double, into report: inout StepReport) throws {
+        guard var a = active[slot] else { return }
+        let p = Double(try Sampler.probabilities(logits, over: [Tokenizer.think, Tokenizer.short])[0])
+        a.pThink = p
+        var mode = a.request.routing.choose(pThink: p, u: a.rng.uniformDouble())
+        if var controller = load, let base = a.request.routing.loadLinkedBase, let bucket {
+            controller.observeRoute(pThink: p, wouldThink: mode == .think)
+            let tau = controller.threshold(base: base, refillPerSecond: bucket.refillPerSecond, waiting: waitingForBudget)
+            load = controller
+            a.loadThreshold = tau
+            if mode == .think && p < tau { mode = .short; a.action = .downgrade }
+        }
+        active[slot] = a
+        if mode == .short || bucket == nil {
+            emitControl(mode, slot: slot, now: now, into: &report)
+        } else {
+            active[slot]?.phase = .waitingGrant
+            active[slot]?.waitStart = now
+        }
+    }
+
+    private mutating func emitControl(_ mode: ReasoningMode, slot: Int, now: Double, into report: inout StepReport) {
+        guard var a = active[slot] else { return }
+        a.tokens.append(mode.controlToken)
+        a.firstToken = now
+        a.phase = mode == .think ? .thinking : .answering
+        report.events.append(TokenEvent(id: a.request.id, token: mode.controlToken, part: .control))
+        active[slot] = a
+        if a.tokens.count >= a.limit { finish(slot: slot, now: now, reason: .length, into: &report) }
+    }
+
+    // MARK: the budget
+
+    /// Reasoning tokens a request may use: its own cap, and room for `</think>` and the answer.
+    private func thinkCap(_ a: Active) -> Int {
+        let room = max(0, a.limit - 2 - config.answerRoom)
+        return min(a.request.thinkingTokenBudget ?? Int.max, room)
+    }
+
+    private func unitCost(_ a: Active, position: Int) -> Double {
+        config.budget?.unit == .flops ? backend.flopsPerToken(context: position + 1) : 1
+    }
+
+    /// Grants budget to waiting thinkers in the configured order; the policy decides for
+    /// those the bucket cannot pay.
+    private mutating func grant(now: Double, into report: inout StepReport) {
+        guard let budget = config.budget else { return }
+        var waiting = active.indices.filter { active[$0]?.phase == .waitingGrant }
+        while !waiting.isEmpty {
+            let k = nextWaitingIndex(waiting)
+            let slot = waiting.remove(at: k)
+            guard var a = active[slot], var b = bucket else { continue }
+            let tokens = Double(min(thinkCap(a), Int(meanThinkTokens.rounded(.up))))
+            let estimate = tokens * unitCost(a, position: a.request.prompt.count + 1 + Int(tokens / 2))
+            if b.reserve(estimate) {
+                a.reservation = estimate
+                if now > a.waitStart { a.action = .queue }
+                counters.charge(a.request.group, estimate)
+                bucket = b; active[slot] = a
+                emitControl(.think, slot: slot, now: now, into: &report)
+                continue
+            }
+            switch budget.policy {
+            case .truncate:
+                let all = b.level
+                _ = b.reserve(all)
+                a.reservation = all
+                counters.charge(a.request.group, all)
+                bucket = b; active[slot] = a
+                emitControl(.think, slot: slot, now: now, into: &report)
+            case .downgrade:
+                a.action = .downgrade
+                active[slot] = a
+                emitControl(.short, slot: slot, now: now, into: &report)
+            case .queue:
+                return  // strict order: nobody behind the head may overtake it
+            case .reject:
+                active[slot] = a
+                finish(slot: slot, now: now, reason: .rejected, reject: .budgetExhausted, into: &report)
+            }
+        }
+    }
+
+    private func nextWaitingIndex(_ waiting: [Int]) -> Int {
+        func before(_ x: Active, _ y: Active) -> Bool {
+            switch config.order {
+            case .fifo:
+                if x.request.priority != y.request.priority { return x.request.priority > y.request.priority }
+            case .value:
+                if x.pThink != y.pThink { return (x.pThink ?? 0) > (y.pThink ?? 0) }
+            case .fair:
+                let cx = counters.counter(x.request.group), cy = counters.counter(y.request.group)
+                if cx != cy { return cx < cy }
+            }
+            return x.sequence < y.sequence
+        }
+        var best = 0
+        for i in waiting.indices.dropFirst() {
+            if let x = active[waiting[i]], let y = active[waiting[best]], before(x, y) { best = i }
+        }
+        return best
+    }
+
+    private mutating func expireWaiting(now: Double, into report: inout StepReport) {
+        guard let deadline = config.budget?.queueDeadline else { return }
+        for slot in active.indices {
+            guard let a = active[slot], a.phase == .waitingGrant, now - a.waitStart > deadline else { continue }
+            finish(slot: slot, now: now, reason: .rejected, reject: .queueDeadline, into: &report)
+        }
+    }
+
+    // MARK: tokens
+
+    /// Takes the sampled token `t` of a running request: meters thinking, forces `</think>`
+    /// when the request or the budget cannot pay, and finishes on `<eos>`, a stop string or the limit.
+    private mutating func accept(_ sampled: Int32, slot: Int, now: Double, into report: inout StepReport) {
+        guard var a = active[slot] else { return }
+        var t = sampled
+        var part = TokenEvent.Part.answer
+        if a.phase == .thinking {
+            if t == Tokenizer.eos {
+                part = .end
+            } else if t == Tokenizer.endThink {
+                part = .endThink
+                a.phase = .answering
+            } else if a.reasoningTokens >= thinkCap(a) {
+                t = Tokenizer.endThink; part = .endThink
+                a.thinkTruncated = true
+                a.phase = .answering
+            } else {
+                let cost = unitCost(a, position: a.request.prompt.count + a.tokens.count)
+                if pay(cost, for: &a) {
+                    part = .reasoning
+                    a.reasoningTokens += 1
+                    if let byte = Self.byte(t) { a.reasoning.append(byte) }
+                } else {
+                    t = Tokenizer.endThink; part = .endThink
+                    a.thinkTruncated = true
+                    a.action = .truncate
+                    a.phase = .answering
+                }
+            }
+        } else if t == Tokenizer.eos {
+            part = .end
+        } else {
+            a.answerTokens += 1
+            if let byte = Self.byte(t) { a.answer.append(byte) }
+        }
+        a.tokens.append(t)
+        report.events.append(TokenEvent(id: a.request.id, token: t, part: part))
+        active[slot] = a
+        if t == Tokenizer.eos {
+            finish(slot: slot, now: now, reason: .stop, into: &report)
+        } else if part == .answer, let cut = Self.stopCut(a.answer, stops: a.request.stop) {
+            active[slot]?.answer = Array(a.answer[..<cut])
+            finish(slot: slot, now: now, reason: .stop, into: &report)
+        } else if a.tokens.count >= a.limit {
+            finish(slot: slot, now: now, reason: .length, into: &report)
+        }
+    }
+
+    /// Meters one thinking token: out of the reservation, else out of the bucket.
+    private mutating func pay(_ cost: Double, for a: inout Active) -> Bool {
+        guard var b = bucket else { return true }
+        if a.reservation >= cost {
+            a.reservation -= cost
+            b.spendReserved(cost)
+        } else if b.spendUnreserved(cost) {
+            counters.charge(a.request.group, cost)
+        } else {
+            return false
+        }
+        bucket = b
+        a.thinkUnits += cost
+        service[a.request.group, default: 0] += cost
+        return true
+    }
+
+    private static func byte(_ t: Int32) -> UInt8? { (0..<256).contains(t) ? UInt8(t) : nil }
+
+    /// The byte offset of the first stop string in `answer`, if any.
+    static func stopCut(_ answer: [UInt8], stops: [String]) -> Int? {
+        var best: Int?
+        for s in stops where !s.isEmpty {
+            let needle = Array(s.utf8)
+            guard needle.count <= answer.count else { continue }
+            for i in 0...(answer.count - needle.count) where Array(answer[i..<(i + needle.count)]) == needle {
+                best = min(best ?? i, i)
+                break
+            }
+        }
+        return best
+    }
+
+    // MARK: finishing
+
+    private mutating func finish(slot: Int, now: Double, reason: FinishReason, reject: RejectReason? = nil,
+                                 into report: inout StepReport) {
+        guard let a = active[slot] else { return }
+        if a.reservation > 0, var b = bucket {
+            b.release(a.reservation)
+            bucket = b
+            counters.charge(a.request.group, -a.reservation)
+        }
+        if a.tokens.first == Tokenizer.think {
+            meanThinkTokens += (Double(a.reasoningTokens) - meanThinkTokens) / 16
+            load?.observeThinking(units: a.thinkUnits)
+        }
+        var result = RequestResult(
+            id: a.request.id, group: a.request.group, mode: a.tokens.first.flatMap(ReasoningMode.init(controlToken:)), pThink: a.pThink,
+            tokens: a.tokens, reasoning: String(decoding: a.reasoning, as: UTF8.self),
+            answer: String(decoding: a.answer, as: UTF8.self), reasoningTokens: a.reasoningTokens,
+            answerTokens: a.answerTokens, budgetAction: a.action, thinkTruncated: a.thinkTruncated,
+            finishReason: reason, rejectReason: reject, loadThreshold: a.loadThreshold, arrival: a.arrival,
+            firstToken: a.firstToken, finished: now, flops: a.flops)
+        if reason == .rejected { result.budgetAction = .reject }
+        report.finished.append(result)
+        active[slot] = nil
+        try? backend.release(slot: slot)
+    }
+
+    private func rejected(_ r: Request, arrival: Double, at now: Double, reason: RejectReason, pThink: Double?) -> RequestResult {
+        RequestResult(id: r.id, group: r.group, mode: nil, pThink: pThink, tokens: [], reasoning: "", answer: "",
+                      reasoningTokens: 0, answerTokens: 0, budgetAction: .reject, thinkTruncated: false,
+                      finishReason: .rejected, rejectReason: reason, loadThreshold: nil, arrival: arrival,
+                      firstToken: nil, finished: now, flops: 0)
+    }
+}
+
+extension RoutingPolicy {
+    /// The threshold the load-linked law starts from; nil for forced modes, which it leaves alone.
+    var loadLinkedBase: Double? {
+        switch self {
+        case .model: 0
+        case .threshold(let t): t
+        case .think, .short: nil
+        }
+    }
+}
+
+extension ReasoningMode {
+    /// The mode a control token stands for; nil for any other token.
+    init?(controlToken t: Int32) {
+        switch t {
+        case Tokenizer.think: self = .think
+        case Tokenizer.short: self = .short
+        default: return nil
+        }
+    }
+}

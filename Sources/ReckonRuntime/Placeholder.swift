@@ -1,1 +1,0 @@
-// The runtime: see Engine.swift.

@@ -1,0 +1,94 @@
+import ReckonModel
+
+/// One generation request as the engine sees it.
+public struct Request: Sendable, Equatable {
+    /// The caller's id; results carry it back.
+    public var id: String
+    /// The prompt in tokens, as `PromptFormat.prompt` makes it.
+    public var prompt: [Int32]
+    /// Accounting group (dialect or tenant) for fair share and metrics.
+    public var group: String
+    public var routing: RoutingPolicy
+    public var sampling: SamplingParams
+    /// Seeds this request's sampling and its `model` routing draw, so the tokens do not
+    /// depend on what else is in the batch.
+    public var seed: UInt64
+    /// All generated tokens, control token and reasoning included.
+    public var maxTokens: Int
+    /// The answer ends before the first occurrence of any of these (they are not returned).
+    public var stop: [String]
+    /// Caps this request's reasoning tokens, like vLLM's `thinking_token_budget`.
+    public var thinkingTokenBudget: Int?
+    /// Higher goes first under `fifo` and `value`.
+    public var priority: Int
+
+    public init(id: String, prompt: [Int32], group: String = "default", routing: RoutingPolicy = .model,
+                sampling: SamplingParams = .greedy, seed: UInt64 = 0, maxTokens: Int = 200, stop: [String] = [],
+                thinkingTokenBudget: Int? = nil, priority: Int = 0) {
+        self.id = id; self.prompt = prompt; self.group = group; self.routing = routing; self.sampling = sampling
+        self.seed = seed; self.maxTokens = maxTokens; self.stop = stop; self.thinkingTokenBudget = thinkingTokenBudget
+        self.priority = priority
+    }
+}
+
+/// What the budget did to a request. Absent when the budget never got in the way.
+public enum BudgetAction: String, Sendable, Equatable, Codable, CaseIterable {
+    /// `</think>` was forced because the budget ran out.
+    case truncate
+    /// Answered in `<short>` mode because the budget could not pay (or the load-linked
+    /// threshold rose above its p(think)).
+    case downgrade
+    /// Waited for budget, then thought.
+    case queue
+    /// Not served; `rejectReason` says why.
+    case reject
+}
+
+public enum FinishReason: String, Sendable, Equatable, Codable {
+    /// `<eos>` or a stop string.
+    case stop
+    /// `maxTokens` or the context ran out.
+    case length
+    case rejected
+}
+
+/// Machine-readable reasons a request was not served.
+public enum RejectReason: String, Sendable, Equatable, Codable {
+    case queueFull = "queue_full"
+    case budgetExhausted = "budget_exhausted"
+    case queueDeadline = "queue_deadline_exceeded"
+    case promptTooLong = "prompt_too_long"
+    case invalidRequest = "invalid_request"
+}
+
+/// The outcome of one request.
+public struct RequestResult: Sendable, Equatable {
+    public var id: String
+    public var group: String
+    /// The mode actually used; nil when rejected before token 0.
+    public var mode: ReasoningMode?
+    /// The model's p(think) over {<think>, <short>} at token 0; nil when never prefilled.
+    public var pThink: Double?
+    /// Generated tokens, control token first.
+    public var tokens: [Int32]
+    public var reasoning: String
+    public var answer: String
+    public var reasoningTokens: Int
+    public var answerTokens: Int
+    public var budgetAction: BudgetAction?
+    /// `</think>` was forced (budget, `thinking_token_budget` or room for the answer).
+    public var thinkTruncated: Bool
+    public var finishReason: FinishReason
+    public var rejectReason: RejectReason?
+    /// The effective think threshold when the load-linked law routed this request.
+    public var loadThreshold: Double?
+    /// Clock times: arrival, token 0, last token.
+    public var arrival: Double
+    public var firstToken: Double?
+    public var finished: Double
+    /// Decode FLOPs spent on this request: its prompt and every generated token, attention included.
+    public var flops: Double
+
+    public var latency: Double { finished - arrival }
+    public var timeToFirstToken: Double? { firstToken.map { $0 - arrival } }
+}
