@@ -131,6 +131,7 @@ public enum RuntimeError: Error, Equatable, CustomStringConvertible {
     case invalidRequest(String)
     case invalidConfig(String)
     case backend(String)
+    case badInput(file: String, line: Int, problem: String)
 
     public var description: String {
         switch self {
@@ -138,6 +139,7 @@ public enum RuntimeError: Error, Equatable, CustomStringConvertible {
         case .invalidRequest(let s): "invalid request: \(s)"
         case .invalidConfig(let s): "invalid runtime setting: \(s)"
         case .backend(let s): "model error: \(s)"
+        case let .badInput(file, line, problem): "\(file):\(line): \(problem)"
         }
     }
 }

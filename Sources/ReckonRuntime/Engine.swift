@@ -60,6 +60,9 @@ public struct Engine<Backend: DecodeBackend> {
     private var pending: [Pending] = []
     private var active: [Active?]
     private var sequence = 0
+    /// Slots that emitted token 0 in the current step, and the step's start time.
+    private var stamped: [Int] = []
+    private var stepStart = 0.0
     /// Running mean of reasoning tokens per think, for reservations.
     private var meanThinkTokens: Double
 
@@ -160,6 +163,8 @@ public struct Engine<Backend: DecodeBackend> {
     /// every prefill and decode row, routing, budget grants, sampling.
     public mutating func step(now: Double) throws -> StepReport {
         var report = StepReport()
+        stamped = []
+        stepStart = now
         bucket?.refill(to: now)
         expireWaiting(now: now, into: &report)
         admit(now: now)
@@ -221,6 +226,17 @@ public struct Engine<Backend: DecodeBackend> {
         }
     }
 
+    /// Stamps what the step produced with the time its tokens were ready (the clock after
+    /// the model call): first tokens, and the finish times in `report`.
+    public mutating func endStep(_ report: inout StepReport, at time: Double) {
+        for slot in stamped where active[slot]?.firstToken == stepStart { active[slot]?.firstToken = time }
+        for i in report.finished.indices {
+            if report.finished[i].firstToken == stepStart { report.finished[i].firstToken = time }
+            report.finished[i].finished = max(report.finished[i].finished, time)
+        }
+        stamped = []
+    }
+
     private func nextPendingIndex() -> Int {
         var best = 0
         for i in pending.indices.dropFirst() where pendingBefore(pending[i], pending[best]) { best = i }
@@ -263,6 +279,7 @@ public struct Engine<Backend: DecodeBackend> {
         guard var a = active[slot] else { return }
         a.tokens.append(mode.controlToken)
         a.firstToken = now
+        stamped.append(slot)
         a.phase = mode == .think ? .thinking : .answering
         report.events.append(TokenEvent(id: a.request.id, token: mode.controlToken, part: .control))
         active[slot] = a

@@ -42,15 +42,23 @@ public struct StepCostModel: Sendable, Equatable {
     }
 }
 
-/// Runs requests through an engine on a simulated clock: arrivals at their times, each step
-/// advancing the clock by the cost model. Bit-reproducible for fixed seeds.
+/// The clock of a replay.
+public enum ReplayClock: Sendable, Equatable {
+    /// Each step advances time by the cost model: reproducible offline.
+    case simulated(StepCostModel)
+    /// Wall-clock seconds since the replay started; arrivals wait for their time.
+    case real
+}
+
+/// Runs requests through an engine: arrivals at their times, steps as fast as the clock
+/// allows. On the simulated clock the run is bit-reproducible for fixed seeds.
 public enum Replay {
     /// While requests only wait (for budget or the next arrival), the clock moves by this.
     public static let idleTick = 0.01
 
     /// Results in the order of `requests`. `progress` is called after each finished request.
     public static func run<B: DecodeBackend>(
-        _ requests: [Request], arrivals: [Double], engine: inout Engine<B>, cost: StepCostModel,
+        _ requests: [Request], arrivals: [Double], engine: inout Engine<B>, clock: ReplayClock,
         progress: ((Int) -> Void)? = nil, onStep: ((Engine<B>.Snapshot) -> Void)? = nil
     ) throws -> [RequestResult] {
         precondition(arrivals.count == requests.count, "one arrival time per request")
@@ -62,8 +70,11 @@ public enum Replay {
         }
         let order = requests.indices.sorted { (arrivals[$0], $0) < (arrivals[$1], $1) }
         var next = 0, done = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        func wallTime() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         var now = 0.0
         while done < requests.count {
+            if clock == .real { now = wallTime() }
             while next < order.count, arrivals[order[next]] <= now {
                 let i = order[next]
                 if let r = try engine.submit(requests[i], now: arrivals[i]) { results[i] = r; done += 1; progress?(done) }
@@ -71,17 +82,33 @@ public enum Replay {
             }
             if engine.isIdle {
                 guard next < order.count else { break }
-                now = max(now, arrivals[order[next]])
+                if clock == .real {
+                    let wait = arrivals[order[next]] - now
+                    if wait > 0 { Thread.sleep(forTimeInterval: wait) }
+                } else {
+                    now = max(now, arrivals[order[next]])
+                }
                 continue
             }
-            let report = try engine.step(now: now)
+            var report = try engine.step(now: now)
+            var end = now
+            switch clock {
+            case .simulated(let cost): end = now + cost.seconds(report)
+            case .real: end = wallTime()
+            }
+            engine.endStep(&report, at: end)
             onStep?(engine.snapshot(now: now))
             for r in report.finished {
                 if let i = index[r.id] { results[i] = r; done += 1; progress?(done) }
             }
-            let dt = cost.seconds(report)
-            let nextArrival = next < order.count ? arrivals[order[next]] : Double.infinity
-            now = dt > 0 ? now + dt : min(now + idleTick, nextArrival)
+            if report.rows > 0 {
+                now = end
+            } else if clock == .real {
+                Thread.sleep(forTimeInterval: idleTick)
+            } else {
+                let nextArrival = next < order.count ? arrivals[order[next]] : Double.infinity
+                now = min(now + idleTick, nextArrival)
+            }
         }
         return try results.enumerated().map { i, r throws(RuntimeError) in
             guard let r else { throw .invalidRequest("request \(requests[i].id) never finished") }

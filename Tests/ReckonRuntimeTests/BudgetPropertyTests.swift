@@ -51,7 +51,7 @@ final class BudgetPropertyTests: XCTestCase {
             let s = try Self.schedule(seed: seed)
             var engine = try Engine(backend: ScriptedBackend(slots: s.config.slots), config: s.config)
             var worst = -Double.infinity
-            let results = try Replay.run(s.requests, arrivals: s.arrivals, engine: &engine, cost: Self.cost, onStep: { snap in
+            let results = try Replay.run(s.requests, arrivals: s.arrivals, engine: &engine, clock: .simulated(Self.cost), onStep: { snap in
                 guard let b = snap.bucket else { return }
                 worst = max(worst, b.spent - b.allowance(at: snap.now))
                 XCTAssertGreaterThanOrEqual(b.level, -1e-6)
@@ -120,7 +120,7 @@ final class BudgetPropertyTests: XCTestCase {
             let U = Double(s.requests.map(\.maxTokens).max() ?? 0) * perToken
             let bound = 2 * Double(s.config.slots) * U
             var start: [String: [String: Double]] = [:]  // pair key → service at the interval's start
-            _ = try Replay.run(s.requests, arrivals: s.arrivals, engine: &engine, cost: Self.cost, onStep: { snap in
+            _ = try Replay.run(s.requests, arrivals: s.arrivals, engine: &engine, clock: .simulated(Self.cost), onStep: { snap in
                 let groups = ["a", "b", "c"]
                 for (i, x) in groups.enumerated() {
                     for y in groups[(i + 1)...] {

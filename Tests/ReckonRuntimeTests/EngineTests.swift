@@ -60,7 +60,7 @@ final class EngineTests: XCTestCase {
             var engine = try Engine(backend: TransformerBackend(model: model, slots: 4),
                                     config: EngineConfig(slots: 4, budget: budget, order: .fair))
             let arrivals = try ArrivalProcess.poisson(rate: 50, seed: seed).times(count: requests.count)
-            return try Replay.run(requests, arrivals: arrivals, engine: &engine, cost: StepCostModel(flopsPerSecond: 1e8))
+            return try Replay.run(requests, arrivals: arrivals, engine: &engine, clock: .simulated(StepCostModel(flopsPerSecond: 1e8)))
         }
         let a = try replay(seed: 1), b = try replay(seed: 1), c = try replay(seed: 2)
         XCTAssertEqual(a, b)
@@ -96,5 +96,30 @@ final class EngineTests: XCTestCase {
         let full = try engine.submit(Request(id: "full", prompt: [65]), now: 0)
         XCTAssertEqual(full?.rejectReason, .queueFull)
         XCTAssertEqual(full?.budgetAction, .reject)
+    }
+}
+
+final class GenerationInputTests: XCTestCase {
+    func testInputLinesParseAndBadLinesNameFileLineAndProblem() throws {
+        let good = Data("{\"prompt\": \"What is 2 + 2?\", \"group\": \"sae\", \"answer\": 4}\n\n{\"prompt\": \"hi\", \"id\": \"x\"}\n".utf8)
+        let inputs = try GenerationInput.parse(good, file: "in.jsonl")
+        XCTAssertEqual(inputs, [GenerationInput(prompt: "What is 2 + 2?", group: "sae", answer: "4"),
+                                GenerationInput(id: "x", prompt: "hi")])
+        let cases: [(String, String)] = [
+            ("{\"prompt\": \"ok\"}\n{\"prompt\": ", "in.jsonl:2: not valid JSON"),
+            ("[1, 2]", "in.jsonl:1: expected a JSON object"),
+            ("{\"text\": \"hi\"}", "in.jsonl:1: missing required field \"prompt\""),
+            ("{\"prompt\": 3}", "in.jsonl:1: field \"prompt\" must be a string"),
+            ("{\"prompt\": \"a\", \"group\": 1}", "in.jsonl:1: field \"group\" must be a string"),
+            ("{\"prompt\": \"a\", \"difficulty\": \"hard\"}", "in.jsonl:1: field \"difficulty\" must be an integer"),
+        ]
+        for (text, message) in cases {
+            XCTAssertThrowsError(try GenerationInput.parse(Data(text.utf8), file: "in.jsonl")) { error in
+                XCTAssertTrue("\(error)".hasPrefix(message), "\(error)")
+            }
+        }
+        XCTAssertThrowsError(try GenerationInput.parse(Data([0x7B, 0xFF, 0x7D]), file: "in.jsonl")) { error in
+            XCTAssertEqual("\(error)", "in.jsonl:1: not valid UTF-8")
+        }
     }
 }

@@ -1,0 +1,137 @@
+import ArgumentParser
+import Foundation
+import ReckonCore
+import ReckonData
+import ReckonModel
+import ReckonRuntime
+
+/// `reckon generate`: answer prompts with the self-routing model under the runtime's
+/// routing and budget, one JSONL result per input line, in input order.
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Generate answers under a routing policy and a global thinking budget.",
+        discussion: """
+        Input: a prompt argument, or JSONL lines {"prompt": ..., "group"?: ..., "id"?: ..., "answer"?: ...}
+        from --input FILE or standard input. Output: one JSON object per input line on standard
+        output (or --output), in input order; a summary on standard error. When a line has an
+        "answer", its result says whether the generated answer was correct.
+        Example: reckon generate --input eval.jsonl --budget 2000:400 --budget-policy downgrade --order fair --arrival-rate 20
+        """)
+
+    @Argument(help: "A prompt to answer (instead of --input).") var prompt: String?
+    @Option(help: "JSONL input file; '-' or no prompt reads standard input.") var input: String?
+    @Option(help: "Write the JSONL results here instead of standard output.") var output: String?
+    @Option(help: "Checkpoint (HDF5); the shipped default when omitted.") var checkpoint: String?
+    @Option(help: "BLAS and worker threads.") var threads = 2
+    @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        if prompt != nil && input != nil { throw ValidationError("give a prompt or --input, not both") }
+        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
+    }
+
+    func run() throws {
+        BLAS.setThreads(threads)
+        let inputs = try readInputs()
+        guard !inputs.isEmpty else { throw fail("no prompts to answer (the input has no lines)") }
+        let (model, path) = try DefaultCheckpoint.loadModel(checkpoint)
+        note("generate: \(inputs.count) prompt\(inputs.count == 1 ? "" : "s") with \(path), routing \(runtime.routing)"
+             + (runtime.budget.map { ", budget \($0) (\(runtime.budgetPolicy), \(runtime.order)\(runtime.loadLinked ? ", load-linked" : ""))" } ?? ""))
+
+        let results = try Self.replay(inputs: inputs, model: model, options: runtime, label: "generate")
+        let sink: FileHandle
+        if let output {
+            guard FileManager.default.createFile(atPath: output, contents: nil), let h = FileHandle(forWritingAtPath: output) else {
+                throw fail("\(output): cannot write the results")
+            }
+            sink = h
+        } else {
+            sink = FileHandle.standardOutput
+        }
+        for (input, result) in zip(inputs, results) { sink.write(Self.jsonLine(result, input: input)) }
+        note(Self.summary(results, inputs: inputs))
+    }
+
+    private func readInputs() throws -> [GenerationInput] {
+        if let prompt { return [GenerationInput(prompt: prompt)] }
+        let name = input ?? "-"
+        let data: Data
+        if name == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            do { data = try Data(contentsOf: URL(fileURLWithPath: name)) } catch {
+                throw fail("\(name): cannot read the file: \((error as NSError).localizedDescription)")
+            }
+        }
+        do { return try GenerationInput.parse(data, file: name == "-" ? "<stdin>" : name) } catch { throw fail(error) }
+    }
+
+    /// Runs every input through the engine on the configured clock, with a progress bar.
+    static func replay(inputs: [GenerationInput], model: Transformer, options: RuntimeOptions, label: String) throws -> [RequestResult] {
+        var requests: [Request] = []
+        for (i, input) in inputs.enumerated() {
+            let tokens = PromptFormat.prompt(input.prompt)
+            guard tokens.count < model.config.maxSeqLen else {
+                throw fail("input \(i + 1): the prompt has \(tokens.count) tokens; the model's context is \(model.config.maxSeqLen)")
+            }
+            requests.append(try options.request(id: input.id ?? "\(i + 1)", prompt: tokens, group: input.group, index: i))
+        }
+        var seen = Set<String>()
+        for r in requests where !seen.insert(r.id).inserted { throw fail("input id \"\(r.id)\" appears more than once") }
+        let config = try options.engineConfig()
+        var engine: Engine<TransformerBackend>
+        do { engine = try Engine(backend: TransformerBackend(model: model, slots: config.slots), config: config) } catch { throw fail(error) }
+        let arrivals = try options.arrivalProcess().times(count: requests.count)
+        let bar = ProgressBar(total: requests.count, label: label)
+        let results = try Replay.run(requests, arrivals: arrivals, engine: &engine, clock: try options.replayClock(),
+                                     progress: { bar.update($0) })
+        bar.finish()
+        return results
+    }
+
+    static func isCorrect(_ r: RequestResult, _ input: GenerationInput) -> Bool? {
+        guard let gold = input.answer else { return nil }
+        return r.finishReason != .rejected && Verifier.matches(r.answer, gold: gold)
+    }
+
+    static func jsonLine(_ r: RequestResult, input: GenerationInput) -> Data {
+        var o: [String: Any] = [
+            "id": r.id, "group": r.group, "answer": r.answer, "reasoning": r.reasoning,
+            "reasoning_tokens": r.reasoningTokens, "answer_tokens": r.answerTokens,
+            "finish_reason": r.finishReason.rawValue, "think_truncated": r.thinkTruncated,
+            "latency": r.latency, "flops": r.flops,
+        ]
+        o["mode"] = r.mode?.rawValue ?? NSNull()
+        o["p_think"] = r.pThink ?? NSNull()
+        o["budget_action"] = r.budgetAction?.rawValue ?? NSNull()
+        if let reason = r.rejectReason { o["reject_reason"] = reason.rawValue }
+        if let t = r.loadThreshold { o["load_threshold"] = t }
+        if let t = r.timeToFirstToken { o["ttft"] = t }
+        if let correct = isCorrect(r, input) { o["correct"] = correct }
+        if let d = input.difficulty { o["difficulty"] = d }
+        let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return data + Data("\n".utf8)
+    }
+
+    static func summary(_ results: [RequestResult], inputs: [GenerationInput]) -> String {
+        let n = results.count
+        let served = results.filter { $0.finishReason != .rejected }
+        let thinks = served.filter { $0.mode == .think }.count
+        var parts = ["\(n) results", String(format: "think rate %.1f%%", 100 * Double(thinks) / Double(max(1, served.count)))]
+        let graded = zip(results, inputs).compactMap { isCorrect($0, $1) }
+        if !graded.isEmpty { parts.append(String(format: "accuracy %.1f%%", 100 * Double(graded.filter { $0 }.count) / Double(graded.count))) }
+        let tokens = served.reduce(0) { $0 + $1.tokens.count }
+        parts.append(String(format: "%.1f tokens/query", Double(tokens) / Double(max(1, served.count))))
+        for a in BudgetAction.allCases {
+            let k = results.filter { $0.budgetAction == a }.count
+            if k > 0 { parts.append("\(a.rawValue) \(k)") }
+        }
+        let latencies = served.map(\.latency).sorted()
+        if !latencies.isEmpty {
+            func q(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(p * Double(latencies.count)))] }
+            parts.append(String(format: "latency p50 %.3fs p95 %.3fs", q(0.5), q(0.95)))
+        }
+        return parts.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import ReckonCheckpoint
+import ReckonModel
+import ReckonRuntime
+
+/// The shipped default model, used when no --checkpoint is given: looked up relative to the
+/// working directory, then to the repository the executable was built in.
+enum DefaultCheckpoint {
+    static let relativePath = "checkpoints/selfroute-small.h5"
+
+    static func resolve(_ given: String?) throws -> String {
+        if let given { return given }
+        let fm = FileManager.default
+        var candidates = [relativePath]
+        // .build/<config>/reckon → the repository root is three levels up.
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        candidates.append(exe.deletingLastPathComponent().appendingPathComponent("../../../\(relativePath)").standardized.path)
+        if let found = candidates.first(where: { fm.fileExists(atPath: $0) }) { return found }
+        throw fail("no --checkpoint given and the default \(relativePath) was not found (looked in \(candidates.joined(separator: ", ")))")
+    }
+
+    static func loadModel(_ given: String?) throws -> (Transformer, String) {
+        let path = try resolve(given)
+        do { return (try Checkpoint.load(from: path).model(), path) } catch { throw fail(error) }
+    }
+}
+
+/// Routing, budget, arrivals and sampling, shared by `generate`, `eval` and `audit`.
+struct RuntimeOptions: ParsableArguments {
+    @Option(help: "model, think, short or threshold:T.") var routing = "model"
+    @Option(help: "Global thinking budget C or C:R (capacity, refill per second); none by default.") var budget: String?
+    @Option(help: "When the budget cannot pay: truncate, downgrade, queue or reject.") var budgetPolicy = "truncate"
+    @Option(help: "Budget unit: tokens or flops.") var budgetUnit = "tokens"
+    @Option(help: "Seconds a request may wait for budget under --budget-policy queue.") var queueDeadline = 5.0
+    @Option(help: "Who gets scarce budget first: fifo, value or fair.") var order = "fifo"
+    @Flag(help: "Raise the think threshold as demand outruns the budget's refill (see docs/runtime.md).") var loadLinked = false
+    @Option(help: "Poisson arrivals per second; all at once when omitted.") var arrivalRate: Double?
+    @Option(help: "Seed of the arrival times.") var arrivalSeed: UInt64 = 1
+    @Option(help: "Clock: simulated (reproducible) or real.") var clock = "simulated"
+    @Option(help: "Simulated model speed in FLOP/s (the step cost model).") var simFlops = 10e9
+    @Option(help: "Requests decoded together (KV slots).") var slots = 32
+    @Option(help: "Generated tokens per request at most (capped by the context).") var maxTokens = 200
+    @Option(help: "Per-request cap on reasoning tokens.") var thinkingTokenBudget: Int?
+    @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
+    @Option(help: "Top-k (0: off).") var topK = 0
+    @Option(help: "Top-p (1: off).") var topP: Float = 1
+    @Option(help: "Seed of sampling and of model routing's draws.") var seed: UInt64 = 1
+
+    func validate() throws {
+        _ = try routingPolicy()
+        _ = try engineConfig()
+        _ = try replayClock()
+        _ = try arrivalProcess()
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be ≥ 1, got \(maxTokens)") }
+        if let t = thinkingTokenBudget, t < 0 { throw ValidationError("--thinking-token-budget must be ≥ 0, got \(t)") }
+        do { try sampling.validate() } catch { throw ValidationError("\(error)") }
+    }
+
+    func routingPolicy() throws -> RoutingPolicy {
+        do { return try RoutingPolicy(parsing: routing) } catch { throw ValidationError("--routing: \(error)") }
+    }
+
+    var sampling: SamplingParams { SamplingParams(temperature: temperature, topK: topK, topP: topP) }
+
+    func engineConfig() throws -> EngineConfig {
+        guard let unit = BudgetUnit(rawValue: budgetUnit) else { throw ValidationError("--budget-unit must be tokens or flops, got \"\(budgetUnit)\"") }
+        guard let policy = BudgetPolicy(rawValue: budgetPolicy) else {
+            throw ValidationError("--budget-policy must be truncate, downgrade, queue or reject, got \"\(budgetPolicy)\"")
+        }
+        guard let grantOrder = GrantOrder(rawValue: order) else { throw ValidationError("--order must be fifo, value or fair, got \"\(order)\"") }
+        do {
+            var b: BudgetConfig?
+            if let budget {
+                b = try BudgetConfig(parsing: budget, unit: unit, policy: policy)
+                b?.queueDeadline = queueDeadline
+                guard queueDeadline >= 0 else { throw ValidationError("--queue-deadline must be ≥ 0") }
+            }
+            if loadLinked && b == nil { throw ValidationError("--load-linked needs a --budget to link to") }
+            return try EngineConfig(slots: slots, budget: b, order: grantOrder, loadLinked: loadLinked ? LoadLinkedConfig() : nil)
+        } catch let e as RuntimeError { throw ValidationError("\(e)") }
+    }
+
+    func replayClock() throws -> ReplayClock {
+        switch clock {
+        case "simulated":
+            do { return .simulated(try StepCostModel(flopsPerSecond: simFlops)) } catch { throw ValidationError("--sim-flops: \(error)") }
+        case "real": return .real
+        default: throw ValidationError("--clock must be simulated or real, got \"\(clock)\"")
+        }
+    }
+
+    func arrivalProcess() throws -> ArrivalProcess {
+        guard let arrivalRate else { return .batch }
+        guard arrivalRate > 0, arrivalRate.isFinite else { throw ValidationError("--arrival-rate must be > 0 per second, got \(arrivalRate)") }
+        return .poisson(rate: arrivalRate, seed: arrivalSeed)
+    }
+
+    /// A request for input line `index`.
+    func request(id: String, prompt: [Int32], group: String?, index: Int) throws -> Request {
+        Request(id: id, prompt: prompt, group: group ?? "default", routing: try routingPolicy(), sampling: sampling,
+                seed: seed &+ UInt64(index) &* 0x9E37_79B9, maxTokens: maxTokens, thinkingTokenBudget: thinkingTokenBudget)
+    }
+}
