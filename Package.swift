@@ -26,7 +26,7 @@ let package = Package(
             "ReckonModel", "ReckonData", .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         // Evaluation: generation under a routing policy, verification, per-group tables.
-        .target(name: "ReckonEval", dependencies: ["ReckonModel", "ReckonData"]),
+        .target(name: "ReckonEval", dependencies: ["ReckonModel", "ReckonData", "ReckonRuntime"]),
         // Task generators, dialect renderers, verifiers, JSONL datasets.
         .target(name: "ReckonData", dependencies: ["ReckonCore"]),
         // Serving engine: continuous batching, routing at token 0, the global budget, clocks.
@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "ReckonModelTests", dependencies: ["ReckonModel", "ReckonTrain"]),
         .testTarget(name: "ReckonTrainTests", dependencies: ["ReckonTrain"]),
         .testTarget(name: "ReckonDataTests", dependencies: ["ReckonData"]),
-        .testTarget(name: "ReckonEvalTests", dependencies: ["ReckonEval"]),
+        .testTarget(name: "ReckonEvalTests", dependencies: ["ReckonEval", "ReckonRuntime"]),
         .testTarget(name: "ReckonCheckpointTests", dependencies: ["ReckonCheckpoint"]),
         .testTarget(name: "ReckonRuntimeTests", dependencies: ["ReckonRuntime"]),
         .testTarget(name: "ReckonAuditTests", dependencies: ["ReckonAudit"]),

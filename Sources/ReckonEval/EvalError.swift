@@ -1,9 +1,14 @@
 public enum EvalError: Error, Equatable, CustomStringConvertible {
     case emptyDataSet
+    case badMethod(String)
+    case needsValidation(String)
 
     public var description: String {
         switch self {
         case .emptyDataSet: "the data set has no examples to evaluate"
+        case .badMethod(let m):
+            "unknown method \"\(m)\" (use short, think, self-route, threshold:T, sample, best-of-N, adaptive-entropy[:MEAN_N] or adaptive-nll[:MEAN_N])"
+        case .needsValidation(let m): "\(m) fits its rule on a validation split: give --validation FILE (disjoint from --data)"
         }
     }
 }

@@ -5,6 +5,7 @@ import ReckonCore
 import ReckonData
 import ReckonEval
 import ReckonModel
+import ReckonRuntime
 
 /// `reckon eval`: generate an answer for every example under a routing policy, verify it,
 /// and report accuracy, think rate, tokens and p(think) overall, by difficulty and by group.
@@ -21,6 +22,13 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Checkpoint (HDF5).") var checkpoint: String
     @Option(help: "JSONL data set.") var data: String
     @Option(help: "model, think, short or threshold:T; or a comma list of them.") var routing = "model"
+    @Option(help: "Compute-allocation methods to compare (instead of --routing): short, think, self-route, threshold:T, sample, best-of-N, adaptive-entropy[:MEAN_N], adaptive-nll[:MEAN_N]; 'thresholds' adds threshold:0.1…0.9.")
+    var methods: String?
+    @Option(help: "Validation split (JSONL) on which adaptive methods fit their rule; never the --data file.") var validation: String?
+    @Option(help: "Sampling temperature of sample, best-of-N and adaptive methods.") var sampleTemperature: Float = 0.7
+    @Option(help: "Poisson arrivals per second for the simulated latencies of --methods; all at once when omitted.") var arrivalRate: Double?
+    @Option(help: "Simulated model speed in FLOP/s for the latencies of --methods.") var simFlops = 10e9
+    @Option(help: "Requests decoded together (KV slots) for --methods.") var slots = 32
     @Option(help: "Write the figures as JSON (an object for one routing, an array for several).") var json: String?
     @Option(help: "Evaluate only the first N examples.") var limit: Int?
     @Option(help: "Generated tokens per answer at most (capped by the context).") var maxTokens = 200
@@ -36,6 +44,18 @@ struct EvalCommand: ParsableCommand {
         for spec in routingSpecs {
             do { _ = try RoutingPolicy(parsing: spec) } catch { throw ValidationError("--routing: \(error)") }
         }
+        for m in methodSpecs {
+            do { _ = try ComputeMethod(parsing: m) } catch { throw ValidationError("--methods: \(error)") }
+        }
+        if let arrivalRate, !(arrivalRate > 0 && arrivalRate.isFinite) { throw ValidationError("--arrival-rate must be > 0") }
+        guard slots >= 1, simFlops > 0, sampleTemperature >= 0 else { throw ValidationError("--slots, --sim-flops must be > 0 and --sample-temperature ≥ 0") }
+        if validation != nil && validation == data { throw ValidationError("--validation must be a different file from --data") }
+    }
+
+    var methodSpecs: [String] {
+        (methods ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { m -> [String] in
+            m == "thresholds" ? stride(from: 0.1, through: 0.91, by: 0.1).map { String(format: "threshold:%.1f", $0) } : [m]
+        }
     }
 
     var routingSpecs: [String] { routing.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
@@ -49,6 +69,7 @@ struct EvalCommand: ParsableCommand {
         if contents.skippedCount > 0 { note("\(data): skipped \(contents.skippedCount) bad lines (first: \(contents.skipped[0]))") }
         let examples = limit.map { Array(contents.examples.prefix($0)) } ?? contents.examples
         guard !examples.isEmpty else { throw fail("\(data): no examples to evaluate") }
+        if methods != nil { return try runMethods(model: model, examples: examples) }
 
         var reports: [EvalReport] = []
         for spec in routingSpecs {
@@ -69,6 +90,43 @@ struct EvalCommand: ParsableCommand {
                 let bytes = reports.count == 1 ? try reports[0].json() : try encoder.encode(reports)
                 try (bytes + Data("\n".utf8)).write(to: URL(fileURLWithPath: json))
             } catch { throw fail("\(json): cannot write the JSON report: \(error.localizedDescription)") }
+            note("wrote \(json)")
+        }
+    }
+
+    /// `--methods`: every method on the same examples, one row each, on the simulated clock.
+    func runMethods(model: Transformer, examples: [Example]) throws {
+        let parsed = try methodSpecs.map { spec -> ComputeMethod in
+            do { return try ComputeMethod(parsing: spec) } catch { throw fail(error) }
+        }
+        var validationExamples: [Example]?
+        if let validation {
+            do { validationExamples = try JSONL.read(path: validation, skipBad: skipBad).examples } catch { throw fail(error) }
+        }
+        let config: EngineConfig
+        do { config = try EngineConfig(slots: slots) } catch { throw fail(error) }
+        let eval = ComputeEval(model: model, engineConfig: config, cost: try StepCostModel(flopsPerSecond: simFlops),
+                               arrivals: arrivalRate.map { .poisson(rate: $0, seed: seed) } ?? .batch,
+                               maxTokens: maxTokens, temperature: sampleTemperature, seed: seed)
+        var rows: [ComputeRow] = []
+        for m in parsed {
+            let bar = ProgressBar(total: 1000, label: "eval \(m) (per mille of requests)")
+            let row: ComputeRow
+            do {
+                row = try eval.run(m, test: examples, validation: validationExamples,
+                                   progress: { done, total in bar.update(done * 1000 / max(1, total)) })
+            } catch let e as EvalError { throw fail(e) }
+            bar.finish()
+            note(String(format: "%@: accuracy %.1f%%, %.3f GFLOP/query", m.description, 100 * row.all.accuracy, row.all.flopsPerQuery / 1e9))
+            rows.append(row)
+        }
+        print(ComputeTable.render(rows))
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            do { try (encoder.encode(rows) + Data("\n".utf8)).write(to: URL(fileURLWithPath: json)) } catch {
+                throw fail("\(json): cannot write the JSON report: \(error.localizedDescription)")
+            }
             note("wrote \(json)")
         }
     }
