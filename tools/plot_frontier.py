@@ -50,6 +50,7 @@ def main():
         for (n, _), x, y in zip(series, xs, ys):
             ax.annotate(f"N={n}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7, color="tab:orange")
     markers = {"short": ("v", "tab:blue"), "think": ("^", "tab:red"), "self-route": ("*", "tab:green")}
+    adaptive_colors = iter(["tab:purple", "tab:brown", "tab:cyan", "tab:olive", "tab:pink"])
     for r in rows:
         m = r["method"]
         if m in markers:
@@ -57,7 +58,7 @@ def main():
             ax.plot([x], [y], markers[m][0], color=markers[m][1], ms=12 if m == "self-route" else 9, label=m, ls="none")
         elif m.startswith("adaptive-"):
             x, y = point(r)
-            ax.plot([x], [y], "D", ms=7, label=m, ls="none")
+            ax.plot([x], [y], "D", ms=7, label=m, ls="none", color=next(adaptive_colors, "black"))
     ax.set_xlabel("GFLOPs per query (prefill + decode, attention included)")
     ax.set_ylabel("accuracy (%)")
     ax.set_title(args.title)
