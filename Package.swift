@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "Reckon",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .library(name: "Reckon", targets: ["ReckonCore", "ReckonModel", "ReckonTrain", "ReckonData", "ReckonEval", "ReckonCheckpoint", "ReckonRuntime", "ReckonAudit"]),
         .executable(name: "reckon", targets: ["reckon"]),
@@ -11,6 +11,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // C bindings: OpenBLAS and HDF5, found through pkg-config.
@@ -31,6 +36,16 @@ let package = Package(
         .target(name: "ReckonData", dependencies: ["ReckonCore"]),
         // Serving engine: continuous batching, routing at token 0, the global budget, clocks.
         .target(name: "ReckonRuntime", dependencies: ["ReckonModel"]),
+        // `reckon serve`: the OpenAI-compatible HTTP server around the runtime's engine.
+        .target(name: "ReckonServer", dependencies: [
+            "ReckonRuntime", "ReckonModel", "ReckonData",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ]),
         // Fairness audit: per-group metrics, bootstrap CIs, tests, verdicts, reports.
         .target(name: "ReckonAudit", dependencies: ["ReckonCore"]),
         // HDF5 wrapper and the checkpoint schema.
@@ -38,7 +53,7 @@ let package = Package(
         // The CLI.
         .executableTarget(name: "reckon", dependencies: [
             "ReckonCore", "ReckonModel", "ReckonTrain", "ReckonData", "ReckonEval", "ReckonCheckpoint",
-            "ReckonRuntime", "ReckonAudit",
+            "ReckonRuntime", "ReckonAudit", "ReckonServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -50,5 +65,6 @@ let package = Package(
         .testTarget(name: "ReckonCheckpointTests", dependencies: ["ReckonCheckpoint"]),
         .testTarget(name: "ReckonRuntimeTests", dependencies: ["ReckonRuntime"]),
         .testTarget(name: "ReckonAuditTests", dependencies: ["ReckonAudit"]),
+        .testTarget(name: "ReckonServerTests", dependencies: ["ReckonServer", "ReckonRuntime", "ReckonModel"]),
     ]
 )

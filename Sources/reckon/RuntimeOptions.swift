@@ -9,15 +9,24 @@ import ReckonRuntime
 enum DefaultCheckpoint {
     static let relativePath = "checkpoints/selfroute-small.h5"
 
+    /// The warm-up (SFT) checkpoint, which `serve` falls back to before the self-routing one exists.
+    static let warmupPath = "checkpoints/warmup-small.h5"
+
     static func resolve(_ given: String?) throws -> String {
         if let given { return given }
-        let fm = FileManager.default
-        var candidates = [relativePath]
+        let (found, candidates) = locate(relativePath)
+        if let found { return found }
+        throw fail("no --checkpoint given and the default \(relativePath) was not found (looked in \(candidates.joined(separator: ", ")))")
+    }
+
+    /// A repository-relative file, looked up in the working directory, then in the
+    /// repository the executable was built in; also the places looked in.
+    static func locate(_ relative: String) -> (found: String?, candidates: [String]) {
+        var candidates = [relative]
         // .build/<config>/reckon → the repository root is three levels up.
         let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        candidates.append(exe.deletingLastPathComponent().appendingPathComponent("../../../\(relativePath)").standardized.path)
-        if let found = candidates.first(where: { fm.fileExists(atPath: $0) }) { return found }
-        throw fail("no --checkpoint given and the default \(relativePath) was not found (looked in \(candidates.joined(separator: ", ")))")
+        candidates.append(exe.deletingLastPathComponent().appendingPathComponent("../../../\(relative)").standardized.path)
+        return (candidates.first(where: { FileManager.default.fileExists(atPath: $0) }), candidates)
     }
 
     static func loadModel(_ given: String?) throws -> (Transformer, String) {

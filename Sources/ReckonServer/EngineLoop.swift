@@ -1,0 +1,233 @@
+import Dispatch
+import Foundation
+import ReckonData
+import ReckonModel
+import ReckonRuntime
+
+/// What a request's update stream carries.
+enum EngineUpdate: Sendable {
+    /// A generated token (only for requests that asked for tokens: streams).
+    case token(TokenEvent)
+    /// The outcome, served or rejected by the engine; `correct` when `expected_answer` was given.
+    case finished(RequestResult, correct: Bool?)
+    /// The request never reached the engine, or the model failed under it.
+    case refused(APIError)
+}
+
+/// Owns the engine on a dedicated thread and steps it on the real clock while it has work.
+///
+/// Model calls are CPU-bound, so they run here and never on the NIO event loops. HTTP
+/// handlers put requests in an inbox; between two steps the loop moves them into the
+/// engine (continuous batching: they join the running batch at the next step), runs one
+/// step, and hands each request's token events and result to its own async stream.
+final class EngineLoop: @unchecked Sendable {
+    typealias Model = Engine<TransformerBackend>
+
+    private struct Submission {
+        var request: Request
+        var arrival: Double
+        var expectedAnswer: String?
+        var wantsTokens: Bool
+        var continuation: AsyncStream<EngineUpdate>.Continuation
+    }
+
+    /// While requests only wait for budget, the loop sleeps this long between steps.
+    static let idleTick = 0.005
+
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var inbox: [Submission] = []
+    private var stopRequested = false
+    private var held = false
+    private var started = false
+    private var exited = false
+    private var exitWaiters: [CheckedContinuation<Void, Never>] = []
+
+    // Touched by the loop thread only (after `start`).
+    private var engine: Model
+    private let makeEngine: @Sendable (Double) throws -> Model
+    private var streams: [String: Submission] = [:]
+    private var steps = 0
+    private var broken: String?
+
+    private let metrics: ServerMetrics
+    private let origin = DispatchTime.now().uptimeNanoseconds
+
+    /// `makeEngine(start)` builds an engine whose budget clock starts at `start`.
+    init(metrics: ServerMetrics, makeEngine: @escaping @Sendable (Double) throws -> Model) throws {
+        self.metrics = metrics
+        self.makeEngine = makeEngine
+        engine = try makeEngine(0)
+    }
+
+    /// Seconds since the loop was made: the engine's clock.
+    func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds - origin) / 1e9 }
+
+    func start() {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !started else { return }
+        started = true
+        let thread = Thread { [self] in self.run() }
+        thread.name = "reckon-engine"
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// Queues a request; its updates arrive on the returned stream, which ends after
+    /// `.finished` or `.refused`. Without `wantsTokens` only the outcome is sent.
+    func submit(_ p: PreparedRequest) -> AsyncStream<EngineUpdate> {
+        let (stream, continuation) = AsyncStream.makeStream(of: EngineUpdate.self, bufferingPolicy: .unbounded)
+        condition.lock()
+        if stopRequested {
+            condition.unlock()
+            continuation.yield(.refused(.shuttingDown))
+            continuation.finish()
+            return stream
+        }
+        inbox.append(Submission(request: p.request, arrival: now(), expectedAnswer: p.expectedAnswer, wantsTokens: p.stream,
+                                continuation: continuation))
+        condition.signal()
+        condition.unlock()
+        return stream
+    }
+
+    /// Finishes the requests in flight, then ends the loop; new submissions are refused.
+    func stop() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            condition.lock()
+            stopRequested = true
+            if exited || !started {
+                exited = true
+                condition.unlock()
+                c.resume()
+                return
+            }
+            exitWaiters.append(c)
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    // MARK: testing hooks
+
+    /// Pauses the loop between steps, so submissions pile up in the inbox.
+    func hold() {
+        condition.lock()
+        held = true
+        condition.unlock()
+    }
+
+    func release() {
+        condition.lock()
+        held = false
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    var inboxCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return inbox.count
+    }
+
+    // MARK: the loop
+
+    private func run() {
+        var waitForBudget = false
+        while true {
+            condition.lock()
+            while held || (inbox.isEmpty && idle && !stopRequested) { condition.wait() }
+            if waitForBudget && inbox.isEmpty && !stopRequested {
+                _ = condition.wait(until: Date(timeIntervalSinceNow: Self.idleTick))
+            }
+            let incoming = inbox
+            inbox.removeAll(keepingCapacity: true)
+            let stopping = stopRequested
+            condition.unlock()
+
+            for s in incoming { admit(s) }
+            if idle {
+                publish(at: now())
+                if stopping { break }
+                continue
+            }
+            waitForBudget = step()
+        }
+        condition.lock()
+        exited = true
+        let waiters = exitWaiters
+        exitWaiters = []
+        condition.unlock()
+        for w in waiters { w.resume() }
+    }
+
+    /// Nothing to step (or nothing that can be stepped).
+    private var idle: Bool { broken != nil || engine.isIdle }
+
+    private func admit(_ s: Submission) {
+        if let broken {
+            refuse(s, .internalError("the model failed earlier and the engine could not be rebuilt: \(broken)"))
+            return
+        }
+        do {
+            if let rejected = try engine.submit(s.request, now: s.arrival) {
+                complete(s, rejected)
+            } else {
+                streams[s.request.id] = s
+            }
+        } catch {
+            if case .invalidRequest(let why) = error { refuse(s, .invalid(why)) } else { refuse(s, .internalError("\(error)")) }
+        }
+    }
+
+    /// One step; true when it ran no model rows (everyone waits for budget).
+    private func step() -> Bool {
+        let t = now()
+        var report: StepReport
+        do {
+            report = try engine.step(now: t)
+        } catch {
+            fail(error)
+            return false
+        }
+        engine.endStep(&report, at: now())
+        steps += 1
+        for e in report.events {
+            if let s = streams[e.id], s.wantsTokens { s.continuation.yield(.token(e)) }
+        }
+        for r in report.finished {
+            guard let s = streams.removeValue(forKey: r.id) else { continue }
+            complete(s, r)
+        }
+        publish(at: t)
+        return report.rows == 0
+    }
+
+    private func complete(_ s: Submission, _ r: RequestResult) {
+        var correct: Bool?
+        if let gold = s.expectedAnswer, r.finishReason != .rejected { correct = Verifier.matches(r.answer, gold: gold) }
+        metrics.recordResult(r, promptTokens: s.request.prompt.count, correct: correct)
+        s.continuation.yield(.finished(r, correct: correct))
+        s.continuation.finish()
+    }
+
+    private func refuse(_ s: Submission, _ error: APIError) {
+        s.continuation.yield(.refused(error))
+        s.continuation.finish()
+    }
+
+    /// A model error: every request in flight gets a 500, and a fresh engine takes over.
+    private func fail(_ error: any Error) {
+        for s in streams.values { refuse(s, .internalError("model error: \(error)")) }
+        streams.removeAll()
+        do { engine = try makeEngine(now()) } catch { broken = "\(error)" }
+    }
+
+    private func publish(at t: Double) {
+        let snap = engine.snapshot(now: t)
+        metrics.publish(EngineGauges(now: t, bucket: snap.bucket, running: engine.running, waitingForSlot: engine.waitingForSlot,
+                                     waitingForBudget: engine.waitingForBudget, steps: steps, service: snap.service,
+                                     counters: snap.counters.counters))
+    }
+}

@@ -1,0 +1,82 @@
+import Hummingbird
+import Logging
+import NIOCore
+import ReckonModel
+import ReckonRuntime
+import ServiceLifecycle
+import UnixSignals
+
+/// `reckon serve`: an OpenAI-compatible HTTP server in front of one engine.
+///
+/// `run` binds, serves until SIGINT or SIGTERM (or `shutdown()`), then shuts down
+/// gracefully: it stops accepting connections, lets every request in flight finish, and
+/// stops the engine loop.
+public final class ReckonHTTPServer: Sendable {
+    public let config: ServerConfig
+    let loop: EngineLoop
+    let metrics: ServerMetrics
+    let routes: Routes
+    private let logger: Logger
+    private let group = GroupBox()
+
+    /// - Parameters:
+    ///   - model: the model to serve.
+    ///   - engine: batch slots, the bounded queue (`maxPending`), the budget and its policies.
+    public init(model: Transformer, engine: EngineConfig, config: ServerConfig, logger: Logger? = nil) throws {
+        self.config = config
+        var log = logger ?? Logger(label: "reckon.serve", factory: { StreamLogHandler.standardError(label: $0) })
+        if logger == nil { log.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info }
+        self.logger = log
+        let metrics = ServerMetrics(maxGroups: config.maxMetricGroups, hasBudget: engine.budget != nil)
+        self.metrics = metrics
+        loop = try EngineLoop(metrics: metrics) { start in
+            try Engine(backend: TransformerBackend(model: model, slots: engine.slots), config: engine, start: start)
+        }
+        routes = Routes(builder: RequestBuilder(config: config, contextLength: model.config.maxSeqLen), loop: loop,
+                        metrics: metrics, limit: BodyLimit(maxBytes: config.maxBodyBytes), config: config)
+    }
+
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        // Middleware first: it only wraps routes registered after it.
+        router.add(middleware: OpenAIErrorMiddleware(metrics: metrics, routes: Routes.table))
+        if let key = config.apiKey { router.add(middleware: BearerAuthMiddleware(key: key)) }
+        routes.register(on: router)
+        return router
+    }
+
+    /// Serves until shut down. `onRunning` gets the bound port (useful with port 0).
+    /// With `handleSignals`, SIGINT and SIGTERM start the graceful shutdown.
+    public func run(handleSignals: Bool = true, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        loop.start()
+        let config = config
+        let app = Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "reckon"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? config.port) },
+            logger: logger)
+        let serviceGroup = ServiceGroup(configuration: .init(
+            services: [app], gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [], logger: logger))
+        await group.set(serviceGroup)
+        do {
+            try await serviceGroup.run()
+        } catch {
+            await loop.stop()
+            throw error
+        }
+        // The HTTP server has answered everything it accepted; let the engine drain.
+        await loop.stop()
+    }
+
+    /// Starts the graceful shutdown (what SIGTERM does).
+    public func shutdown() async {
+        await group.get()?.triggerGracefulShutdown()
+    }
+}
+
+/// The running service group, for `shutdown()`.
+private actor GroupBox {
+    var group: ServiceGroup?
+    func set(_ g: ServiceGroup) { group = g }
+    func get() -> ServiceGroup? { group }
+}

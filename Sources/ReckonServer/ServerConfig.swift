@@ -1,0 +1,43 @@
+import ReckonModel
+
+/// Settings of `reckon serve`: where it listens, who may call it, its limits, and the
+/// defaults a request gets for the fields it leaves out.
+public struct ServerConfig: Sendable {
+    /// The documented default port.
+    public static let defaultPort = 8088
+
+    /// Loopback by default: the server is reachable from other machines only when asked.
+    public var host = "127.0.0.1"
+    /// 0 picks a free port (tests); the port bound is reported when the server starts.
+    public var port = ServerConfig.defaultPort
+    /// When set, `/v1/*` and `/metrics` need `Authorization: Bearer <key>`.
+    public var apiKey: String?
+    /// Larger bodies get 413.
+    public var maxBodyBytes = 1 << 20
+    /// The largest `max_tokens` a request may ask for; nil: the model's context length.
+    public var maxTokensLimit: Int?
+    /// The longest prompt in tokens (with `<bos>` and the closing newline); nil: the
+    /// context length − 1, leaving room for one generated token.
+    public var maxPromptTokens: Int?
+    /// The name `/v1/models` lists and requests may give as `model`.
+    public var modelName = "reckon"
+    /// Distinct `group` labels the metrics keep; further groups are counted under `_other`.
+    public var maxMetricGroups = 256
+    public var defaults = RequestDefaults()
+    /// trace, debug, info, notice, warning, error or critical (standard error).
+    public var logLevel = "info"
+
+    public init() {}
+}
+
+/// What a request gets for a field it does not send (the `reckon serve` flags of `RuntimeOptions`).
+public struct RequestDefaults: Sendable {
+    public var routing: RoutingPolicy = .model
+    public var sampling: SamplingParams = .greedy
+    public var maxTokens = 200
+    public var thinkingTokenBudget: Int?
+    /// Requests without a `seed` get seed + n·φ for the n-th request.
+    public var seed: UInt64 = 1
+
+    public init() {}
+}

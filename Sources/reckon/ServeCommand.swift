@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import ReckonCheckpoint
+import ReckonCore
+import ReckonModel
+import ReckonRuntime
+import ReckonServer
+
+/// `reckon serve`: the OpenAI-compatible HTTP server (docs/http-api.md).
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a checkpoint over an OpenAI-compatible HTTP API.",
+        discussion: """
+        Endpoints: POST /v1/completions, POST /v1/chat/completions (with "stream": true for \
+        server-sent events), GET /v1/models, GET /health, GET /metrics (Prometheus text). \
+        Binds 127.0.0.1:\(ServerConfig.defaultPort) by default. The runtime flags set the engine (slots, \
+        budget, policy, order, load-linked threshold) and the defaults of request fields \
+        (routing, max_tokens, thinking_token_budget, temperature, top_p, top_k, seed); the \
+        clock is always real and arrivals come from the network (--clock and --arrival-* do \
+        not apply). SIGINT or SIGTERM stops accepting connections, finishes the requests in \
+        flight, then exits. See docs/http-api.md.
+
+        Example: reckon serve --budget 2000:500 --budget-policy truncate --api-key secret
+        """)
+
+    @Option(help: "Checkpoint (HDF5); the shipped default when omitted (the warm-up checkpoint if the self-routing one is absent).")
+    var checkpoint: String?
+    @Option(help: "Address to bind; 0.0.0.0 exposes the server to the network.") var host = "127.0.0.1"
+    @Option(help: "Port to bind (0: any free port).") var port = ServerConfig.defaultPort
+    @Option(help: "Require 'Authorization: Bearer KEY' on /v1/* and /metrics (default: $RECKON_API_KEY if set).")
+    var apiKey: String?
+    @Option(help: "Largest request body in bytes (413 above).") var maxBodyBytes = 1 << 20
+    @Option(help: "Largest max_tokens a request may ask for (default: the model's context).") var maxTokensLimit: Int?
+    @Option(help: "Requests queued for a batch slot before new ones get 429 queue_full.") var maxPending = 256
+    @Option(help: "Model name in /v1/models and responses (default: the checkpoint's file name).") var modelName: String?
+    @Option(help: "Distinct request groups kept as metric labels (the rest count as _other).") var maxGroups = 256
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+    @Option(help: "BLAS and worker threads.") var threads = 2
+    @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
+        guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be ≥ 1024") }
+        guard maxPending >= 1 else { throw ValidationError("--max-pending must be ≥ 1") }
+        guard threads >= 1, maxGroups >= 1 else { throw ValidationError("--threads and --max-groups must be ≥ 1") }
+        if let m = maxTokensLimit, m < 1 { throw ValidationError("--max-tokens-limit must be ≥ 1") }
+        if runtime.arrivalRate != nil { throw ValidationError("--arrival-rate does not apply to serve: requests arrive over HTTP") }
+        if let key = apiKey, key.isEmpty { throw ValidationError("--api-key must not be empty") }
+        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        guard levels.contains(logLevel) else { throw ValidationError("--log-level must be one of \(levels.joined(separator: ", "))") }
+    }
+
+    func run() async throws {
+        BLAS.setThreads(threads)
+        let path = try Self.checkpointPath(checkpoint)
+        let model: Transformer
+        do { model = try Checkpoint.load(from: path).model() } catch { throw fail(error) }
+
+        var engine = try runtime.engineConfig()
+        engine.maxPending = maxPending
+        var config = ServerConfig()
+        config.host = host
+        config.port = port
+        config.apiKey = apiKey ?? ProcessInfo.processInfo.environment["RECKON_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        config.maxBodyBytes = maxBodyBytes
+        config.maxTokensLimit = maxTokensLimit
+        config.modelName = modelName ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        config.maxMetricGroups = maxGroups
+        config.logLevel = logLevel
+        config.defaults.routing = try runtime.routingPolicy()
+        config.defaults.sampling = runtime.sampling
+        config.defaults.maxTokens = runtime.maxTokens
+        config.defaults.thinkingTokenBudget = runtime.thinkingTokenBudget
+        config.defaults.seed = runtime.seed
+
+        let server: ReckonHTTPServer
+        do { server = try ReckonHTTPServer(model: model, engine: engine, config: config) } catch { throw fail(error) }
+        let summary = "serve: \(config.modelName) (\(path), \(model.parameterCount) parameters), \(engine.slots) slots, queue \(maxPending)"
+            + (runtime.budget.map { ", budget \($0) (\(runtime.budgetPolicy), \(runtime.order)\(runtime.loadLinked ? ", load-linked" : ""))" } ?? "")
+            + (config.apiKey != nil ? ", bearer auth on" : "")
+        let host = host
+        try await server.run { port in
+            note("\(summary)\nserve: listening on http://\(host):\(port) (Ctrl-C or SIGTERM finishes the requests in flight, then exits)")
+        }
+        note("serve: stopped")
+    }
+
+    /// --checkpoint, else the default; before the self-routing checkpoint exists, the warm-up one.
+    static func checkpointPath(_ given: String?) throws -> String {
+        if let given { return given }
+        if let found = DefaultCheckpoint.locate(DefaultCheckpoint.relativePath).found { return found }
+        if let warmup = DefaultCheckpoint.locate(DefaultCheckpoint.warmupPath).found {
+            note("serve: \(DefaultCheckpoint.relativePath) not found; serving the warm-up checkpoint \(warmup) (pass --checkpoint to choose)")
+            return warmup
+        }
+        return try DefaultCheckpoint.resolve(nil)
+    }
+}
