@@ -15,6 +15,10 @@ public enum Dialect: String, CaseIterable, Sendable, Codable, Comparable {
     case indian
     /// Scots.
     case scots
+    /// Nigerian Pidgin English. Added after the other six and in no shipped training mix,
+    /// so that it can serve as a held-out dialect. New dialects go last: a dialect's position
+    /// seeds its template draws, so inserting one earlier would change existing files.
+    case pidgin
 
     /// Declaration order, so that sorted dialect lists (and hence generated files) are stable.
     public static func < (lhs: Dialect, rhs: Dialect) -> Bool {
@@ -29,6 +33,7 @@ public enum Dialect: String, CaseIterable, Sendable, Codable, Comparable {
         case .words: "numbers written as English words"
         case .indian: "Indian English: stative progressive, 'kindly', 'itself', 'into' for times, 'is how much?'"
         case .scots: "Scots: mair, mony, noo, ilka, gie, whit, thegither"
+        case .pidgin: "Nigerian Pidgin: wetin, na how much?, dey, don, abeg, una, e get, sabi, for, chop, e/am/im"
         }
     }
 

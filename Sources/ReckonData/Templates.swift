@@ -19,6 +19,8 @@ enum Templates {
         case (.indian, .mul): indianMul
         case (.scots, .add): scotsAdd
         case (.scots, .mul): scotsMul
+        case (.pidgin, .add): pidginAdd
+        case (.pidgin, .mul): pidginMul
         }
     }
 
@@ -127,5 +129,30 @@ enum Templates {
         { s in "There's \(s.a) \(s.items) in ilka \(s.box). How mony \(s.items) in \(s.b) \(s.boxes)?" },
         { s in "Whit's \(s.a) times \(s.b)?" },
         { s in "\(s.name) pits \(s.a) \(s.items) in ilka \(s.box) and fills \(s.b) \(s.boxes). How mony \(s.items) is that aw thegither?" },
+    ]
+
+    // MARK: Nigerian Pidgin English
+    //
+    // Features described for Nigerian Pidgin (eWAVE; Faraclas's grammar), several per template:
+    // "wetin" (what), "na" as copula and focus ("na how much?"), "dey" for the progressive or
+    // habitual and as locative copula ("dey sell", "dey inside"), completive "don" ("don give"),
+    // "abeg" (please), "una" (you plural), existential and possessive "get" ("e get", "every box
+    // get"), "sabi" (know), "for" as the general locative ("for market", "for inside"), "chop"
+    // (eat), the genderless pronouns e/am/im, "di" (the), and no plural -s after a number.
+    // The scene's she/her are not used: the pronouns do not mark gender.
+
+    static let pidginAdd: [Template] = [
+        { s in "\(s.name) get \(s.a) \(s.item). Im padi don give am \(s.b) more. How many \(s.item) e get now?" },
+        { s in "\(s.name) dey sell \(s.item) for market. E sell \(s.a) Monday and \(s.b) Tuesday. How many \(s.item) e don sell?" },
+        { s in "Abeg, \(s.a) plus \(s.b) na how much?" },
+        { s in "E get \(s.a) \(s.item) for inside di \(s.box). \(s.name) put \(s.b) more. How many \(s.item) dey inside now?" },
+        { s in "Una sabi wetin \(s.a) plus \(s.b) be? Abeg tell me before una go chop." },
+    ]
+
+    static let pidginMul: [Template] = [
+        { s in "Every \(s.box) get \(s.a) \(s.item) for inside. How many \(s.item) e get for \(s.b) \(s.box)?" },
+        { s in "Abeg, wetin be \(s.a) times \(s.b)?" },
+        { s in "\(s.name) dey pack \(s.a) \(s.item) for each \(s.box). E don fill \(s.b) \(s.box). How many \(s.item) e don pack?" },
+        { s in "\(s.a) times \(s.b), na how much? Una sabi am?" },
     ]
 }

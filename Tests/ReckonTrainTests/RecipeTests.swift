@@ -96,6 +96,9 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(r.output.dir, "runs/123", "a string key takes the text verbatim")
         try r.apply(override: "data.dialects=\"sae,aae\"")
         XCTAssertEqual(r.data.dialects, "sae,aae")
+        try r.apply(override: "data.eval_dialects=\"sae,aae,pidgin\"")
+        XCTAssertEqual(r.data.evalDialects, "sae,aae,pidgin")
+        XCTAssertThrowsError(try r.apply(override: "data.eval_dialects=\"sae,pigdin\""))
         try r.apply(override: "stages=sft")
         XCTAssertEqual(r.stageList, ["sft"])
 
