@@ -9,9 +9,6 @@ import ReckonRuntime
 enum DefaultCheckpoint {
     static let relativePath = "checkpoints/selfroute-small.h5"
 
-    /// The warm-up (SFT) checkpoint, which `serve` falls back to before the self-routing one exists.
-    static let warmupPath = "checkpoints/warmup-small.h5"
-
     static func resolve(_ given: String?) throws -> String {
         if let given { return given }
         let (found, candidates) = locate(relativePath)

@@ -86,14 +86,8 @@ struct ServeCommand: AsyncParsableCommand {
         note("serve: stopped")
     }
 
-    /// --checkpoint, else the default; before the self-routing checkpoint exists, the warm-up one.
+    /// --checkpoint, else the shipped default.
     static func checkpointPath(_ given: String?) throws -> String {
-        if let given { return given }
-        if let found = DefaultCheckpoint.locate(DefaultCheckpoint.relativePath).found { return found }
-        if let warmup = DefaultCheckpoint.locate(DefaultCheckpoint.warmupPath).found {
-            note("serve: \(DefaultCheckpoint.relativePath) not found; serving the warm-up checkpoint \(warmup) (pass --checkpoint to choose)")
-            return warmup
-        }
-        return try DefaultCheckpoint.resolve(nil)
+        try DefaultCheckpoint.resolve(given)
     }
 }
