@@ -37,7 +37,7 @@ def main():
     thresholds = sorted((float(r["method"].split(":")[1]), r) for r in rows if r["method"].startswith("threshold:"))
     if thresholds:
         xs, ys = zip(*(point(r) for _, r in thresholds))
-        ax.plot(xs, ys, "-o", color="tab:gray", ms=4, label="threshold:T (T = 0.1 … 0.9)")
+        ax.plot(xs, ys, "-o", color="tab:gray", ms=4, label="threshold:T (T = " + ", ".join(f"{t:g}" for t, _ in thresholds) + ")")
         for (t, _), x, y in zip(thresholds, xs, ys):
             ax.annotate(f"{t:g}", (x, y), textcoords="offset points", xytext=(3, -9), fontsize=7, color="tab:gray")
     best = sorted((int(m.group(1)), r) for r in rows if (m := re.fullmatch(r"best-of-(\d+)", r["method"])))
