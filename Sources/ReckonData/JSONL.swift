@@ -149,8 +149,9 @@ public enum JSONL {
         }
     }
 
-    /// A JSON string literal. Escapes what JSON requires and nothing else, so text stays readable.
-    static func quoted(_ s: String) -> String {
+    /// A JSON string literal. Escapes what JSON requires (and U+2028/U+2029, which break
+    /// JavaScript readers of SSE streams) and nothing else, so text stays readable.
+    public static func quoted(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -159,8 +160,9 @@ public enum JSONL {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+            case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)
             }
         }

@@ -1,3 +1,5 @@
+import ReckonData
+
 /// A JSON value with ordered object keys, for response bodies: fields come out in the order
 /// the OpenAI reference lists them, and an absent value is written as an explicit `null`.
 public indirect enum JSON: Sendable, Equatable {
@@ -53,20 +55,6 @@ public indirect enum JSON: Sendable, Equatable {
     }
 
     static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20 || c.value == 0x2028 || c.value == 0x2029:
-                let hex = String(c.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+        out += JSONL.quoted(s)
     }
 }
