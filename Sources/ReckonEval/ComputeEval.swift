@@ -147,12 +147,13 @@ public struct ComputeEval {
         return grouped
     }
 
-    static func isCorrect(_ r: RequestResult, gold: String) -> Bool {
+    /// Whether a result answers `gold`: well formed and the verifier's match.
+    public static func isCorrect(_ r: RequestResult, gold: String) -> Bool {
         answerOf(r).map { Verifier.matches($0, gold: gold) } ?? false
     }
 
     /// The answer a result gives, if it is well formed (mode known, thinking closed).
-    static func answerOf(_ r: RequestResult) -> String? {
+    public static func answerOf(_ r: RequestResult) -> String? {
         guard r.finishReason != .rejected, let mode = r.mode else { return nil }
         if mode == .think && !r.tokens.contains(Tokenizer.endThink) { return nil }
         return r.answer

@@ -44,7 +44,7 @@ public struct TokenBucket: Sendable, Equatable {
         return true
     }
 
-    /// Meters `amount` out of a reservation of `held` units.
+    /// Meters `amount` out of the units held by reservations.
     public mutating func spendReserved(_ amount: Double) {
         reserved -= amount; spent += amount
     }
@@ -115,14 +115,15 @@ public struct BudgetConfig: Sendable, Equatable {
     }
 
     /// Parses "C" or "C:R" (capacity, and refill per second; refill 0 when omitted).
-    public init(parsing text: String, unit: BudgetUnit = .tokens, policy: BudgetPolicy = .truncate) throws(RuntimeError) {
+    public init(parsing text: String, unit: BudgetUnit = .tokens, policy: BudgetPolicy = .truncate,
+                queueDeadline: Double = 5) throws(RuntimeError) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard (1...2).contains(parts.count), let c = Double(parts[0]) else {
             throw .invalidBudget("\"\(text)\" is not C or C:R (capacity, refill per second), e.g. 2000:400")
         }
         let r = parts.count == 2 ? Double(parts[1]) : 0
         guard let r else { throw .invalidBudget("\"\(text)\": the refill after ':' is not a number") }
-        try self.init(capacity: c, refillPerSecond: r, unit: unit, policy: policy)
+        try self.init(capacity: c, refillPerSecond: r, unit: unit, policy: policy, queueDeadline: queueDeadline)
     }
 }
 

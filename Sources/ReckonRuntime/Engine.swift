@@ -185,7 +185,6 @@ public struct Engine<Backend: DecodeBackend> {
             }
             lastRow[slot] = rows.count - 1
         }
-        var routed: [Int] = []
         if !rows.isEmpty {
             let logits = try backend.step(rows)
             report.rows = rows.count
@@ -202,7 +201,6 @@ public struct Engine<Backend: DecodeBackend> {
                 if a.phase == .prefill {
                     active[slot] = a
                     try route(slot: slot, logits: row, now: now, into: &report)
-                    routed.append(slot)
                 } else {
                     let t = try Sampler.sample(row, params: a.request.sampling, rng: &a.rng)
                     active[slot] = a

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ReckonCore
 import ReckonData
+import ReckonEval
 import ReckonModel
 import ReckonRuntime
 
@@ -77,8 +78,6 @@ struct GenerateCommand: ParsableCommand {
             }
             requests.append(try options.request(id: input.id ?? "\(i + 1)", prompt: tokens, group: input.group, index: i))
         }
-        var seen = Set<String>()
-        for r in requests where !seen.insert(r.id).inserted { throw fail("input id \"\(r.id)\" appears more than once") }
         let config = try options.engineConfig()
         var engine: Engine<TransformerBackend>
         do { engine = try Engine(backend: TransformerBackend(model: model, slots: config.slots), config: config) } catch { throw fail(error) }
@@ -91,8 +90,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     static func isCorrect(_ r: RequestResult, _ input: GenerationInput) -> Bool? {
-        guard let gold = input.answer else { return nil }
-        return r.finishReason != .rejected && Verifier.matches(r.answer, gold: gold)
+        input.answer.map { ComputeEval.isCorrect(r, gold: $0) }
     }
 
     static func jsonLine(_ r: RequestResult, input: GenerationInput) -> Data {

@@ -76,12 +76,7 @@ struct RuntimeOptions: ParsableArguments {
         }
         guard let grantOrder = GrantOrder(rawValue: order) else { throw ValidationError("--order must be fifo, value or fair, got \"\(order)\"") }
         do {
-            var b: BudgetConfig?
-            if let budget {
-                b = try BudgetConfig(parsing: budget, unit: unit, policy: policy)
-                b?.queueDeadline = queueDeadline
-                guard queueDeadline >= 0 else { throw ValidationError("--queue-deadline must be ≥ 0") }
-            }
+            let b = try budget.map { try BudgetConfig(parsing: $0, unit: unit, policy: policy, queueDeadline: queueDeadline) }
             if loadLinked && b == nil { throw ValidationError("--load-linked needs a --budget to link to") }
             return try EngineConfig(slots: slots, budget: b, order: grantOrder, loadLinked: loadLinked ? LoadLinkedConfig() : nil)
         } catch let e as RuntimeError { throw ValidationError("\(e)") }
