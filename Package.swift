@@ -65,6 +65,8 @@ let package = Package(
         .testTarget(name: "ReckonCheckpointTests", dependencies: ["ReckonCheckpoint"]),
         .testTarget(name: "ReckonRuntimeTests", dependencies: ["ReckonRuntime"]),
         .testTarget(name: "ReckonAuditTests", dependencies: ["ReckonAudit"]),
+        // Runs the built `reckon` binary.
+        .testTarget(name: "ReckonCLITests", dependencies: ["reckon", "ReckonCheckpoint"]),
         .testTarget(name: "ReckonServerTests", dependencies: ["ReckonServer", "ReckonRuntime", "ReckonModel"]),
     ]
 )

@@ -124,12 +124,28 @@ public struct Recipe: Sendable, Equatable {
         public var dir = "runs/default"
     }
 
+    /// A later warm-up phase, one `[[phase]]` table. Phases run after `[sft]`, in order, each
+    /// from the weights the phase before it ended with and a fresh optimizer. A phase lists
+    /// only what it changes: `[sft]` keys other than `init`, and the training keys of `[data]`;
+    /// everything else carries over from the phase before.
+    public struct Phase: Sendable, Equatable {
+        var settings: [PhaseSetting] = []
+    }
+
+    struct PhaseSetting: Sendable, Equatable {
+        let section: String
+        let name: String
+        let value: RecipeValue
+    }
+
     public var model = Model()
     public var data = Data()
     public var sft = SFT()
     public var degrpo = DeGRPO()
     public var eval = Eval()
     public var output = Output()
+    /// Warm-up phases after the first (`[sft]` itself is phase 1).
+    public var phases: [Phase] = []
     /// The stages to run, in order.
     public var stages = "data,sft,eval"
     /// The TOML text the recipe came from, stored in checkpoints.
@@ -141,6 +157,30 @@ public struct Recipe: Sendable, Equatable {
         ModelConfig(dim: model.dim, nLayers: model.layers, nHeads: model.heads,
                     nKVHeads: model.kvHeads == 0 ? model.heads : model.kvHeads, hiddenDim: model.hidden,
                     maxSeqLen: model.context, tiedEmbeddings: model.tied)
+    }
+
+    /// The recipe of each warm-up phase, phase 1 first: phase k is phase k − 1 with its own
+    /// settings applied.
+    public func phaseRecipes() throws(RecipeError) -> [Recipe] {
+        var current = self
+        current.phases = []
+        var out = [current]
+        for (i, phase) in phases.enumerated() {
+            for s in phase.settings {
+                try current.set(section: s.section, key: s.name, to: s.value, source: "[[phase]] \(i + 2)")
+            }
+            out.append(current)
+        }
+        return out
+    }
+
+    /// The keys a `[[phase]]` may change.
+    static func phaseAllows(section: String, name: String) -> Bool {
+        switch section {
+        case "sft": name != "init"
+        case "data": ["train", "train_n", "levels", "dialects", "seed", "skip_bad"].contains(name)
+        default: false
+        }
     }
 
     public var stageList: [String] {

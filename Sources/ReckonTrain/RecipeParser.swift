@@ -3,13 +3,23 @@ import ReckonData
 import TOMLKit
 
 /// A value read from TOML or from `--set`, before it is checked against its key.
-enum RecipeValue: Equatable {
+enum RecipeValue: Equatable, Sendable {
     case int(Int)
     case double(Double)
     case string(String)
     case bool(Bool)
     /// A TOML type no key takes (array, table, date); carries its name for the error.
     case other(String)
+
+    var tomlLiteral: String {
+        switch self {
+        case .int(let i): String(i)
+        case .double(let d): "\(d)"
+        case .string(let s): "\"\(s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\""
+        case .bool(let b): String(b)
+        case .other(let name): "\"<\(name)>\""
+        }
+    }
 
     var typeName: String {
         switch self {
@@ -148,7 +158,9 @@ extension Recipe {
         let sections = Set(keys.map(\.section))
         for name in table.keys.sorted() {
             guard let value = table[name] else { continue }
-            if value.type == .table {
+            if name == "phase" {
+                recipe.phases = try parsePhases(value, source: source)
+            } else if value.type == .table {
                 guard sections.contains(name), !name.isEmpty, let inner = value.table else {
                     throw .unknownSection(source: source, section: name)
                 }
@@ -163,6 +175,43 @@ extension Recipe {
         return recipe
     }
 
+    /// `[[phase]]` tables: each holds `[sft]` and `[data]` keys, written `sft.steps = 500` or
+    /// as sub-tables.
+    private static func parsePhases(_ value: TOMLValueConvertible, source: String) throws(RecipeError) -> [Phase] {
+        guard let array = value.array else {
+            throw .wrongType(source: source, key: "phase", expected: "an array of tables ([[phase]])", found: value.type.description)
+        }
+        var phases: [Phase] = []
+        for (i, element) in array.enumerated() {
+            let where_ = "\(source): [[phase]] \(i + 2)"
+            guard let table = element.table else {
+                throw .wrongType(source: source, key: "phase", expected: "an array of tables ([[phase]])", found: element.type.description)
+            }
+            var phase = Phase()
+            for section in table.keys.sorted() {
+                guard let inner = table[section]?.table else {
+                    throw .unknownKey(source: where_, key: "\(section) (a phase holds [sft] and [data] keys, e.g. sft.steps = 500)")
+                }
+                for name in inner.keys.sorted() {
+                    guard let v = inner[name] else { continue }
+                    phase.settings.append(try checkedPhaseSetting(section: section, name: name, value: Self.value(v), source: where_))
+                }
+            }
+            phases.append(phase)
+        }
+        return phases
+    }
+
+    /// A phase setting that names a key a phase may change, with a value that key accepts.
+    static func checkedPhaseSetting(section: String, name: String, value: RecipeValue, source: String) throws(RecipeError) -> PhaseSetting {
+        guard phaseAllows(section: section, name: name) else {
+            throw .unknownKey(source: source, key: "[\(section)] \(name) (a phase may change [sft] keys other than init, and [data] train, train_n, levels, dialects, seed, skip_bad)")
+        }
+        var scratch = Recipe()
+        try scratch.set(section: section, key: name, to: value, source: source)
+        return PhaseSetting(section: section, name: name, value: value)
+    }
+
     private static func value(_ v: TOMLValueConvertible) -> RecipeValue {
         switch v.type {
         case .int: v.int.map(RecipeValue.int) ?? .other("integer")
@@ -173,7 +222,7 @@ extension Recipe {
         }
     }
 
-    private mutating func set(section: String, key name: String, to value: RecipeValue, source: String) throws(RecipeError) {
+    mutating func set(section: String, key name: String, to value: RecipeValue, source: String) throws(RecipeError) {
         let label = section.isEmpty ? name : "[\(section)] \(name)"
         guard let key = Self.schema.first(where: { $0.section == section && $0.name == name }) else {
             throw .unknownKey(source: source, key: label)
@@ -192,9 +241,10 @@ extension Recipe {
         guard parts.count == 2 else { throw .badOverride("\"\(override)\" is not of the form section.key=value") }
         let path = parts[0].trimmingCharacters(in: .whitespaces)
         let raw = parts[1].trimmingCharacters(in: .whitespaces)
+        let source = "--set \(override)"
+        if path.hasPrefix("phase.") { return try applyPhase(path: path, raw: raw, source: source) }
         let pieces = path.split(separator: ".", maxSplits: 1).map(String.init)
         let (section, name) = pieces.count == 2 ? (pieces[0], pieces[1]) : ("", path)
-        let source = "--set \(override)"
         guard let key = Self.schema.first(where: { $0.section == section && $0.name == name }) else {
             if !section.isEmpty, !Self.sectionNames.contains(section) {
                 throw .unknownSection(source: source, section: section)
@@ -202,6 +252,22 @@ extension Recipe {
             throw .unknownKey(source: source, key: section.isEmpty ? name : "[\(section)] \(name)")
         }
         try set(section: section, key: name, to: Self.overrideValue(raw, kind: key.kind), source: source)
+    }
+
+    /// `--set phase.K.section.key=value`: changes (or adds) one setting of phase K ≥ 2.
+    private mutating func applyPhase(path: String, raw: String, source: String) throws(RecipeError) {
+        let pieces = path.split(separator: ".").map(String.init)
+        guard pieces.count == 4, let k = Int(pieces[1]) else {
+            throw .badOverride("\"\(path)\" is not of the form phase.K.section.key")
+        }
+        guard k >= 2, k <= phases.count + 1 else {
+            throw .badOverride("\(path): the recipe has phases 2...\(phases.count + 1) after [sft]" + (phases.isEmpty ? " (it has none)" : ""))
+        }
+        let (section, name) = (pieces[2], pieces[3])
+        let kind = Self.schema.first(where: { $0.section == section && $0.name == name })?.kind ?? .string
+        let setting = try Self.checkedPhaseSetting(section: section, name: name, value: Self.overrideValue(raw, kind: kind), source: source)
+        phases[k - 2].settings.removeAll { $0.section == section && $0.name == name }
+        phases[k - 2].settings.append(setting)
     }
 
     /// Reads `--set` text as `kind` when it can, else as whatever it looks like, so the error
@@ -229,6 +295,10 @@ extension Recipe {
                 current = key.section
             }
             out += "\(key.name) = \(key.render(self))\n"
+        }
+        for phase in phases {
+            out += "\n[[phase]]\n"
+            for s in phase.settings { out += "\(s.section).\(s.name) = \(s.value.tomlLiteral)\n" }
         }
         return out
     }

@@ -38,7 +38,7 @@ struct TrainCommand: ParsableCommand {
         let (trainSet, evalSet) = try loadData(recipe, generate: stages.contains("data"))
         var model: Transformer? = nil
         if stages.contains("sft") && !resumesDeGRPO {
-            model = try runSFT(recipe, recipeText: stored, train: trainSet, eval: evalSet)
+            model = try runPhases(recipe, recipeText: stored, train: trainSet, eval: evalSet, generate: stages.contains("data"))
         }
         if stages.contains("degrpo") {
             model = try runDeGRPO(recipe, recipeText: stored, train: trainSet, eval: evalSet, warmup: model)
@@ -55,46 +55,90 @@ struct TrainCommand: ParsableCommand {
         return (try? Checkpoint.load(from: resume))?.train?.stage == "degrpo"
     }
 
+    /// The warm-up phase a `--resume` checkpoint belongs to: stage "sft" is phase 1, "sft-K" phase K.
+    func resumePhase() throws -> Int? {
+        guard let resume else { return nil }
+        let stage: String
+        do { stage = try Checkpoint.load(from: resume).train?.stage ?? "" } catch { throw fail(error) }
+        if stage == "sft" { return 1 }
+        guard stage.hasPrefix("sft-"), let k = Int(stage.dropFirst(4)), k >= 2 else {
+            throw fail("\(resume): saved by stage \"\(stage)\", not a warm-up phase")
+        }
+        return k
+    }
+
+    /// Runs `[sft]` and then every `[[phase]]`, each from the weights the one before ended with.
+    /// Phase K ≥ 2 writes `train-phaseK.jsonl`, `metrics-phaseK.jsonl` and `phaseK/checkpoints/`.
+    func runPhases(_ r: Recipe, recipeText: String, train: [Example], eval: [Example], generate: Bool) throws -> Transformer {
+        let recipes: [Recipe]
+        do { recipes = try r.phaseRecipes() } catch { throw fail(error) }
+        let resumeAt = try resumePhase()
+        if let resumeAt, resumeAt > recipes.count { throw fail("\(resume ?? ""): saved in phase \(resumeAt), but the recipe has \(recipes.count)") }
+        var model: Transformer? = nil
+        for (i, phaseRecipe) in recipes.enumerated() {
+            let k = i + 1
+            if let resumeAt, k < resumeAt { continue }
+            if recipes.count > 1 { note("sft: phase \(k) of \(recipes.count)") }
+            let data = k == 1 ? train : try loadTrain(phaseRecipe, generate: generate, file: "train-phase\(k).jsonl")
+            model = try runSFT(phaseRecipe, phase: k, recipeText: recipeText, train: data, eval: eval,
+                               startFrom: model, resume: resumeAt == k ? resume : nil)
+        }
+        guard let model else { throw fail("the recipe has no warm-up phase to run") }
+        return model
+    }
+
     // MARK: Data
 
     /// Training and eval examples: read from the recipe's files, or generated (and written to
     /// the output folder) when a file is not given.
     func loadData(_ r: Recipe, generate: Bool) throws -> (train: [Example], eval: [Example]) {
-        func read(_ path: String) throws -> [Example] {
-            do {
-                let contents = try JSONL.read(path: path, skipBad: r.data.skipBad)
-                if contents.skippedCount > 0 { note("\(path): skipped \(contents.skippedCount) bad lines (first: \(contents.skipped[0]))") }
-                return contents.examples
-            } catch { throw fail(error) }
-        }
-        func gen(n: Int, levels: String, dialects: String, seed: Int, paired: Bool, file: String) throws -> [Example] {
-            guard generate else { throw fail("no \(file) to read: the recipe lists no data stage and [data] gives no file") }
-            do {
-                let levelMix = try Mix<Int>.parse(levels) { Int($0) }
-                let dialectMix = try Mix<Dialect>.parse(dialects) { Dialect(rawValue: $0) }
-                let examples = try Generator.generate(n: n, levels: levelMix, dialects: dialectMix, seed: UInt64(seed), paired: paired)
-                try JSONL.write(examples, to: "\(r.output.dir)/\(file)")
-                note("data: wrote \(examples.count) examples to \(r.output.dir)/\(file) (levels \(levels), dialects \(dialects)\(paired ? ", paired" : ""), seed \(seed))")
-                return examples
-            } catch { throw fail(error) }
-        }
-        let train = r.data.train.isEmpty
-            ? try gen(n: r.data.trainN, levels: r.data.levels, dialects: r.data.dialects, seed: r.data.seed, paired: false, file: "train.jsonl")
-            : try read(r.data.train)
+        let train = try loadTrain(r, generate: generate, file: "train.jsonl")
         // The generated eval set is paired: each problem in every dialect, so groups compare like for like.
         let evalDialects = r.data.evalDialects.isEmpty
             ? (try? Mix<Dialect>.parse(r.data.dialects) { Dialect(rawValue: $0) }).map { $0.keys.map(\.rawValue).joined(separator: ",") } ?? "sae"
             : r.data.evalDialects
         let evalN = max(1, r.data.evalN / max(1, evalDialects.split(separator: ",").count))
-        let eval = r.data.eval.isEmpty
-            ? try gen(n: evalN, levels: r.data.evalLevels, dialects: evalDialects, seed: r.data.evalSeed, paired: true, file: "eval.jsonl")
-            : try read(r.data.eval)
-        return (train, eval)
+        guard r.data.eval.isEmpty else { return (train, try readExamples(r.data.eval, skipBad: r.data.skipBad)) }
+        guard generate else { throw fail("no eval.jsonl to read: the recipe lists no data stage and [data] gives no file") }
+        do {
+            let levelMix = try Mix<Int>.parse(r.data.evalLevels) { Int($0) }
+            let dialectMix = try Mix<Dialect>.parse(evalDialects) { Dialect(rawValue: $0) }
+            let eval = try Generator.generate(n: evalN, levels: levelMix, dialects: dialectMix, seed: UInt64(r.data.evalSeed), paired: true)
+            try JSONL.write(eval, to: "\(r.output.dir)/eval.jsonl")
+            note("data: wrote \(eval.count) examples to \(r.output.dir)/eval.jsonl (levels \(r.data.evalLevels), dialects \(evalDialects), paired, seed \(r.data.evalSeed))")
+            return (train, eval)
+        } catch { throw fail(error) }
+    }
+
+    /// The training examples of `r`: its `[data] train` file, or `train_n` generated problems
+    /// written to `file` in the output folder.
+    func loadTrain(_ r: Recipe, generate: Bool, file: String) throws -> [Example] {
+        guard r.data.train.isEmpty else { return try readExamples(r.data.train, skipBad: r.data.skipBad) }
+        guard generate else { throw fail("no \(file) to read: the recipe lists no data stage and [data] gives no file") }
+        do {
+            let levelMix = try Mix<Int>.parse(r.data.levels) { Int($0) }
+            let dialectMix = try Mix<Dialect>.parse(r.data.dialects) { Dialect(rawValue: $0) }
+            let examples = try Generator.generate(n: r.data.trainN, levels: levelMix, dialects: dialectMix, seed: UInt64(r.data.seed), paired: false)
+            try JSONL.write(examples, to: "\(r.output.dir)/\(file)")
+            note("data: wrote \(examples.count) examples to \(r.output.dir)/\(file) (levels \(r.data.levels), dialects \(r.data.dialects), seed \(r.data.seed))")
+            return examples
+        } catch { throw fail(error) }
+    }
+
+    func readExamples(_ path: String, skipBad: Bool) throws -> [Example] {
+        do {
+            let contents = try JSONL.read(path: path, skipBad: skipBad)
+            if contents.skippedCount > 0 { note("\(path): skipped \(contents.skippedCount) bad lines (first: \(contents.skipped[0]))") }
+            return contents.examples
+        } catch { throw fail(error) }
     }
 
     // MARK: SFT
 
-    func runSFT(_ r: Recipe, recipeText: String, train: [Example], eval: [Example]) throws -> Transformer {
+    /// One warm-up phase. Phase 1 starts from `[sft] init` or a new model; a later phase from
+    /// `startFrom`, the weights the phase before it ended with.
+    func runSFT(_ r: Recipe, phase: Int, recipeText: String, train: [Example], eval: [Example],
+                startFrom: Transformer?, resume: String?) throws -> Transformer {
         let config = r.modelConfig
         let overflow = SFTData.Overflow(rawValue: r.sft.overflow) ?? .reject
         let data = SFTData(examples: train, context: config.maxSeqLen, overflow: overflow)
@@ -103,24 +147,35 @@ struct TrainCommand: ParsableCommand {
         let initial: Transformer
         do {
             sftConfig = try SFTConfig(recipe: r.sft, prompts: data.count)
-            initial = r.sft.initFrom.isEmpty
-                ? try Transformer(config: config, seed: UInt64(r.model.seed))
-                : try Checkpoint.load(from: r.sft.initFrom).model()
+            if let startFrom {
+                initial = startFrom
+            } else if r.sft.initFrom.isEmpty {
+                initial = try Transformer(config: config, seed: UInt64(r.model.seed))
+            } else {
+                initial = try Checkpoint.load(from: r.sft.initFrom).model()
+            }
         } catch { throw fail(error) }
         guard initial.config == config else { throw fail("\(r.sft.initFrom): its model config differs from the recipe's [model]") }
         var trainer: SFTTrainer
         do { trainer = try SFTTrainer(config: sftConfig, data: data, model: initial) } catch { throw fail(error) }
-        if let resume { try restore(&trainer, from: resume, recipeText: recipeText) }
-        if !r.sft.initFrom.isEmpty { note("sft: starting from the weights of \(r.sft.initFrom)") }
+        let stage = phase == 1 ? "sft" : "sft-\(phase)"
+        if let resume { try restore(&trainer, from: resume, stage: stage, recipeText: recipeText) }
+        if phase > 1 {
+            note("sft: phase \(phase) starts from the weights phase \(phase - 1) ended with, with a fresh optimizer")
+        } else if !r.sft.initFrom.isEmpty {
+            note("sft: starting from the weights of \(r.sft.initFrom)")
+        }
         note("sft: model d=\(config.dim) L=\(config.nLayers) H=\(config.nHeads) F=\(config.hiddenDim) T=\(config.maxSeqLen), \(trainer.model.parameterCount) parameters; \(sftConfig.steps) steps of \(sftConfig.batch) prompts, lr \(r.sft.lr) → \(r.sft.minLR), warm-up \(sftConfig.schedule.warmupSteps)")
 
         let rotation: CheckpointRotation
-        do { rotation = try CheckpointRotation(directory: "\(r.output.dir)/checkpoints", keep: r.sft.keepLast) } catch { throw fail(error) }
+        let checkpointDir = phase == 1 ? "\(r.output.dir)/checkpoints" : "\(r.output.dir)/phase\(phase)/checkpoints"
+        do { rotation = try CheckpointRotation(directory: checkpointDir, keep: r.sft.keepLast) } catch { throw fail(error) }
         let log: MetricsLog
-        do { log = try MetricsLog(path: "\(r.output.dir)/metrics.jsonl") } catch { throw fail(error) }
+        let metricsPath = phase == 1 ? "\(r.output.dir)/metrics.jsonl" : "\(r.output.dir)/metrics-phase\(phase).jsonl"
+        do { log = try MetricsLog(path: metricsPath) } catch { throw fail(error) }
         let interrupt = Interrupt()
         interrupt.install()
-        let bar = ProgressBar(total: sftConfig.steps, label: "sft", startDone: trainer.step)
+        let bar = ProgressBar(total: sftConfig.steps, label: phase == 1 ? "sft" : "sft \(phase)", startDone: trainer.step)
         let evalSubset = Array(eval.prefix(r.sft.evalN))
 
         var hooks = SFTHooks()
@@ -137,7 +192,7 @@ struct TrainCommand: ParsableCommand {
             return figures
         }
         hooks.save = { trainer, reason in
-            let state = TrainingState(stage: "sft", step: trainer.step, recipe: recipeText, rngState: trainer.rngState,
+            let state = TrainingState(stage: stage, step: trainer.step, recipe: recipeText, rngState: trainer.rngState,
                                       metrics: smoothed.map { ["loss": $0] } ?? [:])
             let checkpoint = Checkpoint(model: trainer.model, optimizer: trainer.optimizer, train: state)
             let path = try rotation.save(checkpoint, step: trainer.step)
@@ -162,13 +217,13 @@ struct TrainCommand: ParsableCommand {
 
     /// Loads the weights, optimizer and step of `path` into `trainer`, after checking that the
     /// checkpoint belongs to this recipe's SFT stage.
-    func restore(_ trainer: inout SFTTrainer, from path: String, recipeText: String) throws {
+    func restore(_ trainer: inout SFTTrainer, from path: String, stage: String, recipeText: String) throws {
         let checkpoint: Checkpoint
         do { checkpoint = try Checkpoint.load(from: path, includeOptimizer: true) } catch { throw fail(error) }
         guard let state = checkpoint.train, let optimizer = checkpoint.optimizer else {
             throw fail("\(path): no optimizer or training state to resume from")
         }
-        guard state.stage == "sft" else { throw fail("\(path): saved by stage \"\(state.stage)\", not sft") }
+        guard state.stage == stage else { throw fail("\(path): saved by stage \"\(state.stage)\", not \(stage)") }
         guard checkpoint.config == trainer.model.config else { throw fail("\(path): the model config differs from the recipe's [model]") }
         guard state.rngState == trainer.rngState else { throw fail("\(path): saved with another [sft] seed, so the data order would differ") }
         guard state.step <= trainer.config.steps else { throw fail("\(path): step \(state.step) is past the recipe's \(trainer.config.steps) steps") }

@@ -135,4 +135,72 @@ final class RecipeTests: XCTestCase {
         back.text = r.text
         XCTAssertEqual(back, r)
     }
+
+    func testPhasesCarryForwardAndApplyOnlyWhatTheyList() throws {
+        let r = try Recipe.parse("""
+            [data]
+            seed = 1
+            dialects = "sae"
+            [sft]
+            steps = 900
+            lr = 2e-3
+            [[phase]]
+            sft.steps = 1000
+            sft.loss_norm = "sequence"
+            data.seed = 4
+            [[phase]]
+            [phase.sft]
+            steps = 500
+            [phase.data]
+            dialects = "sae=0.5,words=0.5"
+            """, source: "p.toml")
+        let phases = try r.phaseRecipes()
+        XCTAssertEqual(phases.count, 3)
+        XCTAssertEqual(phases.map(\.sft.steps), [900, 1000, 500])
+        XCTAssertEqual(phases.map(\.sft.lossNorm), ["token", "sequence", "sequence"], "a phase keeps what the one before set")
+        XCTAssertEqual(phases.map(\.data.seed), [1, 4, 4])
+        XCTAssertEqual(phases.map(\.data.dialects), ["sae", "sae", "sae=0.5,words=0.5"])
+        XCTAssertEqual(phases.map(\.sft.lr), [2e-3, 2e-3, 2e-3])
+        XCTAssertTrue(phases.allSatisfy { $0.phases.isEmpty })
+
+        var back = try Recipe.parse(r.resolvedTOML, source: "resolved")
+        back.text = r.text
+        XCTAssertEqual(back, r, "phases survive the resolved TOML")
+    }
+
+    func testPhaseErrorsNameTheKey() {
+        XCTAssertThrowsError(try Recipe.parse("[[phase]]\nsft.init = \"a.h5\"\n", source: "p.toml")) { error in
+            XCTAssertTrue("\(error)".hasPrefix("p.toml: [[phase]] 2: unknown key [sft] init"), "\(error)")
+        }
+        XCTAssertThrowsError(try Recipe.parse("[[phase]]\ndata.eval_n = 3\n", source: "p.toml")) { error in
+            XCTAssertTrue("\(error)".hasPrefix("p.toml: [[phase]] 2: unknown key [data] eval_n"), "\(error)")
+        }
+        XCTAssertThrowsError(try Recipe.parse("[[phase]]\nsft.lr = \"fast\"\n", source: "p.toml")) { error in
+            XCTAssertEqual("\(error)", "p.toml: [[phase]] 2: [sft] lr must be a number, got string")
+        }
+        XCTAssertThrowsError(try Recipe.parse("[[phase]]\nsteps = 3\n", source: "p.toml")) { error in
+            XCTAssertTrue("\(error)".contains("unknown key steps"), "\(error)")
+        }
+        XCTAssertThrowsError(try Recipe.parse("phase = 3\n", source: "p.toml")) { error in
+            XCTAssertTrue("\(error)".contains("phase must be an array of tables"), "\(error)")
+        }
+    }
+
+    func testSetReachesAPhase() throws {
+        var r = try Recipe.parse("[sft]\nsteps = 9\n[[phase]]\nsft.steps = 5\n", source: "p.toml")
+        try r.apply(override: "phase.2.sft.steps=7")
+        try r.apply(override: "phase.2.data.seed=11")
+        let phases = try r.phaseRecipes()
+        XCTAssertEqual(phases.map(\.sft.steps), [9, 7])
+        XCTAssertEqual(phases.map(\.data.seed), [1, 11])
+        XCTAssertThrowsError(try r.apply(override: "phase.3.sft.steps=1")) { error in
+            XCTAssertEqual("\(error)", "--set: phase.3.sft.steps: the recipe has phases 2...2 after [sft]")
+        }
+        XCTAssertThrowsError(try r.apply(override: "phase.2.sft.init=x.h5")) { error in
+            XCTAssertTrue("\(error)".contains("unknown key [sft] init"), "\(error)")
+        }
+        XCTAssertThrowsError(try r.apply(override: "phase.2.sft.steps=many")) { error in
+            XCTAssertEqual("\(error)", "--set phase.2.sft.steps=many: [sft] steps must be an integer, got string")
+        }
+    }
 }
