@@ -49,6 +49,14 @@ struct BenchCommand: ParsableCommand {
         log(String(format: "decode batch 1: %.0f tokens/s", decode1))
         log(String(format: "decode batch 32: %.0f tokens/s", decode32))
         log(String(format: "decode batch-32 / batch-1 throughput: %.2fx", decode32 / decode1))
+        // The ceiling on that ratio with this BLAS: batch 32 can be no faster than its
+        // projections alone, timed at the same shapes in this run.
+        let products32 = measureProducts(config: config, rows: 32)
+        out["decode_products_gflops_batch32"] = products32.gflops
+        out["decode_products_tokens_per_s_batch32"] = products32.tokensPerSecond
+        out["decode_batch_ratio_ceiling"] = products32.tokensPerSecond / decode1
+        log(String(format: "decode batch 32, projections only: %.0f tokens/s (%.1f GFLOP/s); ratio ceiling %.2fx",
+                   products32.tokensPerSecond, products32.gflops, products32.tokensPerSecond / decode1))
         out["parameters"] = Double(ParameterLayout(config).count)
         out["threads"] = Double(threads)
 
@@ -145,6 +153,43 @@ struct BenchCommand: ParsableCommand {
             times.append(Self.now() - t0)
         }
         return Double(b * decodeSteps) / times.reduce(0, +)
+    }
+
+    /// Tokens/s and GFLOP/s of one decode step's projections alone (every layer's q, k, v, o,
+    /// w1, w3, w2 and the classifier, through the decode path's own `Matmul.forward`) at
+    /// `rows` rows: an upper bound on decode throughput at that batch size.
+    func measureProducts(config c: ModelConfig, rows n: Int) -> (tokensPerSecond: Double, gflops: Double) {
+        let d = c.dim, kvd = c.kvDim, F = c.hiddenDim, V = c.vocabSize
+        let shapes = [(d, d), (d, kvd), (d, kvd), (d, d), (d, F), (d, F), (F, d)]  // (in, out)
+        var rng = RNG(seed: 4)
+        // Every layer gets its own weights, so the cache sees the model's real footprint.
+        let weights = (0..<(c.nLayers * shapes.count)).map { i in
+            (0..<(shapes[i % shapes.count].0 * shapes[i % shapes.count].1)).map { _ in rng.normal() * 0.02 }
+        }
+        let cls = (0..<(V * d)).map { _ in rng.normal() * 0.02 }
+        let inp = (0..<(n * F)).map { _ in rng.normal() }          // (n, max(d, F))
+        var out = [Float](repeating: 0, count: n * max(F, V))     // (n, max(F, V))
+        let flops = 2 * Double(n) * Double(c.nLayers * shapes.reduce(0) { $0 + $1.0 * $1.1 } + V * d)
+        func once() {
+            inp.withUnsafeBufferPointer { x in
+                out.withUnsafeMutableBufferPointer { y in
+                    for (i, w) in weights.enumerated() {
+                        let (inDim, outDim) = shapes[i % shapes.count]
+                        w.withUnsafeBufferPointer { Matmul.forward(y.baseAddress!, x.baseAddress!, $0.baseAddress!, n: n, inDim: inDim, outDim: outDim) }
+                    }
+                    cls.withUnsafeBufferPointer { Matmul.forward(y.baseAddress!, x.baseAddress!, $0.baseAddress!, n: n, inDim: d, outDim: V) }
+                }
+            }
+        }
+        for _ in 0..<5 { once() }
+        var times: [Double] = []
+        for _ in 0..<decodeSteps {
+            let t0 = Self.now()
+            once()
+            times.append(Self.now() - t0)
+        }
+        let t = Self.median(times)
+        return (Double(n) / t, flops / t / 1e9)
     }
 
     func argmax(_ logits: [Float], row: Int, _ V: Int) -> Int32 {
