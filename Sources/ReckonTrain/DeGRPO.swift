@@ -11,7 +11,23 @@ public struct DeGRPOConfig: Sendable, Equatable, Codable {
     public var passes: Int = 1
     /// Sequences per forward/backward; the loss is normalised over the whole batch regardless.
     public var microBatch: Int = 16
+    /// Hold still the parameters that move the mode choice of every prompt alike: the
+    /// classifier rows of `<think>` and `<short>`, and the embeddings of `<bos>` and of the
+    /// prompt's closing "\n", the only inputs every decision position shares. The control
+    /// term must then act through weights that see the prompt.
+    public var freezeDecisionBias = false
+    /// Give the control token `Advantage.batchContrast` advantages instead of the group ones.
+    public var controlContrast = false
     public init() {}
+
+    /// Parameter ranges `freezeDecisionBias` holds still, for `layout`.
+    public static func decisionBiasRanges(_ layout: ParameterLayout, config c: ModelConfig) -> [Range<Int>] {
+        let d = c.dim
+        func row(_ base: Int, _ token: Int32) -> Range<Int> { (base + Int(token) * d)..<(base + Int(token) * d + d) }
+        let newline = Int32(UInt8(ascii: "\n"))
+        return [row(layout.wcls, Tokenizer.think), row(layout.wcls, Tokenizer.short),
+                row(layout.tokEmbed, Tokenizer.bos), row(layout.tokEmbed, newline)]
+    }
 
     public func validate() throws(TrainError) {
         guard promptsPerStep > 0, rollout.groupSize > 1 else {
@@ -87,7 +103,12 @@ public struct DeGRPOTrainer: Sendable {
     /// One step: sample G rollouts per prompt, score them, then μ passes of the clipped objective.
     public mutating func train(prompts: [RLPrompt], lr: Float) throws -> DeGRPOStats {
         let start = Self.now()
-        let rollouts = try Rollouts.sample(policy: policy, prompts: prompts, config: config.rollout, seed: rng.next())
+        var rollouts = try Rollouts.sample(policy: policy, prompts: prompts, config: config.rollout, seed: rng.next())
+        if config.controlContrast {
+            let control = Advantage.batchContrast(rollouts.map(\.advantage), thinks: rollouts.map { $0.outcome.mode == .think },
+                                                  groups: rollouts.map(\.prompt))
+            for i in rollouts.indices { rollouts[i].controlAdvantage = control[i] }
+        }
         let rolloutTime = Self.now() - start
         var stats = try optimize(prompts: prompts, rollouts: rollouts, lr: lr)
         stats.rolloutTime = rolloutTime
@@ -143,7 +164,8 @@ public struct DeGRPOTrainer: Sendable {
                 let current = try responseLogprobs(policy, range)
                 let batch = range.enumerated().map { j, i in
                     PolicyRollout(logprobs: current[j], oldLogprobs: old?[i] ?? current[j],
-                                  refLogprobs: ref?[i] ?? current[j], advantage: rollouts[i].advantage)
+                                  refLogprobs: ref?[i] ?? current[j], advantage: rollouts[i].advantage,
+                                  controlAdvantage: rollouts[i].controlAdvantage)
                 }
                 let result = try PolicyLoss.compute(batch, config: c.loss, totals: totals)
                 var weights = [Float](repeating: 0, count: mb * T)
@@ -160,7 +182,11 @@ public struct DeGRPOTrainer: Sendable {
                 let n = Double(range.reduce(0) { $0 + rollouts[$1].response.count })
                 klSum += result.kl * n; clipSum += result.clipFraction * n; tokenSum += n
             }
+            let frozen = c.freezeDecisionBias ? DeGRPOConfig.decisionBiasRanges(policy.layout, config: policy.config) : []
+            let held = frozen.map { Array(policy.params[$0]) }
+            for r in frozen { for i in r { policy.grads[i] = 0 } }
             stats.gradNorm = Double(try optimizer.update(params: &policy.params, grads: policy.grads, lr: lr))
+            for (r, values) in zip(frozen, held) { policy.params.replaceSubrange(r, with: values) }
             stats.loss = loss
         }
         step += 1

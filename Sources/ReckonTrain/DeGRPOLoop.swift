@@ -18,6 +18,8 @@ extension DeGRPOConfig {
         loss = PolicyLossConfig(kind: kind, alpha: Float(d.alpha), epsilon: Float(d.epsilon), beta: Float(d.beta), aggregation: aggregation)
         passes = d.passes
         microBatch = d.microBatch
+        freezeDecisionBias = d.freezeDecisionBias
+        controlContrast = d.controlAdvantage == "contrast"
         try validate()
         do { try rollout.sampling.validate() } catch { throw .invalidConfig("[degrpo] \(error)") }
     }

@@ -39,8 +39,11 @@ public struct PolicyRollout: Sendable, Equatable {
     public var oldLogprobs: [Float]
     public var refLogprobs: [Float]
     public var advantage: Float
-    public init(logprobs: [Float], oldLogprobs: [Float], refLogprobs: [Float], advantage: Float) {
+    /// The control token's advantage; nil means `advantage`.
+    public var controlAdvantage: Float?
+    public init(logprobs: [Float], oldLogprobs: [Float], refLogprobs: [Float], advantage: Float, controlAdvantage: Float? = nil) {
         self.logprobs = logprobs; self.oldLogprobs = oldLogprobs; self.refLogprobs = refLogprobs; self.advantage = advantage
+        self.controlAdvantage = controlAdvantage
     }
 }
 
@@ -107,7 +110,7 @@ public enum PolicyLoss {
             let klWeight = c.aggregation == .batchTokenMean ? 1 / allTokens : 1 / (G * Double(n))
             var w = [Float](repeating: 0, count: n)
             for t in 0..<n {
-                let lp = Double(r.logprobs[t]), A = Double(r.advantage)
+                let lp = Double(r.logprobs[t]), A = Double(t == 0 ? r.controlAdvantage ?? r.advantage : r.advantage)
                 let rho = exp(lp - Double(r.oldLogprobs[t]))
                 let lo = 1 - Double(c.epsilon), hi = 1 + Double(c.epsilon)
                 let clippedRho = min(max(rho, lo), hi)

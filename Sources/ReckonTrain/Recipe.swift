@@ -106,6 +106,11 @@ public struct Recipe: Sendable, Equatable {
         /// "sequence-mean" (each rollout weighs the same) or "token-mean" (over the batch).
         public var aggregation = "sequence-mean"
         public var normalizeStd = false
+        /// Hold the prompt-independent paths to the mode choice still (`DeGRPOConfig.freezeDecisionBias`).
+        public var freezeDecisionBias = false
+        /// "group": the control token uses the group advantage; "contrast": with the batch's
+        /// mean advantage of thinking removed (`Advantage.batchContrast`).
+        public var controlAdvantage = "group"
         /// μ: optimisation passes per rollout batch.
         public var passes = 1
         public var microBatch = 16
@@ -253,6 +258,8 @@ extension Recipe {
             .string("degrpo", "aggregation", \.degrpo.aggregation, check: {
                 PolicyLossConfig.Aggregation(rawValue: $0) == nil ? "must be \"sequence-mean\" or \"token-mean\"" : nil }),
             .bool("degrpo", "normalize_std", \.degrpo.normalizeStd),
+            .bool("degrpo", "freeze_decision_bias", \.degrpo.freezeDecisionBias),
+            .string("degrpo", "control_advantage", \.degrpo.controlAdvantage, check: { ["group", "contrast"].contains($0) ? nil : "must be \"group\" or \"contrast\"" }),
             .int("degrpo", "passes", \.degrpo.passes, min: 1),
             .int("degrpo", "micro_batch", \.degrpo.microBatch, min: 1),
             .number("degrpo", "lr", \.degrpo.lr, min: 0),

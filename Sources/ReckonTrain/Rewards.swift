@@ -36,4 +36,22 @@ public enum Advantage {
         let std = (centred.reduce(0) { $0 + $1 * $1 } / n).squareRoot()
         return std > 1e-6 ? centred.map { $0 / std } : centred.map { _ in 0 }
     }
+
+    /// Control-token advantages with the batch's shared preference for one mode removed.
+    ///
+    /// With x_i = 1[think]_i − (think fraction of i's group), the control term's gradient on
+    /// what every prompt shares is ∝ Σ_i A_i x_i. Subtracting β·x_i, with β = Σ A_i x_i / Σ x_i²
+    /// over the batch (the batch's mean advantage of thinking), makes that sum zero: the
+    /// control token then learns only where thinking pays more, or less, than on average.
+    /// Rollouts keep `advantage` for the response term; `groups[i]` names i's prompt.
+    public static func batchContrast(_ advantages: [Float], thinks: [Bool], groups: [Int]) -> [Float] {
+        precondition(advantages.count == thinks.count && thinks.count == groups.count)
+        var count: [Int: Int] = [:], think: [Int: Int] = [:]
+        for (g, t) in zip(groups, thinks) { count[g, default: 0] += 1; think[g, default: 0] += t ? 1 : 0 }
+        let x = zip(groups, thinks).map { g, t in (t ? 1 : 0) - Double(think[g] ?? 0) / Double(count[g] ?? 1) }
+        let sxx = x.reduce(0) { $0 + $1 * $1 }
+        guard sxx > 1e-12 else { return advantages }
+        let beta = zip(advantages, x).reduce(0) { $0 + Double($1.0) * $1.1 } / sxx
+        return zip(advantages, x).map { Float(Double($0) - beta * $1) }
+    }
 }

@@ -25,6 +25,9 @@ public struct Rollout: Sendable, Equatable {
     public var advantage: Float
     /// A `<think>` that reached the length limit before `</think>`.
     public var truncated: Bool
+    /// The control token's own advantage, when it differs from `advantage`
+    /// (`Advantage.batchContrast`).
+    public var controlAdvantage: Float? = nil
 }
 
 public struct RolloutConfig: Sendable, Equatable, Codable {

@@ -70,6 +70,57 @@ final class DeGRPOTests: XCTestCase {
         XCTAssertGreaterThan(try pThink(grpo.policy), p0 + 0.05)
     }
 
+    /// `freezeDecisionBias` holds exactly the control rows of the classifier and the `<bos>` and
+    /// "\n" embeddings; every other parameter that gets a gradient still moves, and the mode
+    /// choice still learns through them.
+    func testFreezeDecisionBiasHoldsOnlyThosePaths() throws {
+        var t = try trainer(PolicyLossConfig(kind: .degrpo, alpha: 1, beta: 0.001))
+        t.config.freezeDecisionBias = true
+        let before = t.policy.params, p0 = try pThink(t.policy)
+        for _ in 0..<5 { _ = try t.optimize(prompts: [prompt], rollouts: rollouts(), lr: 1e-2) }
+        let ranges = DeGRPOConfig.decisionBiasRanges(t.policy.layout, config: config)
+        XCTAssertEqual(ranges.map(\.count), [16, 16, 16, 16])
+        var held = [Bool](repeating: false, count: before.count)
+        for r in ranges { for i in r { held[i] = true; XCTAssertEqual(t.policy.params[i], before[i]) } }
+        let l = t.policy.layout
+        let wclsOther = l.wcls + Int(Tokenizer.eos) * 16
+        XCTAssertNotEqual(Array(t.policy.params[wclsOther..<(wclsOther + 16)]), Array(before[wclsOther..<(wclsOther + 16)]))
+        let moved = zip(t.policy.params, before).enumerated().filter { !held[$0.offset] && $0.element.0 != $0.element.1 }.count
+        XCTAssertGreaterThan(moved, before.count / 4)
+        XCTAssertGreaterThan(try pThink(t.policy), p0 + 0.1, "the mode choice learns through the shared weights")
+    }
+
+    /// Batch contrast, by hand: an easy group (1 think of 4, short pays) and a hard one (2 of 4,
+    /// think pays). Σ A·x = 1.125 and Σ x² = 1.75, so β = 9/14 and the shared push
+    /// Σ A'·x is zero afterwards.
+    func testBatchContrastRemovesTheSharedPushByHand() {
+        let A: [Float] = [-0.375, 0.125, 0.125, 0.125, 0.75, 0.75, -0.75, -0.75]
+        let thinks = [true, false, false, false, true, true, false, false]
+        let groups = [0, 0, 0, 0, 1, 1, 1, 1]
+        let c = Advantage.batchContrast(A, thinks: thinks, groups: groups)
+        let beta: Float = 9.0 / 14.0
+        let expected: [Float] = [-0.375 - beta * 0.75, 0.125 + beta * 0.25, 0.125 + beta * 0.25, 0.125 + beta * 0.25,
+                                 0.75 - beta * 0.5, 0.75 - beta * 0.5, -0.75 + beta * 0.5, -0.75 + beta * 0.5]
+        for (x, y) in zip(c, expected) { XCTAssertEqual(x, y, accuracy: 1e-6) }
+        let x: [Float] = [0.75, -0.25, -0.25, -0.25, 0.5, 0.5, -0.5, -0.5]
+        XCTAssertEqual(zip(c, x).reduce(0) { $0 + $1.0 * $1.1 }, 0, accuracy: 1e-6)
+        // No mode spread in any group: nothing to contrast, the advantages pass through.
+        XCTAssertEqual(Advantage.batchContrast([0.5, -0.5], thinks: [true, true], groups: [0, 0]), [0.5, -0.5])
+    }
+
+    /// The control advantage reaches the control token's weight only.
+    func testControlAdvantageActsOnTokenZeroOnly() throws {
+        let lp: [Float] = [-0.7, -1.2, -0.3]
+        let base = PolicyRollout(logprobs: lp, oldLogprobs: lp, refLogprobs: lp, advantage: 0.5)
+        var other = base
+        other.controlAdvantage = -0.25
+        let config = PolicyLossConfig(kind: .degrpo, alpha: 0.5, beta: 0)
+        let a = try PolicyLoss.compute([base], config: config, totals: PolicyLossTotals([3]))
+        let b = try PolicyLoss.compute([other], config: config, totals: PolicyLossTotals([3]))
+        XCTAssertEqual(b.weights[0][0], a.weights[0][0] * -0.5, accuracy: 1e-7, "α/G · ρ · A with A = −0.25 instead of 0.5")
+        XCTAssertEqual(Array(b.weights[0][1...]), Array(a.weights[0][1...]))
+    }
+
     /// A sampled step reports consistent statistics.
     func testSampledStepStatistics() throws {
         var t = try trainer(PolicyLossConfig())
