@@ -157,6 +157,7 @@ public struct DeGRPOTrainer: Sendable {
 
         var stats = DeGRPOStats()
         var entropySum = 0.0, entropyCount = 0, klSum = 0.0, clipSum = 0.0, tokenSum = 0.0
+        let frozen = c.freezeDecisionBias ? DeGRPOConfig.decisionBiasRanges(policy.layout, config: policy.config) : []
         for pass in 0..<c.passes {
             policy.zeroGrad()
             var loss = 0.0
@@ -182,7 +183,6 @@ public struct DeGRPOTrainer: Sendable {
                 let n = Double(range.reduce(0) { $0 + rollouts[$1].response.count })
                 klSum += result.kl * n; clipSum += result.clipFraction * n; tokenSum += n
             }
-            let frozen = c.freezeDecisionBias ? DeGRPOConfig.decisionBiasRanges(policy.layout, config: policy.config) : []
             let held = frozen.map { Array(policy.params[$0]) }
             for r in frozen { for i in r { policy.grads[i] = 0 } }
             stats.gradNorm = Double(try optimizer.update(params: &policy.params, grads: policy.grads, lr: lr))

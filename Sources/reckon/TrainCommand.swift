@@ -36,12 +36,14 @@ struct TrainCommand: ParsableCommand {
         let stages = recipe.stageList
 
         let (trainSet, evalSet) = try loadData(recipe, generate: stages.contains("data"))
+        let resumeStage = try self.resumeStage()
         var model: Transformer? = nil
-        if stages.contains("sft") && !resumesDeGRPO {
-            model = try runPhases(recipe, recipeText: stored, train: trainSet, eval: evalSet, generate: stages.contains("data"))
+        if stages.contains("sft") && resumeStage != "degrpo" {
+            model = try runPhases(recipe, recipeText: stored, train: trainSet, eval: evalSet,
+                                  generate: stages.contains("data"), resumeStage: resumeStage)
         }
         if stages.contains("degrpo") {
-            model = try runDeGRPO(recipe, recipeText: stored, train: trainSet, eval: evalSet, warmup: model)
+            model = try runDeGRPO(recipe, recipeText: stored, train: trainSet, eval: evalSet, warmup: model, resumeStage: resumeStage)
         }
         if stages.contains("eval") {
             let m = try model ?? loadFinalModel(out)
@@ -49,31 +51,29 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    /// A `--resume` checkpoint of the degrpo stage skips the sft stage before it.
-    var resumesDeGRPO: Bool {
-        guard let resume else { return false }
-        return (try? Checkpoint.load(from: resume))?.train?.stage == "degrpo"
+    /// The stage a `--resume` checkpoint was saved by ("" when it has no training state).
+    /// A degrpo checkpoint skips the sft stage before it.
+    func resumeStage() throws -> String? {
+        guard let resume else { return nil }
+        do { return try Checkpoint.load(from: resume).train?.stage ?? "" } catch { throw fail(error) }
     }
 
-    /// The warm-up phase a `--resume` checkpoint belongs to: stage "sft" is phase 1, "sft-K" phase K.
-    func resumePhase() throws -> Int? {
-        guard let resume else { return nil }
-        let stage: String
-        do { stage = try Checkpoint.load(from: resume).train?.stage ?? "" } catch { throw fail(error) }
-        if stage == "sft" { return 1 }
-        guard stage.hasPrefix("sft-"), let k = Int(stage.dropFirst(4)), k >= 2 else {
-            throw fail("\(resume): saved by stage \"\(stage)\", not a warm-up phase")
-        }
-        return k
-    }
+    /// The checkpoint stage of warm-up phase `k`: "sft" for phase 1, "sft-K" after it.
+    static func stageName(phase k: Int) -> String { k == 1 ? "sft" : "sft-\(k)" }
 
     /// Runs `[sft]` and then every `[[phase]]`, each from the weights the one before ended with.
     /// Phase K ≥ 2 writes `train-phaseK.jsonl`, `metrics-phaseK.jsonl` and `phaseK/checkpoints/`.
-    func runPhases(_ r: Recipe, recipeText: String, train: [Example], eval: [Example], generate: Bool) throws -> Transformer {
+    func runPhases(_ r: Recipe, recipeText: String, train: [Example], eval: [Example], generate: Bool,
+                   resumeStage: String?) throws -> Transformer {
         let recipes: [Recipe]
         do { recipes = try r.phaseRecipes() } catch { throw fail(error) }
-        let resumeAt = try resumePhase()
-        if let resumeAt, resumeAt > recipes.count { throw fail("\(resume ?? ""): saved in phase \(resumeAt), but the recipe has \(recipes.count)") }
+        var resumeAt: Int? = nil
+        if let resumeStage {
+            guard let k = recipes.indices.map({ $0 + 1 }).first(where: { Self.stageName(phase: $0) == resumeStage }) else {
+                throw fail("\(resume ?? ""): saved by stage \"\(resumeStage)\", not one of this recipe's \(recipes.count) warm-up phases")
+            }
+            resumeAt = k
+        }
         var model: Transformer? = nil
         for (i, phaseRecipe) in recipes.enumerated() {
             let k = i + 1
@@ -98,29 +98,32 @@ struct TrainCommand: ParsableCommand {
             ? (try? Mix<Dialect>.parse(r.data.dialects) { Dialect(rawValue: $0) }).map { $0.keys.map(\.rawValue).joined(separator: ",") } ?? "sae"
             : r.data.evalDialects
         let evalN = max(1, r.data.evalN / max(1, evalDialects.split(separator: ",").count))
-        guard r.data.eval.isEmpty else { return (train, try readExamples(r.data.eval, skipBad: r.data.skipBad)) }
-        guard generate else { throw fail("no eval.jsonl to read: the recipe lists no data stage and [data] gives no file") }
-        do {
-            let levelMix = try Mix<Int>.parse(r.data.evalLevels) { Int($0) }
-            let dialectMix = try Mix<Dialect>.parse(evalDialects) { Dialect(rawValue: $0) }
-            let eval = try Generator.generate(n: evalN, levels: levelMix, dialects: dialectMix, seed: UInt64(r.data.evalSeed), paired: true)
-            try JSONL.write(eval, to: "\(r.output.dir)/eval.jsonl")
-            note("data: wrote \(eval.count) examples to \(r.output.dir)/eval.jsonl (levels \(r.data.evalLevels), dialects \(evalDialects), paired, seed \(r.data.evalSeed))")
-            return (train, eval)
-        } catch { throw fail(error) }
+        let eval = r.data.eval.isEmpty
+            ? try generateData(r, n: evalN, levels: r.data.evalLevels, dialects: evalDialects, seed: r.data.evalSeed,
+                               paired: true, generate: generate, file: "eval.jsonl")
+            : try readExamples(r.data.eval, skipBad: r.data.skipBad)
+        return (train, eval)
     }
 
     /// The training examples of `r`: its `[data] train` file, or `train_n` generated problems
     /// written to `file` in the output folder.
     func loadTrain(_ r: Recipe, generate: Bool, file: String) throws -> [Example] {
         guard r.data.train.isEmpty else { return try readExamples(r.data.train, skipBad: r.data.skipBad) }
+        return try generateData(r, n: r.data.trainN, levels: r.data.levels, dialects: r.data.dialects, seed: r.data.seed,
+                                paired: false, generate: generate, file: file)
+    }
+
+    /// Generated problems, written to `file` in the output folder; an error when the recipe has
+    /// no data stage to generate them.
+    func generateData(_ r: Recipe, n: Int, levels: String, dialects: String, seed: Int, paired: Bool,
+                      generate: Bool, file: String) throws -> [Example] {
         guard generate else { throw fail("no \(file) to read: the recipe lists no data stage and [data] gives no file") }
         do {
-            let levelMix = try Mix<Int>.parse(r.data.levels) { Int($0) }
-            let dialectMix = try Mix<Dialect>.parse(r.data.dialects) { Dialect(rawValue: $0) }
-            let examples = try Generator.generate(n: r.data.trainN, levels: levelMix, dialects: dialectMix, seed: UInt64(r.data.seed), paired: false)
+            let levelMix = try Mix<Int>.parse(levels) { Int($0) }
+            let dialectMix = try Mix<Dialect>.parse(dialects) { Dialect(rawValue: $0) }
+            let examples = try Generator.generate(n: n, levels: levelMix, dialects: dialectMix, seed: UInt64(seed), paired: paired)
             try JSONL.write(examples, to: "\(r.output.dir)/\(file)")
-            note("data: wrote \(examples.count) examples to \(r.output.dir)/\(file) (levels \(r.data.levels), dialects \(r.data.dialects), seed \(r.data.seed))")
+            note("data: wrote \(examples.count) examples to \(r.output.dir)/\(file) (levels \(levels), dialects \(dialects)\(paired ? ", paired" : ""), seed \(seed))")
             return examples
         } catch { throw fail(error) }
     }
@@ -158,9 +161,9 @@ struct TrainCommand: ParsableCommand {
         guard initial.config == config else { throw fail("\(r.sft.initFrom): its model config differs from the recipe's [model]") }
         var trainer: SFTTrainer
         do { trainer = try SFTTrainer(config: sftConfig, data: data, model: initial) } catch { throw fail(error) }
-        let stage = phase == 1 ? "sft" : "sft-\(phase)"
+        let stage = Self.stageName(phase: phase)
         if let resume { try restore(&trainer, from: resume, stage: stage, recipeText: recipeText) }
-        if phase > 1 {
+        if phase > 1, resume == nil {
             note("sft: phase \(phase) starts from the weights phase \(phase - 1) ended with, with a fresh optimizer")
         } else if !r.sft.initFrom.isEmpty {
             note("sft: starting from the weights of \(r.sft.initFrom)")

@@ -12,7 +12,7 @@ import ReckonTrain
 /// Writes `metrics-degrpo.jsonl`, `checkpoints-degrpo/step-*.h5`, and `model.h5` at the end
 /// (the warm-up model it started from is kept as `model-sft.h5`).
 extension TrainCommand {
-    func runDeGRPO(_ r: Recipe, recipeText: String, train: [Example], eval: [Example], warmup: Transformer?) throws -> Transformer {
+    func runDeGRPO(_ r: Recipe, recipeText: String, train: [Example], eval: [Example], warmup: Transformer?, resumeStage: String?) throws -> Transformer {
         let d = r.degrpo, out = r.output.dir
         let reference = try degrpoReference(r, warmup: warmup)
         let config: DeGRPOConfig
@@ -23,7 +23,7 @@ extension TrainCommand {
             trainer = try DeGRPOTrainer(policy: reference, reference: d.beta > 0 ? reference : nil, optimizer: optimizer,
                                         config: config, seed: UInt64(d.seed))
         } catch { throw fail(error) }
-        if let resume, (try? Checkpoint.load(from: resume))?.train?.stage == "degrpo" {
+        if let resume, resumeStage == "degrpo" {
             try restoreDeGRPO(&trainer, from: resume)
         }
         let prompts = train.map(RLPrompt.init).filter { $0.tokens.count + 16 <= reference.config.maxSeqLen }
