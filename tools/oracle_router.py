@@ -56,10 +56,14 @@ def main():
     if prompts is not None and any(i not in prompts for i in ids):
         sys.exit(f"{args.data}: does not hold every evaluated id")
 
+    def oracle(i):
+        """Think only where the think answer alone is right."""
+        return think[i] if (think[i]["correct"] and not short[i]["correct"]) else short[i]
+
     rows = {}
     for i in ids:
         t, s = think[i], short[i]
-        pick = t if (t["correct"] and not s["correct"]) else s
+        pick = oracle(i)
         level = t["difficulty"]
         for key in ("all", f"level {level}"):
             r = rows.setdefault(key, dict(n=0, acc_t=0, acc_s=0, acc_o=0, tok_t=0, tok_s=0, tok_o=0, think_o=0, cmp_t=0, cmp_s=0, cmp_o=0))
@@ -86,12 +90,10 @@ def main():
     # Spend the 2-point allowance on the largest savings: think-only-correct examples moved to short.
     n = len(ids)
     acc_t = sum(think[i]["correct"] for i in ids)
-    acc = sum((think[i] if (think[i]["correct"] and not short[i]["correct"]) else short[i])["correct"] for i in ids)
+    total = rows["all"]
+    acc, tok, cmp = total["acc_o"], total["tok_o"], total["cmp_o"]
+    tok_t, cmp_t = total["tok_t"], total["cmp_t"]
     key = "generated_tokens"
-    tok_t = sum(think[i][key] for i in ids)
-    tok = sum((think[i] if (think[i]["correct"] and not short[i]["correct"]) else short[i])[key] for i in ids)
-    cmp_t = sum((prompts[i] if prompts else 0) + think[i][key] for i in ids)
-    cmp = sum((prompts[i] if prompts else 0) + (think[i] if (think[i]["correct"] and not short[i]["correct"]) else short[i])[key] for i in ids)
     movable = sorted((think[i][key] - short[i][key], i) for i in ids if think[i]["correct"] and not short[i]["correct"])
     floor = acc_t - 0.02 * n
     while movable and acc - 1 >= floor:
