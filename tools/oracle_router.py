@@ -88,11 +88,10 @@ def main():
         print(line)
 
     # Spend the 2-point allowance on the largest savings: think-only-correct examples moved to short.
-    n = len(ids)
-    acc_t = sum(think[i]["correct"] for i in ids)
     total = rows["all"]
+    n = total["n"]
     acc, tok, cmp = total["acc_o"], total["tok_o"], total["cmp_o"]
-    tok_t, cmp_t = total["tok_t"], total["cmp_t"]
+    acc_t, tok_t, cmp_t = total["acc_t"], total["tok_t"], total["cmp_t"]
     key = "generated_tokens"
     movable = sorted((think[i][key] - short[i][key], i) for i in ids if think[i]["correct"] and not short[i]["correct"])
     floor = acc_t - 0.02 * n
