@@ -50,7 +50,7 @@ public enum RoutedGenerator {
                                      cache: &cache, scratch: &scratch)
             var still: [Int] = []
             for (i, s) in live.enumerated() {
-                let t = try Sampler.sample(out[(i * V)..<((i + 1) * V)], params: .greedy, rng: &rng)
+                let t = try Sampler.sample(out[(i * V)..<((i + 1) * V)], params: .greedy, excluding: Tokenizer.outsideAnswers, rng: &rng)
                 results[s].tokens.append(t)
                 if t != Tokenizer.eos && results[s].tokens.count < limit[s] { still.append(s) }
             }

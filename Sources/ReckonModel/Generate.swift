@@ -26,6 +26,8 @@ extension Transformer {
         var scratch = DecodeScratch(config: config, maxRows: max(prompts.count, 256))
         var rng = RNG(seed: seed)
         let V = config.vocabSize
+        // A routed response (token 0 from `firstTokenSet`) has the answer grammar after it.
+        let answerExclusions = firstTokenSet == nil ? [] : Tokenizer.outsideAnswers
 
         // Prefill: the last row of each prompt gives the first token's logits.
         let rows = prompts.enumerated().flatMap { s, p in p.map { DecodeRow(slot: s, token: $0) } }
@@ -46,7 +48,7 @@ extension Transformer {
                                cache: &cache, scratch: &scratch)
             var still: [Int] = []
             for (i, s) in live.enumerated() {
-                let t = try Sampler.sample(out[(i * V)..<((i + 1) * V)], params: params, rng: &rng)
+                let t = try Sampler.sample(out[(i * V)..<((i + 1) * V)], params: params, excluding: answerExclusions, rng: &rng)
                 results[s].tokens.append(t)
                 if t != stopToken && results[s].tokens.count < maxNewTokens { still.append(s) }
             }

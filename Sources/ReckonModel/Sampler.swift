@@ -39,9 +39,10 @@ public enum SamplingError: Error, Equatable, CustomStringConvertible {
 
 public enum Sampler {
     /// Draws one token from `logits` (V). With `allowed`, only those ids can be drawn
-    /// (the router's <think>/<short> choice at token 0). Deterministic for a given RNG state.
+    /// (the router's <think>/<short> choice at token 0); ids in `excluding` never are
+    /// (`Tokenizer.outsideAnswers` after token 0). Deterministic for a given RNG state.
     public static func sample(
-        _ logits: ArraySlice<Float>, params: SamplingParams, allowed: [Int32]? = nil, rng: inout RNG
+        _ logits: ArraySlice<Float>, params: SamplingParams, allowed: [Int32]? = nil, excluding: [Int32] = [], rng: inout RNG
     ) throws(SamplingError) -> Int32 {
         let base = logits.startIndex
         var ids: [Int32]
@@ -51,6 +52,10 @@ public enum Sampler {
             ids = allowed
         } else {
             ids = (0..<Int32(logits.count)).map { $0 }
+        }
+        if !excluding.isEmpty {
+            ids.removeAll { excluding.contains($0) }
+            guard !ids.isEmpty else { throw .emptyAllowedSet }
         }
         if params.temperature == 0 {
             var best = ids[0]

@@ -9,6 +9,10 @@ public struct Tokenizer: Sendable {
     public static let endThink: Int32 = 260
     public static let short: Int32 = 261
     public static let vocabSize = 262
+    /// Tokens that are never valid after token 0 of a response: the mode tokens belong to
+    /// token 0 alone, and `<pad>`/`<bos>` to inputs. Decoding excludes them there, so the
+    /// answer a mode leads to does not depend on the mode tokens' classifier rows.
+    public static let outsideAnswers: [Int32] = [pad, bos, think, short]
 
     public static let specialNames: [String] = ["<pad>", "<bos>", "<eos>", "<think>", "</think>", "<short>"]
 

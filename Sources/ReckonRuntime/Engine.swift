@@ -202,7 +202,7 @@ public struct Engine<Backend: DecodeBackend> {
                     active[slot] = a
                     try route(slot: slot, logits: row, now: now, into: &report)
                 } else {
-                    let t = try Sampler.sample(row, params: a.request.sampling, rng: &a.rng)
+                    let t = try Sampler.sample(row, params: a.request.sampling, excluding: Tokenizer.outsideAnswers, rng: &a.rng)
                     active[slot] = a
                     accept(t, slot: slot, now: now, into: &report)
                 }

@@ -18,7 +18,31 @@ public struct DeGRPOConfig: Sendable, Equatable, Codable {
     public var freezeDecisionBias = false
     /// Give the control token `Advantage.batchContrast` advantages instead of the group ones.
     public var controlContrast = false
+    /// Update only the classifier rows of `<think>` and `<short>`: the mode choice becomes a
+    /// linear read-out of the decision state learnt by the policy gradient, and every other
+    /// token's logit stays the warm-up's (untied classifier). Only the control
+    /// term (and its KL) is back-propagated; the response term has no weights left to train.
+    public var decisionHeadOnly = false
     public init() {}
+
+    /// The `<think>` and `<short>` classifier rows, for `layout`.
+    public static func decisionHeadRanges(_ layout: ParameterLayout, config c: ModelConfig) -> [Range<Int>] {
+        let d = c.dim
+        return [Tokenizer.think, Tokenizer.short].sorted().map { (layout.wcls + Int($0) * d)..<(layout.wcls + Int($0) * d + d) }
+    }
+
+    /// Parameter ranges held still during an update, for `count` parameters in all.
+    public func heldRanges(_ layout: ParameterLayout, config c: ModelConfig, count: Int) -> [Range<Int>] {
+        if freezeDecisionBias { return Self.decisionBiasRanges(layout, config: c) }
+        guard decisionHeadOnly else { return [] }
+        var held: [Range<Int>] = [], start = 0
+        for r in Self.decisionHeadRanges(layout, config: c) {
+            if r.lowerBound > start { held.append(start..<r.lowerBound) }
+            start = r.upperBound
+        }
+        if start < count { held.append(start..<count) }
+        return held
+    }
 
     /// Parameter ranges `freezeDecisionBias` holds still, for `layout`.
     public static func decisionBiasRanges(_ layout: ParameterLayout, config c: ModelConfig) -> [Range<Int>] {
@@ -35,6 +59,9 @@ public struct DeGRPOConfig: Sendable, Equatable, Codable {
         }
         guard passes >= 1, microBatch >= 1, rollout.maxResponseTokens >= 2 else {
             throw .invalidConfig("degrpo needs passes ≥ 1, micro_batch ≥ 1 and max_response_tokens ≥ 2")
+        }
+        guard !(freezeDecisionBias && decisionHeadOnly) else {
+            throw .invalidConfig("freeze_decision_bias holds still the very rows trainable = \"decision\" trains; use one of them")
         }
         guard loss.epsilon > 0, loss.epsilon < 1, loss.beta >= 0, loss.alpha >= 0, rollout.reward.gamma > 0 else {
             throw .invalidConfig("degrpo needs 0 < epsilon < 1, beta ≥ 0, alpha ≥ 0 and gamma > 0")
@@ -157,7 +184,7 @@ public struct DeGRPOTrainer: Sendable {
 
         var stats = DeGRPOStats()
         var entropySum = 0.0, entropyCount = 0, klSum = 0.0, clipSum = 0.0, tokenSum = 0.0
-        let frozen = c.freezeDecisionBias ? DeGRPOConfig.decisionBiasRanges(policy.layout, config: policy.config) : []
+        let frozen = c.heldRanges(policy.layout, config: policy.config, count: policy.params.count)
         for pass in 0..<c.passes {
             policy.zeroGrad()
             var loss = 0.0
@@ -172,7 +199,10 @@ public struct DeGRPOTrainer: Sendable {
                 var weights = [Float](repeating: 0, count: mb * T)
                 for (j, i) in range.enumerated() {
                     let first = j * T + seqs[i].promptLength - 1
-                    for (k, w) in result.weights[j].enumerated() { weights[first + k] = w }
+                    // With only the decision head trainable, a response token can only teach the two rows to
+                    // stay unlikely inside answers, and its advantage-signed push on them is noise: drop it.
+                    let kept = c.decisionHeadOnly ? result.weights[j].prefix(1) : result.weights[j][...]
+                    for (k, w) in kept.enumerated() { weights[first + k] = w }
                     if pass == 0 {
                         for k in 0..<rollouts[i].response.count { entropySum += Double(acts.entropy(row: first + k)) }
                         entropyCount += rollouts[i].response.count

@@ -20,6 +20,7 @@ extension DeGRPOConfig {
         microBatch = d.microBatch
         freezeDecisionBias = d.freezeDecisionBias
         controlContrast = d.controlAdvantage == "contrast"
+        decisionHeadOnly = d.trainable == "decision"
         try validate()
         do { try rollout.sampling.validate() } catch { throw .invalidConfig("[degrpo] \(error)") }
     }

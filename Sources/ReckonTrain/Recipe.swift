@@ -111,6 +111,8 @@ public struct Recipe: Sendable, Equatable {
         /// "group": the control token uses the group advantage; "contrast": with the batch's
         /// mean advantage of thinking removed (`Advantage.batchContrast`).
         public var controlAdvantage = "group"
+        /// "all" (every parameter) or "decision" (only the `<think>`/`<short>` classifier rows).
+        public var trainable = "all"
         /// μ: optimisation passes per rollout batch.
         public var passes = 1
         public var microBatch = 16
@@ -260,6 +262,7 @@ extension Recipe {
             .bool("degrpo", "normalize_std", \.degrpo.normalizeStd),
             .bool("degrpo", "freeze_decision_bias", \.degrpo.freezeDecisionBias),
             .string("degrpo", "control_advantage", \.degrpo.controlAdvantage, check: { ["group", "contrast"].contains($0) ? nil : "must be \"group\" or \"contrast\"" }),
+            .string("degrpo", "trainable", \.degrpo.trainable, check: { ["all", "decision"].contains($0) ? nil : "must be \"all\" or \"decision\"" }),
             .int("degrpo", "passes", \.degrpo.passes, min: 1),
             .int("degrpo", "micro_batch", \.degrpo.microBatch, min: 1),
             .number("degrpo", "lr", \.degrpo.lr, min: 0),

@@ -115,4 +115,24 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertEqual(records.map(\.index), [0, 1])
         XCTAssertEqual(records.map(\.mode), [.short, .short])
     }
+
+    /// After token 0 the mode tokens are outside the answer grammar: a model whose `<think>`
+    /// row dominates every position still answers exactly as the model without that row's change.
+    func testModeTokensNeverFollowTokenZero() throws {
+        let config = ModelConfig(dim: 16, nLayers: 1, nHeads: 2, hiddenDim: 32, maxSeqLen: 24)
+        let plain = try Transformer(config: config, seed: 3)
+        var loud = plain
+        let row = loud.layout.wcls + Int(Tokenizer.think) * config.dim
+        for i in row..<(row + config.dim) { loud.params[i] *= 1000 }
+        let prompts = [PromptFormat.prompt("1+2="), PromptFormat.prompt("12+34=")]
+        // Unconstrained, the loud model does emit <think> inside the continuation.
+        let free = try loud.generate(prompts: prompts, maxNewTokens: 10, params: .greedy, seed: 1)
+        XCTAssertTrue(free.contains { $0.tokens.dropFirst().contains(Tokenizer.think) })
+        for routing in [RoutingPolicy.think, .short] {
+            let a = try RoutedGenerator.generate(model: plain, prompts: prompts, routing: routing, maxNewTokens: 10, uniforms: [0, 0])
+            let b = try RoutedGenerator.generate(model: loud, prompts: prompts, routing: routing, maxNewTokens: 10, uniforms: [0, 0])
+            XCTAssertEqual(a.map(\.tokens), b.map(\.tokens))
+            for g in b { XCTAssertTrue(g.tokens.dropFirst().allSatisfy { !Tokenizer.outsideAnswers.contains($0) }) }
+        }
+    }
 }

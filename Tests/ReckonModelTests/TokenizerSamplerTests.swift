@@ -66,4 +66,17 @@ final class SamplerTests: XCTestCase {
         XCTAssertThrowsError(try SamplingParams(temperature: -1).validate())
         XCTAssertThrowsError(try SamplingParams(topP: 0).validate())
     }
+
+    /// Excluded ids are never drawn, greedy or sampled; excluding every id is an error.
+    func testExcludedTokensAreNeverDrawn() throws {
+        let logits: ArraySlice<Float> = [0, 5, 1, 4][...]
+        var rng = RNG(seed: 2)
+        XCTAssertEqual(try Sampler.sample(logits, params: .greedy, excluding: [1], rng: &rng), 3)
+        for _ in 0..<500 {
+            XCTAssertFalse([1, 3].contains(try Sampler.sample(logits, params: SamplingParams(temperature: 2), excluding: [1, 3], rng: &rng)))
+        }
+        XCTAssertThrowsError(try Sampler.sample(logits, params: .greedy, excluding: [0, 1, 2, 3], rng: &rng)) {
+            XCTAssertEqual($0 as? SamplingError, .emptyAllowedSet)
+        }
+    }
 }

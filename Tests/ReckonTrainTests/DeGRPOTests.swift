@@ -90,6 +90,27 @@ final class DeGRPOTests: XCTestCase {
         XCTAssertGreaterThan(try pThink(t.policy), p0 + 0.1, "the mode choice learns through the shared weights")
     }
 
+    /// `decisionHeadOnly` moves the `<think>` and `<short>` classifier rows and nothing else, so
+    /// every other token's logit is the warm-up's bit for bit, while the mode choice learns.
+    func testDecisionHeadOnlyMovesOnlyTheControlRows() throws {
+        var t = try trainer(PolicyLossConfig(kind: .degrpo, alpha: 1, beta: 0.001))
+        t.config.decisionHeadOnly = true
+        let before = t.policy.params, p0 = try pThink(t.policy)
+        for _ in 0..<5 { _ = try t.optimize(prompts: [prompt], rollouts: rollouts(), lr: 1e-2) }
+        let rows = DeGRPOConfig.decisionHeadRanges(t.policy.layout, config: config)
+        XCTAssertEqual(rows.map(\.count), [16, 16])
+        var trained = [Bool](repeating: false, count: before.count)
+        for r in rows { for i in r { trained[i] = true } }
+        for (i, (a, b)) in zip(t.policy.params, before).enumerated() where !trained[i] {
+            XCTAssertEqual(a, b, "parameter \(i) is outside the decision head")
+        }
+        for r in rows { XCTAssertNotEqual(Array(t.policy.params[r]), Array(before[r])) }
+        XCTAssertGreaterThan(try pThink(t.policy), p0 + 0.1, "the mode choice learns through the two rows")
+        // The two holds contradict each other.
+        t.config.freezeDecisionBias = true
+        XCTAssertThrowsError(try t.config.validate())
+    }
+
     /// Batch contrast, by hand: an easy group (1 think of 4, short pays) and a hard one (2 of 4,
     /// think pays). Σ A·x = 1.125 and Σ x² = 1.75, so β = 9/14 and the shared push
     /// Σ A'·x is zero afterwards.
