@@ -1,3 +1,4 @@
+import Foundation
 import Dispatch
 import ReckonCore
 import ReckonModel
@@ -18,6 +19,12 @@ public struct DeGRPOConfig: Sendable, Equatable, Codable {
     public var freezeDecisionBias = false
     /// Give the control token `Advantage.batchContrast` advantages instead of the group ones.
     public var controlContrast = false
+    /// λ of `Advantage.batchContrast`: the share of the batch's mean think advantage removed.
+    public var contrastStrength = 1.0
+    /// Contrast only the first N steps (0: every step), then the group advantage: the contrast
+    /// learns which prompts should think while the mean think rate holds still, and the group
+    /// advantage then moves the cut to where the reward puts it.
+    public var contrastSteps = 0
     /// Update only the classifier rows of `<think>` and `<short>`: the mode choice becomes a
     /// linear read-out of the decision state learnt by the policy gradient, and every other
     /// token's logit stays the warm-up's (untied classifier). Only the control
@@ -59,6 +66,9 @@ public struct DeGRPOConfig: Sendable, Equatable, Codable {
         }
         guard passes >= 1, microBatch >= 1, rollout.maxResponseTokens >= 2 else {
             throw .invalidConfig("degrpo needs passes ≥ 1, micro_batch ≥ 1 and max_response_tokens ≥ 2")
+        }
+        guard contrastStrength >= 0, contrastStrength <= 1 else {
+            throw .invalidConfig("contrast_strength must be in [0, 1], got \(contrastStrength)")
         }
         guard !(freezeDecisionBias && decisionHeadOnly) else {
             throw .invalidConfig("freeze_decision_bias holds still the very rows trainable = \"decision\" trains; use one of them")
@@ -131,9 +141,9 @@ public struct DeGRPOTrainer: Sendable {
     public mutating func train(prompts: [RLPrompt], lr: Float) throws -> DeGRPOStats {
         let start = Self.now()
         var rollouts = try Rollouts.sample(policy: policy, prompts: prompts, config: config.rollout, seed: rng.next())
-        if config.controlContrast {
+        if config.controlContrast && (config.contrastSteps == 0 || step < config.contrastSteps) {
             let control = Advantage.batchContrast(rollouts.map(\.advantage), thinks: rollouts.map { $0.outcome.mode == .think },
-                                                  groups: rollouts.map(\.prompt))
+                                                  groups: rollouts.map(\.prompt), strength: config.contrastStrength)
             for i in rollouts.indices { rollouts[i].controlAdvantage = control[i] }
         }
         let rolloutTime = Self.now() - start
@@ -183,7 +193,7 @@ public struct DeGRPOTrainer: Sendable {
         let old: [[Float]]? = c.passes > 1 ? try batches.flatMap { try responseLogprobs(policy, $0) } : nil
 
         var stats = DeGRPOStats()
-        var entropySum = 0.0, entropyCount = 0, klSum = 0.0, clipSum = 0.0, tokenSum = 0.0
+        var entropySum = 0.0, entropyCount = 0, klSum = 0.0, klCount = 0.0, clipSum = 0.0, tokenSum = 0.0
         let frozen = c.heldRanges(policy.layout, config: policy.config, count: policy.params.count)
         for pass in 0..<c.passes {
             policy.zeroGrad()
@@ -211,7 +221,17 @@ public struct DeGRPOTrainer: Sendable {
                 try policy.backward(&acts, weights: weights)
                 loss += result.loss
                 let n = Double(range.reduce(0) { $0 + rollouts[$1].response.count })
-                klSum += result.kl * n; clipSum += result.clipFraction * n; tokenSum += n
+                clipSum += result.clipFraction * n; tokenSum += n
+                if c.decisionHeadOnly {
+                    // Answer positions decode without the mode tokens, whose rows alone move here, so
+                    // their full-softmax KL measures nothing real: report the decision's KL alone.
+                    for (j, i) in range.enumerated() {
+                        let d = Double((ref?[i][0] ?? current[j][0]) - current[j][0])
+                        klSum += exp(d) - d - 1; klCount += 1
+                    }
+                } else {
+                    klSum += result.kl * n; klCount += n
+                }
             }
             let held = frozen.map { Array(policy.params[$0]) }
             for r in frozen { for i in r { policy.grads[i] = 0 } }
@@ -246,7 +266,7 @@ public struct DeGRPOTrainer: Sendable {
             let xs = rollouts.filter { prompts[$0.prompt].difficulty == level }
             stats.thinkRateByDifficulty[String(level)] = rate(xs) { $0.outcome.mode == .think }
         }
-        stats.kl = tokenSum > 0 ? klSum / tokenSum : 0
+        stats.kl = klCount > 0 ? klSum / klCount : 0
         stats.clipRatio = tokenSum > 0 ? clipSum / tokenSum : 0
         stats.entropy = entropyCount > 0 ? entropySum / Double(entropyCount) : 0
         return stats

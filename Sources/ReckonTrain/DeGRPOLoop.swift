@@ -21,6 +21,8 @@ extension DeGRPOConfig {
         freezeDecisionBias = d.freezeDecisionBias
         controlContrast = d.controlAdvantage == "contrast"
         decisionHeadOnly = d.trainable == "decision"
+        contrastStrength = d.contrastStrength
+        contrastSteps = d.contrastSteps
         try validate()
         do { try rollout.sampling.validate() } catch { throw .invalidConfig("[degrpo] \(error)") }
     }

@@ -111,6 +111,10 @@ public struct Recipe: Sendable, Equatable {
         /// "group": the control token uses the group advantage; "contrast": with the batch's
         /// mean advantage of thinking removed (`Advantage.batchContrast`).
         public var controlAdvantage = "group"
+        /// λ: the share of the batch's mean think advantage "contrast" removes (1 = all of it).
+        public var contrastStrength = 1.0
+        /// Contrast only the first N steps (0: all of them).
+        public var contrastSteps = 0
         /// "all" (every parameter) or "decision" (only the `<think>`/`<short>` classifier rows).
         public var trainable = "all"
         /// μ: optimisation passes per rollout batch.
@@ -262,6 +266,8 @@ extension Recipe {
             .bool("degrpo", "normalize_std", \.degrpo.normalizeStd),
             .bool("degrpo", "freeze_decision_bias", \.degrpo.freezeDecisionBias),
             .string("degrpo", "control_advantage", \.degrpo.controlAdvantage, check: { ["group", "contrast"].contains($0) ? nil : "must be \"group\" or \"contrast\"" }),
+            .number("degrpo", "contrast_strength", \.degrpo.contrastStrength, min: 0),
+            .int("degrpo", "contrast_steps", \.degrpo.contrastSteps, min: 0),
             .string("degrpo", "trainable", \.degrpo.trainable, check: { ["all", "decision"].contains($0) ? nil : "must be \"all\" or \"decision\"" }),
             .int("degrpo", "passes", \.degrpo.passes, min: 1),
             .int("degrpo", "micro_batch", \.degrpo.microBatch, min: 1),

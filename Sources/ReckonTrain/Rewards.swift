@@ -44,7 +44,9 @@ public enum Advantage {
     /// over the batch (the batch's mean advantage of thinking), makes that sum zero: the
     /// control token then learns only where thinking pays more, or less, than on average.
     /// Rollouts keep `advantage` for the response term; `groups[i]` names i's prompt.
-    public static func batchContrast(_ advantages: [Float], thinks: [Bool], groups: [Int]) -> [Float] {
+    /// `strength` λ removes λ·β·x instead: λ = 1 is the full contrast, λ = 0 the group
+    /// advantage, and in between the mean think rate keeps a (1 − λ) share of its push.
+    public static func batchContrast(_ advantages: [Float], thinks: [Bool], groups: [Int], strength: Double = 1) -> [Float] {
         precondition(advantages.count == thinks.count && thinks.count == groups.count)
         var count: [Int: Int] = [:], think: [Int: Int] = [:]
         for (g, t) in zip(groups, thinks) { count[g, default: 0] += 1; think[g, default: 0] += t ? 1 : 0 }
@@ -52,6 +54,6 @@ public enum Advantage {
         let sxx = x.reduce(0) { $0 + $1 * $1 }
         guard sxx > 1e-12 else { return advantages }
         let beta = zip(advantages, x).reduce(0) { $0 + Double($1.0) * $1.1 } / sxx
-        return zip(advantages, x).map { Float(Double($0) - beta * $1) }
+        return zip(advantages, x).map { Float(Double($0) - strength * beta * $1) }
     }
 }

@@ -125,6 +125,14 @@ final class DeGRPOTests: XCTestCase {
         for (x, y) in zip(c, expected) { XCTAssertEqual(x, y, accuracy: 1e-6) }
         let x: [Float] = [0.75, -0.25, -0.25, -0.25, 0.5, 0.5, -0.5, -0.5]
         XCTAssertEqual(zip(c, x).reduce(0) { $0 + $1.0 * $1.1 }, 0, accuracy: 1e-6)
+        // λ scales the removed share: λ = 0 is the group advantage, λ = 0.5 halfway.
+        XCTAssertEqual(Advantage.batchContrast(A, thinks: thinks, groups: groups, strength: 0), A)
+        for (h, (a, y)) in zip(Advantage.batchContrast(A, thinks: thinks, groups: groups, strength: 0.5), zip(A, expected)) {
+            XCTAssertEqual(h, (a + y) / 2, accuracy: 1e-6)
+        }
+        var config = DeGRPOConfig()
+        config.contrastStrength = 1.5
+        XCTAssertThrowsError(try config.validate())
         // No mode spread in any group: nothing to contrast, the advantages pass through.
         XCTAssertEqual(Advantage.batchContrast([0.5, -0.5], thinks: [true, true], groups: [0, 0]), [0.5, -0.5])
     }
