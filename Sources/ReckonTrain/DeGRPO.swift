@@ -34,14 +34,24 @@ public struct DeGRPOConfig: Sendable, Equatable, Codable {
 
     /// The `<think>` and `<short>` classifier rows, for `layout`.
     public static func decisionHeadRanges(_ layout: ParameterLayout, config c: ModelConfig) -> [Range<Int>] {
-        let d = c.dim
-        return [Tokenizer.think, Tokenizer.short].sorted().map { (layout.wcls + Int($0) * d)..<(layout.wcls + Int($0) * d + d) }
+        [row(layout.wcls, Tokenizer.think, dim: c.dim), row(layout.wcls, Tokenizer.short, dim: c.dim)]
     }
+
+    /// Parameter ranges `freezeDecisionBias` holds still, for `layout`: the decision head and
+    /// the `<bos>` and "\n" embeddings.
+    public static func decisionBiasRanges(_ layout: ParameterLayout, config c: ModelConfig) -> [Range<Int>] {
+        decisionHeadRanges(layout, config: c)
+            + [row(layout.tokEmbed, Tokenizer.bos, dim: c.dim), row(layout.tokEmbed, Int32(UInt8(ascii: "\n")), dim: c.dim)]
+    }
+
+    /// Token `token`'s row of the (V, d) matrix that starts at `base`.
+    static func row(_ base: Int, _ token: Int32, dim d: Int) -> Range<Int> { (base + Int(token) * d)..<(base + Int(token) * d + d) }
 
     /// Parameter ranges held still during an update, for `count` parameters in all.
     public func heldRanges(_ layout: ParameterLayout, config c: ModelConfig, count: Int) -> [Range<Int>] {
         if freezeDecisionBias { return Self.decisionBiasRanges(layout, config: c) }
         guard decisionHeadOnly else { return [] }
+        // The complement of the head's rows (ascending: <think> is 259, <short> 261).
         var held: [Range<Int>] = [], start = 0
         for r in Self.decisionHeadRanges(layout, config: c) {
             if r.lowerBound > start { held.append(start..<r.lowerBound) }
@@ -49,15 +59,6 @@ public struct DeGRPOConfig: Sendable, Equatable, Codable {
         }
         if start < count { held.append(start..<count) }
         return held
-    }
-
-    /// Parameter ranges `freezeDecisionBias` holds still, for `layout`.
-    public static func decisionBiasRanges(_ layout: ParameterLayout, config c: ModelConfig) -> [Range<Int>] {
-        let d = c.dim
-        func row(_ base: Int, _ token: Int32) -> Range<Int> { (base + Int(token) * d)..<(base + Int(token) * d + d) }
-        let newline = Int32(UInt8(ascii: "\n"))
-        return [row(layout.wcls, Tokenizer.think), row(layout.wcls, Tokenizer.short),
-                row(layout.tokEmbed, Tokenizer.bos), row(layout.tokEmbed, newline)]
     }
 
     public func validate() throws(TrainError) {
@@ -234,7 +235,7 @@ public struct DeGRPOTrainer: Sendable {
                 }
             }
             let held = frozen.map { Array(policy.params[$0]) }
-            for r in frozen { for i in r { policy.grads[i] = 0 } }
+            for r in frozen { policy.grads.replaceSubrange(r, with: repeatElement(0, count: r.count)) }
             stats.gradNorm = Double(try optimizer.update(params: &policy.params, grads: policy.grads, lr: lr))
             for (r, values) in zip(frozen, held) { policy.params.replaceSubrange(r, with: values) }
             stats.loss = loss

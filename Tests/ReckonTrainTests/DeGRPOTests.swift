@@ -70,14 +70,21 @@ final class DeGRPOTests: XCTestCase {
         XCTAssertGreaterThan(try pThink(grpo.policy), p0 + 0.05)
     }
 
+    /// Five DeGRPO updates (α 1, β 0.001, lr 1e-2) under `hold`; the trainer after them, the
+    /// parameters and p(think) before.
+    func fiveSteps(_ hold: (inout DeGRPOConfig) -> Void) throws -> (DeGRPOTrainer, [Float], Float) {
+        var t = try trainer(PolicyLossConfig(kind: .degrpo, alpha: 1, beta: 0.001))
+        hold(&t.config)
+        let before = t.policy.params, p0 = try pThink(t.policy)
+        for _ in 0..<5 { _ = try t.optimize(prompts: [prompt], rollouts: rollouts(), lr: 1e-2) }
+        return (t, before, p0)
+    }
+
     /// `freezeDecisionBias` holds exactly the control rows of the classifier and the `<bos>` and
     /// "\n" embeddings; every other parameter that gets a gradient still moves, and the mode
     /// choice still learns through them.
     func testFreezeDecisionBiasHoldsOnlyThosePaths() throws {
-        var t = try trainer(PolicyLossConfig(kind: .degrpo, alpha: 1, beta: 0.001))
-        t.config.freezeDecisionBias = true
-        let before = t.policy.params, p0 = try pThink(t.policy)
-        for _ in 0..<5 { _ = try t.optimize(prompts: [prompt], rollouts: rollouts(), lr: 1e-2) }
+        let (t, before, p0) = try fiveSteps { $0.freezeDecisionBias = true }
         let ranges = DeGRPOConfig.decisionBiasRanges(t.policy.layout, config: config)
         XCTAssertEqual(ranges.map(\.count), [16, 16, 16, 16])
         var held = [Bool](repeating: false, count: before.count)
@@ -93,10 +100,7 @@ final class DeGRPOTests: XCTestCase {
     /// `decisionHeadOnly` moves the `<think>` and `<short>` classifier rows and nothing else, so
     /// every other token's logit is the warm-up's bit for bit, while the mode choice learns.
     func testDecisionHeadOnlyMovesOnlyTheControlRows() throws {
-        var t = try trainer(PolicyLossConfig(kind: .degrpo, alpha: 1, beta: 0.001))
-        t.config.decisionHeadOnly = true
-        let before = t.policy.params, p0 = try pThink(t.policy)
-        for _ in 0..<5 { _ = try t.optimize(prompts: [prompt], rollouts: rollouts(), lr: 1e-2) }
+        let (t, before, p0) = try fiveSteps { $0.decisionHeadOnly = true }
         let rows = DeGRPOConfig.decisionHeadRanges(t.policy.layout, config: config)
         XCTAssertEqual(rows.map(\.count), [16, 16])
         var trained = [Bool](repeating: false, count: before.count)
@@ -107,8 +111,9 @@ final class DeGRPOTests: XCTestCase {
         for r in rows { XCTAssertNotEqual(Array(t.policy.params[r]), Array(before[r])) }
         XCTAssertGreaterThan(try pThink(t.policy), p0 + 0.1, "the mode choice learns through the two rows")
         // The two holds contradict each other.
-        t.config.freezeDecisionBias = true
-        XCTAssertThrowsError(try t.config.validate())
+        var both = t.config
+        both.freezeDecisionBias = true
+        XCTAssertThrowsError(try both.validate())
     }
 
     /// Batch contrast, by hand: an easy group (1 think of 4, short pays) and a hard one (2 of 4,
