@@ -22,8 +22,10 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
 
+        // Decode's few-row matrix product (AVX/FMA, reads the weights in place) and its thread pool.
+        .target(name: "CKernels", linkerSettings: [.linkedLibrary("pthread", .when(platforms: [.linux]))]),
         // Kernels (forward/backward pairs), RNG, FLOP accounting.
-        .target(name: "ReckonCore", dependencies: ["CBLAS"]),
+        .target(name: "ReckonCore", dependencies: ["CBLAS", "CKernels"]),
         // Config, parameter layout, transformer forward/backward, KV-cache decode, tokenizer, sampler.
         .target(name: "ReckonModel", dependencies: ["ReckonCore"]),
         // AdamW, LR schedules, recipes, training loops (warm-up SFT, DeGRPO).

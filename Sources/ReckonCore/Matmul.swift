@@ -1,15 +1,26 @@
 import CBLAS
+import CKernels
 
 /// Linear layer without bias: out (N, O) = inp (N, I) · wᵀ, with w stored (O, I) row-major.
 /// One sgemm covers all N = B·T rows.
 public enum Matmul {
+    /// Row counts up to this go to the few-row kernel (`reckon bench` compares the two).
+    public static let smallRowLimit = 64
+    /// The few-row kernel needs AVX and FMA; without them every product goes to OpenBLAS.
+    public static let smallKernelAvailable = rk_small_gemm_available() != 0
+
     /// out (N, O) = inp (N, I) · wᵀ  (+ out, when `accumulate`)
     public static func forward(
         _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
         n: Int, inDim: Int, outDim: Int, accumulate: Bool = false
     ) {
-        // A single row (batch-1 decode) is a matrix-vector product; sgemm would repack
-        // the whole weight matrix for one row.
+        // Decode's few rows: sgemm would repack the whole weight matrix for each call, which
+        // costs as much as the product. The small kernel reads it in place, and sums each
+        // output in the same order at any row count, so decode is batch-invariant.
+        if n <= smallRowLimit, inDim % 8 == 0, smallKernelAvailable {
+            rk_small_gemm(inp, w, out, Int32(n), Int32(inDim), Int32(outDim), accumulate ? 1 : 0)
+            return
+        }
         if n == 1 {
             cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(outDim), Int32(inDim),
                         1, w, Int32(inDim), inp, 1, accumulate ? 1 : 0, out, 1)

@@ -49,6 +49,14 @@ struct BenchCommand: ParsableCommand {
         log(String(format: "decode batch 1: %.0f tokens/s", decode1))
         log(String(format: "decode batch 32: %.0f tokens/s", decode32))
         log(String(format: "decode batch-32 / batch-1 throughput: %.2fx", decode32 / decode1))
+        // A hard bound on the ratio: batch 32 cannot do its FLOPs faster than the sgemm peak,
+        // so the ratio is at most peak ÷ the GFLOP/s batch 1 already achieves.
+        let flopsPerToken = config.decodeFlopsPerToken(context: promptLength + decodeSteps / 2)
+        let gflops1 = decode1 * flopsPerToken / 1e9
+        out["decode_gflops_batch1"] = gflops1
+        out["decode_batch_ratio_bound_at_peak"] = peak / gflops1
+        log(String(format: "decode batch 1 does %.1f GFLOP/s, so at the sgemm peak batch 32 could be at most %.2fx faster",
+                   gflops1, peak / gflops1))
         // The ceiling on that ratio with this BLAS: batch 32 can be no faster than its
         // projections alone, timed at the same shapes in this run.
         let products32 = measureProducts(config: config, rows: 32)
@@ -57,6 +65,15 @@ struct BenchCommand: ParsableCommand {
         out["decode_batch_ratio_ceiling"] = products32.tokensPerSecond / decode1
         log(String(format: "decode batch 32, projections only: %.0f tokens/s (%.1f GFLOP/s); ratio ceiling %.2fx",
                    products32.tokensPerSecond, products32.gflops, products32.tokensPerSecond / decode1))
+        // The few-row kernel against OpenBLAS on the same products, side by side: the
+        // evidence for `Matmul.smallRowLimit`.
+        for rows in [1, 32, 64, 128] {
+            let own = measureProducts(config: config, rows: rows), blas = measureProducts(config: config, rows: rows, openBLAS: true)
+            out["products_gflops_rows\(rows)"] = own.gflops
+            out["products_openblas_gflops_rows\(rows)"] = blas.gflops
+            log(String(format: "projections at %d rows: %.1f GFLOP/s through Matmul.forward, %.1f through OpenBLAS (%.2fx)",
+                       rows, own.gflops, blas.gflops, own.gflops / blas.gflops))
+        }
         out["parameters"] = Double(ParameterLayout(config).count)
         out["threads"] = Double(threads)
 
@@ -158,7 +175,8 @@ struct BenchCommand: ParsableCommand {
     /// Tokens/s and GFLOP/s of one decode step's projections alone (every layer's q, k, v, o,
     /// w1, w3, w2 and the classifier, through the decode path's own `Matmul.forward`) at
     /// `rows` rows: an upper bound on decode throughput at that batch size.
-    func measureProducts(config c: ModelConfig, rows n: Int) -> (tokensPerSecond: Double, gflops: Double) {
+    /// `openBLAS` sends every product to OpenBLAS (sgemv for one row) instead of `Matmul.forward`.
+    func measureProducts(config c: ModelConfig, rows n: Int, openBLAS: Bool = false) -> (tokensPerSecond: Double, gflops: Double) {
         let d = c.dim, kvd = c.kvDim, F = c.hiddenDim, V = c.vocabSize
         let shapes = [(d, d), (d, kvd), (d, kvd), (d, d), (d, F), (d, F), (F, d)]  // (in, out)
         var rng = RNG(seed: 4)
@@ -170,14 +188,24 @@ struct BenchCommand: ParsableCommand {
         let inp = (0..<(n * F)).map { _ in rng.normal() }          // (n, max(d, F))
         var out = [Float](repeating: 0, count: n * max(F, V))     // (n, max(F, V))
         let flops = 2 * Double(n) * Double(c.nLayers * shapes.reduce(0) { $0 + $1.0 * $1.1 } + V * d)
+        func product(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ inDim: Int, _ outDim: Int) {
+            if !openBLAS {
+                Matmul.forward(y, x, w, n: n, inDim: inDim, outDim: outDim)
+            } else if n == 1 {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(outDim), Int32(inDim), 1, w, Int32(inDim), x, 1, 0, y, 1)
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(outDim), Int32(inDim),
+                            1, x, Int32(inDim), w, Int32(inDim), 0, y, Int32(outDim))
+            }
+        }
         func once() {
             inp.withUnsafeBufferPointer { x in
                 out.withUnsafeMutableBufferPointer { y in
                     for (i, w) in weights.enumerated() {
                         let (inDim, outDim) = shapes[i % shapes.count]
-                        w.withUnsafeBufferPointer { Matmul.forward(y.baseAddress!, x.baseAddress!, $0.baseAddress!, n: n, inDim: inDim, outDim: outDim) }
+                        w.withUnsafeBufferPointer { product(y.baseAddress!, x.baseAddress!, $0.baseAddress!, inDim, outDim) }
                     }
-                    cls.withUnsafeBufferPointer { Matmul.forward(y.baseAddress!, x.baseAddress!, $0.baseAddress!, n: n, inDim: d, outDim: V) }
+                    cls.withUnsafeBufferPointer { product(y.baseAddress!, x.baseAddress!, $0.baseAddress!, d, V) }
                 }
             }
         }

@@ -63,6 +63,28 @@ final class DecodeTests: XCTestCase {
         assertClose(fresh[(2 * config.vocabSize)...], reference[0][2], "reused slot")
     }
 
+    /// A sequence's logits do not depend on the sequences decoded with it: decoded alone and
+    /// in a batch of five ragged sequences, every position agrees bit for bit.
+    func testDecodeIsBatchInvariant() throws {
+        try XCTSkipUnless(Matmul.smallKernelAvailable, "without AVX/FMA, batched products go to OpenBLAS, whose sums depend on the row count")
+        var rng = RNG(seed: 12)
+        let model = try Transformer(config: config, seed: 4)
+        let seqs: [[Int32]] = [10, 3, 12, 7, 9].map { n in (0..<n).map { _ in Int32(rng.int(below: Tokenizer.vocabSize)) } }
+        let V = config.vocabSize
+        func decode(_ slots: [Int]) throws -> [[Float]] {   // one token per live slot per call; logits of slots[0]
+            var cache = try KVCache(config: config, slots: seqs.count)
+            var scratch = DecodeScratch(config: config, maxRows: seqs.count)
+            var out: [[Float]] = []
+            for t in 0..<seqs[slots[0]].count {
+                let live = slots.filter { t < seqs[$0].count }
+                let logits = try model.step(live.map { DecodeRow(slot: $0, token: seqs[$0][t]) }, cache: &cache, scratch: &scratch)
+                out.append(Array(logits[0..<V]))
+            }
+            return out
+        }
+        XCTAssertEqual(try decode([0]), try decode([0, 1, 2, 3, 4]))
+    }
+
     func testDecodeRejectsBadInput() throws {
         let model = try Transformer(config: config, seed: 1)
         var cache = try KVCache(config: config, slots: 1, capacity: 2)

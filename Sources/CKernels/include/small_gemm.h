@@ -1,0 +1,24 @@
+#ifndef RECKON_SMALL_GEMM_H
+#define RECKON_SMALL_GEMM_H
+
+/// 1 when this CPU has AVX and FMA, the instructions the small-row kernel is written in.
+int rk_small_gemm_available(void);
+
+/// C (n, m) = X (n, k) · Wᵀ, with W stored (m, k) row-major; C += when `accumulate`.
+/// Every element is one dot product summed in the same order whatever n, m or the thread
+/// count, so a row's result does not depend on the rows decoded alongside it.
+/// Requires rk_small_gemm_available() and k % 8 == 0. Runs on the pool below.
+void rk_small_gemm(const float *x, const float *w, float *c, int n, int k, int m, int accumulate);
+
+/// One share of a parallel job: part `part` of `parts`.
+typedef void (*rk_part_fn)(void *ctx, int part, int parts);
+
+/// Threads of the worker pool, the caller included. Not to be changed while a job runs.
+void rk_pool_set_threads(int threads);
+int rk_pool_threads(void);
+
+/// Runs fn(ctx, p, parts) for p in 0..<min(parts, threads), one part per thread, and returns
+/// when all are done. Called again from inside a job, it runs every part on its caller.
+void rk_pool_run(int parts, rk_part_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,85 @@
+import XCTest
+@testable import ReckonCore
+
+final class SmallGemmTests: XCTestCase {
+    /// out (n, m) = x (n, k) · wᵀ in double precision.
+    func reference(_ x: [Float], _ w: [Float], n: Int, k: Int, m: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: n * m)
+        for r in 0..<n { for j in 0..<m { for i in 0..<k { out[r * m + j] += Double(x[r * k + i]) * Double(w[j * k + i]) } } }
+        return out
+    }
+
+    func product(_ x: [Float], _ w: [Float], n: Int, k: Int, m: Int, into out: inout [Float], accumulate: Bool) {
+        x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in out.withUnsafeMutableBufferPointer { op in
+            Matmul.forward(op.baseAddress!, xp.baseAddress!, wp.baseAddress!, n: n, inDim: k, outDim: m, accumulate: accumulate)
+        } } }
+    }
+
+    /// Row counts around the 4-row blocks, column counts around the 3-column blocks and the
+    /// thread split, with and without accumulation, against a double-precision product.
+    func testFewRowProductMatchesReference() throws {
+        try XCTSkipUnless(Matmul.smallKernelAvailable, "this CPU lacks AVX/FMA; products go to OpenBLAS")
+        var rng = RNG(seed: 5)
+        for (n, k, m) in [(1, 8, 1), (3, 16, 7), (5, 24, 13), (32, 256, 262), (64, 64, 50), (7, 768, 31)] {
+            XCTAssertLessThanOrEqual(n, Matmul.smallRowLimit)
+            let x = (0..<(n * k)).map { _ in rng.normal() }, w = (0..<(m * k)).map { _ in rng.normal() }
+            let base = (0..<(n * m)).map { _ in rng.normal() }
+            let want = reference(x, w, n: n, k: k, m: m)
+            for accumulate in [false, true] {
+                var out = base
+                product(x, w, n: n, k: k, m: m, into: &out, accumulate: accumulate)
+                for e in 0..<(n * m) {
+                    let expected = want[e] + (accumulate ? Double(base[e]) : 0)
+                    XCTAssertEqual(Double(out[e]), expected, accuracy: 1e-5 * Double(k).squareRoot() * 4,
+                                   "n=\(n) k=\(k) m=\(m) accumulate=\(accumulate) element \(e)")
+                }
+            }
+        }
+    }
+
+    /// Each output is summed in one fixed order, so neither the thread count nor the rows
+    /// computed alongside a row change a single bit of it.
+    func testFewRowProductIsBitIdenticalAcrossThreadsAndRowCounts() throws {
+        try XCTSkipUnless(Matmul.smallKernelAvailable, "this CPU lacks AVX/FMA; products go to OpenBLAS")
+        let saved = BLAS.threads
+        defer { BLAS.setThreads(saved) }
+        var rng = RNG(seed: 6)
+        let n = 33, k = 256, m = 100
+        let x = (0..<(n * k)).map { _ in rng.normal() }, w = (0..<(m * k)).map { _ in rng.normal() }
+        var outs: [[Float]] = []
+        for t in [1, 2, 3] {
+            BLAS.setThreads(t)
+            var out = [Float](repeating: 0, count: n * m)
+            product(x, w, n: n, k: k, m: m, into: &out, accumulate: false)
+            outs.append(out)
+        }
+        XCTAssertEqual(outs[0], outs[1])
+        XCTAssertEqual(outs[0], outs[2])
+        for r in [0, 5, 32] {   // each row alone
+            var one = [Float](repeating: 0, count: m)
+            product(Array(x[(r * k)..<((r + 1) * k)]), w, n: 1, k: k, m: m, into: &one, accumulate: false)
+            XCTAssertEqual(one, Array(outs[0][(r * m)..<((r + 1) * m)]), "row \(r)")
+        }
+    }
+
+    /// The pool runs every index once, and a loop started inside a loop runs on its caller
+    /// instead of waiting for the busy pool.
+    func testParallelLoopsCoverEachIndexOnceAndNest() {
+        for count in [0, 1, 2, 7, 1000] {
+            var hits = [Int](repeating: 0, count: count)
+            hits.withUnsafeMutableBufferPointer { h in
+                let p = h.baseAddress
+                Parallel.forEach(count) { i in p![i] += 1 }
+            }
+            XCTAssertEqual(hits, [Int](repeating: 1, count: count), "count \(count)")
+        }
+        var grid = [Int](repeating: 0, count: 40 * 50)
+        grid.withUnsafeMutableBufferPointer { g in
+            let p = g.baseAddress
+            Parallel.chunks(40) { _, rows in
+                for r in rows { Parallel.forEach(50) { c in p![r * 50 + c] += r * 50 + c } }
+            }
+        }
+        XCTAssertEqual(grid, Array(0..<(40 * 50)))
+    }
+}
