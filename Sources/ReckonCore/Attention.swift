@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Foundation
 
 /// Causal multi-head self-attention over B independent sequences of T tokens,
@@ -91,13 +92,19 @@ public enum Attention {
 extension Attention {
     /// One query row of one head against `len` cached positions (decode and prefill).
     /// out (hd) = softmax(q·Kᵀ/√hd) · V, with keys and values (len, hd) contiguous; scores: (len) scratch.
-    /// Both products are sgemv calls: OpenBLAS picks AVX2/FMA kernels at run time, which
-    /// our portable Swift build cannot assume.
+    /// With AVX/FMA and hd % 8 == 0 it runs in `rk_attend_head`; otherwise both products are
+    /// sgemv calls and the softmax is scalar.
     @inline(__always)
     public static func cachedHead(
         out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
         keys: UnsafePointer<Float>, values: UnsafePointer<Float>, len: Int, headDim hd: Int
     ) {
+        // A few thousand FLOPs per call: BLAS's call overhead and a scalar expf per position
+        // would cost more than the arithmetic, so the AVX kernel does it in one function.
+        if hd % 8 == 0, Matmul.smallKernelAvailable {
+            rk_attend_head(q, keys, values, Int32(len), Int32(hd), 1 / Float(hd).squareRoot(), scores, out)
+            return
+        }
         cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(len), Int32(hd), 1 / Float(hd).squareRoot(),
                     keys, Int32(hd), q, 1, 0, scores, 1)
         var mx = -Float.infinity

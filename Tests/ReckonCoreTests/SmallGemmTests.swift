@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 @testable import ReckonCore
 
 final class SmallGemmTests: XCTestCase {
@@ -81,5 +82,26 @@ final class SmallGemmTests: XCTestCase {
             }
         }
         XCTAssertEqual(grid, Array(0..<(40 * 50)))
+    }
+    /// One query against its cached positions, through the AVX kernel, against a
+    /// double-precision softmax: position counts on and around the 8-lane blocks, head sizes
+    /// with and without a 32-column rest, and scores spread wide enough to underflow exp.
+    func testCachedHeadMatchesReference() throws {
+        try XCTSkipUnless(Matmul.smallKernelAvailable, "this CPU lacks AVX/FMA; attention goes to OpenBLAS")
+        var rng = RNG(seed: 7)
+        for (len, hd, spread) in [(1, 8, Float(1)), (7, 32, 1), (8, 32, 3), (9, 40, 3), (80, 64, 1), (200, 32, 30)] {
+            let q = (0..<hd).map { _ in rng.normal() * spread }
+            let keys = (0..<(len * hd)).map { _ in rng.normal() }, values = (0..<(len * hd)).map { _ in rng.normal() }
+            var scores = [Float](repeating: 0, count: len), out = [Float](repeating: 0, count: hd)
+            scores.withUnsafeMutableBufferPointer { sp in out.withUnsafeMutableBufferPointer { op in
+                Attention.cachedHead(out: op.baseAddress!, scores: sp.baseAddress!, q: q, keys: keys, values: values, len: len, headDim: hd)
+            } }
+            let s = (0..<len).map { t in (0..<hd).reduce(0.0) { $0 + Double(q[$1]) * Double(keys[t * hd + $1]) } / Double(hd).squareRoot() }
+            let mx = s.max() ?? 0, e = s.map { Foundation.exp($0 - mx) }, z = e.reduce(0, +)
+            for i in 0..<hd {
+                let want = (0..<len).reduce(0.0) { $0 + e[$1] / z * Double(values[$1 * hd + i]) }
+                XCTAssertEqual(Double(out[i]), want, accuracy: 2e-6 * max(1, abs(want)), "len \(len) hd \(hd) column \(i)")
+            }
+        }
     }
 }

@@ -3,7 +3,10 @@ import ReckonCore
 @testable import ReckonModel
 
 final class DecodeTests: XCTestCase {
-    let config = ModelConfig(dim: 16, nLayers: 2, nHeads: 4, nKVHeads: 2, hiddenDim: 24, maxSeqLen: 16)
+    /// Head size 4: attention over the cache goes through sgemv. Tests that set `wideHeads`
+    /// use head size 8, which the AVX attention kernel takes.
+    var config = ModelConfig(dim: 16, nLayers: 2, nHeads: 4, nKVHeads: 2, hiddenDim: 24, maxSeqLen: 16)
+    let wideHeads = ModelConfig(dim: 32, nLayers: 2, nHeads: 4, nKVHeads: 2, hiddenDim: 40, maxSeqLen: 16)
 
     /// Full-forward logits for one sequence, one row per position.
     func fullForward(_ model: Transformer, _ seq: [Int32]) throws -> [[Float]] {
@@ -61,6 +64,16 @@ final class DecodeTests: XCTestCase {
         try cache.reset(slot: 2)
         let fresh = try model.step(seqs[0].prefix(3).map { DecodeRow(slot: 2, token: $0) }, cache: &cache, scratch: &scratch)
         assertClose(fresh[(2 * config.vocabSize)...], reference[0][2], "reused slot")
+    }
+
+    func testCachedDecodeMatchesFullForwardWithKernelAttention() throws {
+        config = wideHeads
+        try testCachedDecodeMatchesFullForwardForRaggedBatch()
+    }
+
+    func testDecodeIsBatchInvariantWithKernelAttention() throws {
+        config = wideHeads
+        try testDecodeIsBatchInvariant()
     }
 
     /// A sequence's logits do not depend on the sequences decoded with it: decoded alone and

@@ -10,6 +10,11 @@ int rk_small_gemm_available(void);
 /// Requires rk_small_gemm_available() and k % 8 == 0. Runs on the pool below.
 void rk_small_gemm(const float *x, const float *w, float *c, int n, int k, int m, int accumulate);
 
+/// out (hd) = softmax(scale · K q) · V over `len` cached positions, K and V (len, hd) row-major;
+/// `scores` (len) is scratch. Requires rk_small_gemm_available() and hd % 8 == 0.
+void rk_attend_head(const float *q, const float *keys, const float *values, int len, int hd,
+                    float scale, float *scores, float *out);
+
 /// One share of a parallel job: part `part` of `parts`.
 typedef void (*rk_part_fn)(void *ctx, int part, int parts);
 
