@@ -19,7 +19,7 @@ struct EvalCommand: ParsableCommand {
         Example: reckon eval --checkpoint checkpoints/warmup-small.h5 --data eval.jsonl --routing think,short,model --json eval.json
         """)
 
-    @Option(help: "Checkpoint (HDF5).") var checkpoint: String
+    @Option(help: "Checkpoint (HDF5); the shipped default when omitted.") var checkpoint: String?
     @Option(help: "JSONL data set.") var data: String
     @Option(help: "model, think, short or threshold:T; or a comma list of them.") var routing = "model"
     @Option(help: "Compute-allocation methods to compare (instead of --routing): short, think, self-route, threshold:T, sample, best-of-N, adaptive-entropy[:MEAN_N], adaptive-nll[:MEAN_N]; 'thresholds' adds threshold:0.1…0.9.")
@@ -62,8 +62,8 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(threads)
-        let model: Transformer
-        do { model = try Checkpoint.load(from: checkpoint).model() } catch { throw fail(error) }
+        let (model, path) = try DefaultCheckpoint.loadModel(checkpoint)
+        if checkpoint == nil { note("eval: no --checkpoint given; using the shipped default \(path)") }
         let contents: JSONLContents
         do { contents = try JSONL.read(path: data, skipBad: skipBad) } catch { throw fail(error) }
         if contents.skippedCount > 0 { note("\(data): skipped \(contents.skippedCount) bad lines (first: \(contents.skipped[0]))") }
