@@ -77,9 +77,10 @@ final class DecodeTests: XCTestCase {
     }
 
     /// A sequence's logits do not depend on the sequences decoded with it: decoded alone and
-    /// in a batch of five ragged sequences, every position agrees bit for bit.
+    /// in a batch of five ragged sequences, every position agrees bit for bit. Without AVX/FMA
+    /// the batched products go to OpenBLAS, whose sums depend on the row count, and only
+    /// the 1e-4 closeness of every decode test holds.
     func testDecodeIsBatchInvariant() throws {
-        try XCTSkipUnless(Matmul.smallKernelAvailable, "without AVX/FMA, batched products go to OpenBLAS, whose sums depend on the row count")
         var rng = RNG(seed: 12)
         let model = try Transformer(config: config, seed: 4)
         let seqs: [[Int32]] = [10, 3, 12, 7, 9].map { n in (0..<n).map { _ in Int32(rng.int(below: Tokenizer.vocabSize)) } }
@@ -95,7 +96,12 @@ final class DecodeTests: XCTestCase {
             }
             return out
         }
-        XCTAssertEqual(try decode([0]), try decode([0, 1, 2, 3, 4]))
+        let alone = try decode([0]), batched = try decode([0, 1, 2, 3, 4])
+        if Matmul.smallKernelAvailable {
+            XCTAssertEqual(alone, batched)
+        } else {
+            for (t, row) in batched.enumerated() { assertClose(row[...], alone[t], "position \(t)") }
+        }
     }
 
     func testDecodeRejectsBadInput() throws {
