@@ -22,7 +22,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
 
-        // Decode's few-row matrix product (AVX/FMA, reads the weights in place) and its thread pool.
+        // Decode's AVX/FMA kernels (few-row product, attention over the cache) and the worker pool.
         .target(name: "CKernels", linkerSettings: [.linkedLibrary("pthread", .when(platforms: [.linux]))]),
         // Kernels (forward/backward pairs), RNG, FLOP accounting.
         .target(name: "ReckonCore", dependencies: ["CBLAS", "CKernels"]),

@@ -7,7 +7,7 @@ public enum Matmul {
     /// Row counts up to this go to the few-row kernel (`reckon bench` compares the two).
     public static let smallRowLimit = 64
     /// The few-row kernel needs AVX and FMA; without them every product goes to OpenBLAS.
-    public static let smallKernelAvailable = rk_small_gemm_available() != 0
+    public static let smallKernelAvailable = rk_avx_fma_available() != 0
 
     /// out (N, O) = inp (N, I) · wᵀ  (+ out, when `accumulate`)
     public static func forward(
@@ -21,6 +21,15 @@ public enum Matmul {
             rk_small_gemm(inp, w, out, Int32(n), Int32(inDim), Int32(outDim), accumulate ? 1 : 0)
             return
         }
+        forwardBLAS(out, inp, w, n: n, inDim: inDim, outDim: outDim, accumulate: accumulate)
+    }
+
+    /// The same product through OpenBLAS alone (`reckon bench` times it against `forward`).
+    public static func forwardBLAS(
+        _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+        n: Int, inDim: Int, outDim: Int, accumulate: Bool = false
+    ) {
+        // One row is a matrix-vector product; sgemm would repack the weights for it.
         if n == 1 {
             cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(outDim), Int32(inDim),
                         1, w, Int32(inDim), inp, 1, accumulate ? 1 : 0, out, 1)

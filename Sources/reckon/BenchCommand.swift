@@ -189,13 +189,10 @@ struct BenchCommand: ParsableCommand {
         var out = [Float](repeating: 0, count: n * max(F, V))     // (n, max(F, V))
         let flops = 2 * Double(n) * Double(c.nLayers * shapes.reduce(0) { $0 + $1.0 * $1.1 } + V * d)
         func product(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ inDim: Int, _ outDim: Int) {
-            if !openBLAS {
-                Matmul.forward(y, x, w, n: n, inDim: inDim, outDim: outDim)
-            } else if n == 1 {
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(outDim), Int32(inDim), 1, w, Int32(inDim), x, 1, 0, y, 1)
+            if openBLAS {
+                Matmul.forwardBLAS(y, x, w, n: n, inDim: inDim, outDim: outDim)
             } else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(outDim), Int32(inDim),
-                            1, x, Int32(inDim), w, Int32(inDim), 0, y, Int32(outDim))
+                Matmul.forward(y, x, w, n: n, inDim: inDim, outDim: outDim)
             }
         }
         func once() {

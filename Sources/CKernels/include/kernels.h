@@ -1,24 +1,27 @@
-#ifndef RECKON_SMALL_GEMM_H
-#define RECKON_SMALL_GEMM_H
+#ifndef RECKON_KERNELS_H
+#define RECKON_KERNELS_H
 
-/// 1 when this CPU has AVX and FMA, the instructions the small-row kernel is written in.
-int rk_small_gemm_available(void);
+// Decode's kernels (few-row product, attention over the cache) and the worker pool under
+// them and under ReckonCore's parallel loops.
+
+/// 1 when this CPU has AVX and FMA, the instructions the kernels are written in (cpu.c).
+int rk_avx_fma_available(void);
 
 /// C (n, m) = X (n, k) · Wᵀ, with W stored (m, k) row-major; C += when `accumulate`.
 /// Every element is one dot product summed in the same order whatever n, m or the thread
 /// count, so a row's result does not depend on the rows decoded alongside it.
-/// Requires rk_small_gemm_available() and k % 8 == 0. Runs on the pool below.
+/// Requires rk_avx_fma_available() and k % 8 == 0. Runs on the pool below (small_gemm.c).
 void rk_small_gemm(const float *x, const float *w, float *c, int n, int k, int m, int accumulate);
 
 /// out (hd) = softmax(scale · K q) · V over `len` cached positions, K and V (len, hd) row-major;
-/// `scores` (len) is scratch. Requires rk_small_gemm_available() and hd % 8 == 0.
+/// `scores` (len) is scratch. Requires rk_avx_fma_available() and hd % 8 == 0 (attend_head.c).
 void rk_attend_head(const float *q, const float *keys, const float *values, int len, int hd,
                     float scale, float *scores, float *out);
 
 /// One share of a parallel job: part `part` of `parts`.
 typedef void (*rk_part_fn)(void *ctx, int part, int parts);
 
-/// Threads of the worker pool, the caller included. Not to be changed while a job runs.
+/// Threads of the worker pool (pool.c), the caller included. Not to be changed while a job runs.
 void rk_pool_set_threads(int threads);
 int rk_pool_threads(void);
 
