@@ -8,29 +8,6 @@
 // Decode's attention per (row, head): two BLAS calls of a few thousand FLOPs each cost more
 // in call overhead than in arithmetic, and a scalar expf per position is the rest.
 
-// e^x for x ≤ 0, 8 lanes: Cephes' expf polynomial after x = n·ln2 + r (relative error about
-// 1e-7). Lanes below -87 give 0. 2^n is built in the exponent field with 128-bit integer
-// halves, since this CPU class has AVX but not AVX2.
-TARGET static inline __m256 exp_neg(__m256 x) {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
-    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i ni = _mm256_cvtps_epi32(n);
-    __m128i lo = _mm_slli_epi32(_mm_add_epi32(_mm256_castsi256_si128(ni), _mm_set1_epi32(127)), 23);
-    __m128i hi = _mm_slli_epi32(_mm_add_epi32(_mm256_extractf128_si256(ni, 1), _mm_set1_epi32(127)), 23);
-    __m256 scale = _mm256_castsi256_ps(_mm256_insertf128_si256(_mm256_castsi128_si256(lo), hi, 1));
-    return _mm256_mul_ps(y, scale);
-}
-
 TARGET void rk_attend_head(const float *q, const float *keys, const float *values, int len, int hd,
                            float scale, float *scores, float *out) {
     float mx = -INFINITY;

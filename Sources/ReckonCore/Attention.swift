@@ -4,14 +4,24 @@ import Foundation
 
 /// Causal multi-head self-attention over B independent sequences of T tokens,
 /// with grouped KV heads (H query heads share H/Hkv each KV head).
-/// The two products per (sequence, head) are sgemms; softmax is a tight loop.
+/// The products per (sequence, head) are sgemms; each softmax row is one kernel call.
+///
+/// Every product skips what the causal mask zeroes: queries go in blocks of `causalBlock`
+/// rows, and a block's products stop at its last key. With T = 256 that is 10/16 of the
+/// full T × T work. Only exact zeros are dropped from any sum, and the softmax zeroes the
+/// masked entries a block does compute, so the results are those of the full products.
 public enum Attention {
-    /// out (B·T, H·hd); att (B, H, T, T) saved softmax probabilities;
+    /// Query rows per block of the causal products (`reckon bench` times the choices; a
+    /// block of T rows is the full products).
+    public static let causalBlock = 64
+
+    /// out (B·T, H·hd); att (B, H, T, T) saved softmax probabilities, written only on and
+    /// below each query block's last key (the rest is never read);
     /// q (B·T, H·hd), k, v (B·T, Hkv·hd), rotated already.
     public static func forward(
         out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>,
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-        batch: Int, seqLen T: Int, heads: Int, kvHeads: Int, headDim hd: Int
+        batch: Int, seqLen T: Int, heads: Int, kvHeads: Int, headDim hd: Int, block: Int = causalBlock
     ) {
         let qDim = heads * hd, kvDim = kvHeads * hd, group = heads / kvHeads
         let scale = 1 / Float(hd).squareRoot()
@@ -22,20 +32,15 @@ public enum Attention {
                 let K = k + b * T * kvDim + kh * hd
                 let V = v + b * T * kvDim + kh * hd
                 let P = att + unit * T * T
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(T), Int32(hd),
-                            scale, Q, Int32(qDim), K, Int32(kvDim), 0, P, Int32(T))
-                for i in 0..<T {
-                    let row = P + i * T
-                    var mx = -Float.infinity
-                    for j in 0...i { mx = max(mx, row[j]) }
-                    var sum: Float = 0
-                    for j in 0...i { let e = expf(row[j] - mx); row[j] = e; sum += e }
-                    let inv = 1 / sum
-                    for j in 0...i { row[j] *= inv }
-                    for j in (i + 1)..<T { row[j] = 0 }
+                let O = out + b * T * qDim + h * hd
+                for r0 in stride(from: 0, to: T, by: block) {
+                    let rows = min(block, T - r0), keys = r0 + rows
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(keys), Int32(hd),
+                                scale, Q + r0 * qDim, Int32(qDim), K, Int32(kvDim), 0, P + r0 * T, Int32(T))
+                    for i in r0..<(r0 + rows) { softmaxRow(P + i * T, len: i + 1, width: keys) }
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(hd), Int32(keys),
+                                1, P + r0 * T, Int32(T), V, Int32(kvDim), 0, O + r0 * qDim, Int32(qDim))
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(hd), Int32(T),
-                            1, P, Int32(T), V, Int32(kvDim), 0, out + b * T * qDim + h * hd, Int32(qDim))
             }
         }
     }
@@ -46,7 +51,7 @@ public enum Attention {
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, att: UnsafePointer<Float>,
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-        batch: Int, seqLen T: Int, heads: Int, kvHeads: Int, headDim hd: Int
+        batch: Int, seqLen T: Int, heads: Int, kvHeads: Int, headDim hd: Int, block: Int = causalBlock
     ) {
         let qDim = heads * hd, kvDim = kvHeads * hd, group = heads / kvHeads
         let scale = 1 / Float(hd).squareRoot()
@@ -66,26 +71,64 @@ public enum Attention {
                     for h in (kh * group)..<((kh + 1) * group) {
                         let off = b * T * qDim + h * hd
                         let P = att + (b * heads + h) * T * T
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(T), Int32(hd),
-                                    1, dout + off, Int32(qDim), V, Int32(kvDim), 0, dP, Int32(T))
-                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(T), Int32(hd), Int32(T),
-                                    1, P, Int32(T), dout + off, Int32(qDim), 1, dV, Int32(kvDim))
-                        // Softmax backward, with the 1/√hd score scale folded in.
-                        for i in 0..<T {
-                            let p = P + i * T, g = dP + i * T
-                            var dot: Float = 0
-                            for j in 0...i { dot += p[j] * g[j] }
-                            for j in 0...i { g[j] = p[j] * (g[j] - dot) * scale }
-                            for j in (i + 1)..<T { g[j] = 0 }
+                        // By query block: dP, the softmax backward and dq stop at the block's last key.
+                        for r0 in stride(from: 0, to: T, by: block) {
+                            let rows = min(block, T - r0), keys = r0 + rows
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(keys), Int32(hd),
+                                        1, dout + off + r0 * qDim, Int32(qDim), V, Int32(kvDim), 0, dP + r0 * T, Int32(T))
+                            for i in r0..<(r0 + rows) {
+                                softmaxBackwardRow(P + i * T, dP + i * T, len: i + 1, width: keys, scale: scale)
+                            }
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(hd), Int32(keys),
+                                        1, dP + r0 * T, Int32(T), K, Int32(kvDim), 0, dq + off + r0 * qDim, Int32(qDim))
                         }
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(hd), Int32(T),
-                                    1, dP, Int32(T), K, Int32(kvDim), 0, dq + off, Int32(qDim))
-                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(T), Int32(hd), Int32(T),
-                                    1, dP, Int32(T), q + off, Int32(qDim), 1, dK, Int32(kvDim))
+                        // By key block: keys from j0 on are attended only by queries from j0 on.
+                        for j0 in stride(from: 0, to: T, by: block) {
+                            let cols = min(block, T - j0), queries = T - j0
+                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(cols), Int32(hd), Int32(queries),
+                                        1, P + j0 * T + j0, Int32(T), dout + off + j0 * qDim, Int32(qDim),
+                                        1, dV + j0 * kvDim, Int32(kvDim))
+                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(cols), Int32(hd), Int32(queries),
+                                        1, dP + j0 * T + j0, Int32(T), q + off + j0 * qDim, Int32(qDim),
+                                        1, dK + j0 * kvDim, Int32(kvDim))
+                        }
                     }
                 }
             }
         }
+    }
+}
+
+extension Attention {
+    /// row[0..<len] = softmax(row[0..<len]), row[len..<width] = 0.
+    @inline(__always)
+    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, len: Int, width: Int) {
+        if Matmul.smallKernelAvailable {
+            rk_softmax_row(row, Int32(len), Int32(width))
+            return
+        }
+        var mx = -Float.infinity
+        for j in 0..<len { mx = max(mx, row[j]) }
+        var sum: Float = 0
+        for j in 0..<len { let e = expf(row[j] - mx); row[j] = e; sum += e }
+        let inv = 1 / sum
+        for j in 0..<len { row[j] *= inv }
+        for j in len..<width { row[j] = 0 }
+    }
+
+    /// Softmax backward, with the 1/√hd score scale folded in: g ← p ⊙ (g − p·g) · scale on
+    /// [0, len), 0 on [len, width).
+    @inline(__always)
+    static func softmaxBackwardRow(_ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>,
+                                   len: Int, width: Int, scale: Float) {
+        if Matmul.smallKernelAvailable {
+            rk_softmax_backward_row(p, g, Int32(len), Int32(width), scale)
+            return
+        }
+        var dot: Float = 0
+        for j in 0..<len { dot += p[j] * g[j] }
+        for j in 0..<len { g[j] = p[j] * (g[j] - dot) * scale }
+        for j in len..<width { g[j] = 0 }
     }
 }
 

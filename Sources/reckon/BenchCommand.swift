@@ -94,6 +94,45 @@ struct BenchCommand: ParsableCommand {
         out["train_mfu"] = gflops / peak
         log(String(format: "train step (B=%d, T=%d): median %.3f s, %.0f tokens/s, %.1f GFLOP/s, MFU %.3f",
                    batch, config.maxSeqLen, train, tokensPerSecond, gflops, gflops / peak))
+        // Attention forward + backward of one layer by causal block size, side by side: the
+        // evidence for `Attention.causalBlock` (a block of T rows is the full T × T products).
+        let T = config.maxSeqLen
+        let blocks = [32, 64, 128, T].filter { $0 <= T }
+        for (block, seconds) in zip(blocks, measureAttention(config: config, blocks: blocks)) {
+            out["attention_ms_block\(block)"] = seconds * 1e3
+            log(String(format: "attention forward+backward, one layer, causal block %d: median %.2f ms", block, seconds * 1e3))
+        }
+    }
+
+    /// Median seconds of one layer's attention forward and backward at the training shapes,
+    /// per block size; the sizes take turns in every round, so drift hits them alike.
+    func measureAttention(config c: ModelConfig, blocks: [Int]) -> [Double] {
+        let T = c.maxSeqLen, hd = c.headDim, qDim = c.nHeads * hd, kvDim = c.kvDim
+        var rng = RNG(seed: 5)
+        let q = (0..<(batch * T * qDim)).map { _ in rng.normal() }          // (B·T, H·hd)
+        let k = (0..<(batch * T * kvDim)).map { _ in rng.normal() }         // (B·T, Hkv·hd)
+        let v = (0..<(batch * T * kvDim)).map { _ in rng.normal() }         // (B·T, Hkv·hd)
+        let dout = (0..<(batch * T * qDim)).map { _ in rng.normal() }       // (B·T, H·hd)
+        var out = [Float](repeating: 0, count: batch * T * qDim), dq = out  // (B·T, H·hd)
+        var dk = [Float](repeating: 0, count: batch * T * kvDim), dv = dk   // (B·T, Hkv·hd)
+        var att = [Float](repeating: 0, count: batch * c.nHeads * T * T)    // (B, H, T, T)
+        var scratch = [Float](repeating: 0, count: Parallel.workers * T * T) // (workers, T, T)
+        func once(_ block: Int) {
+            Attention.forward(out: &out, att: &att, q: q, k: k, v: v, batch: batch, seqLen: T,
+                              heads: c.nHeads, kvHeads: c.nKVHeads, headDim: hd, block: block)
+            Attention.backward(dq: &dq, dk: &dk, dv: &dv, scratch: &scratch, dout: dout, att: att, q: q, k: k, v: v,
+                               batch: batch, seqLen: T, heads: c.nHeads, kvHeads: c.nKVHeads, headDim: hd, block: block)
+        }
+        for block in blocks { once(block) }
+        var times = [[Double]](repeating: [], count: blocks.count)
+        for _ in 0..<max(5, trainSteps) {
+            for (i, block) in blocks.enumerated() {
+                let t0 = Self.now()
+                once(block)
+                times[i].append(Self.now() - t0)
+            }
+        }
+        return times.map(Self.median)
     }
 
     func log(_ s: String) { print(s); fflush(nil) }

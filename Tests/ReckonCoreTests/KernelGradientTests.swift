@@ -125,6 +125,50 @@ final class KernelGradientTests: XCTestCase {
         check("attention.v", v, analytic: dv) { dot(fwd(q, k, $0).out, r) }
     }
 
+    /// Sequences longer than one causal block (64, 64 and a ragged 22 rows): the blocked products
+    /// against attention and its gradients written out in Double from their definitions.
+    func testBlockedAttentionMatchesTheFullProducts() {
+        let B = 1, T = 2 * Attention.causalBlock + 22, H = 2, Hkv = 1, hd = 8, qd = H * hd, kvd = Hkv * hd
+        let q = randn(B * T * qd), k = randn(B * T * kvd), v = randn(B * T * kvd), r = randn(B * T * qd)
+        var out = [Float](repeating: 0, count: B * T * qd), att = [Float](repeating: .nan, count: B * H * T * T)
+        Attention.forward(out: &out, att: &att, q: q, k: k, v: v, batch: B, seqLen: T, heads: H, kvHeads: Hkv, headDim: hd)
+        var dq = [Float](repeating: 0, count: B * T * qd), dk = [Float](repeating: .nan, count: B * T * kvd), dv = dk
+        var scratch = [Float](repeating: .nan, count: Parallel.workers * T * T)
+        Attention.backward(dq: &dq, dk: &dk, dv: &dv, scratch: &scratch, dout: r, att: att,
+                           q: q, k: k, v: v, batch: B, seqLen: T, heads: H, kvHeads: Hkv, headDim: hd)
+        let scale = 1 / Double(hd).squareRoot()
+        var refOut = [Double](repeating: 0, count: T * qd), refDq = refOut
+        var refDk = [Double](repeating: 0, count: T * kvd), refDv = refDk
+        for h in 0..<H {
+            let kh = h / (H / Hkv)
+            func Q(_ i: Int, _ c: Int) -> Double { Double(q[i * qd + h * hd + c]) }
+            func K(_ j: Int, _ c: Int) -> Double { Double(k[j * kvd + kh * hd + c]) }
+            func V(_ j: Int, _ c: Int) -> Double { Double(v[j * kvd + kh * hd + c]) }
+            func G(_ i: Int, _ c: Int) -> Double { Double(r[i * qd + h * hd + c]) }
+            for i in 0..<T {
+                let s = (0...i).map { j in scale * (0..<hd).reduce(0) { $0 + Q(i, $1) * K(j, $1) } }
+                let m = s.max() ?? 0, e = s.map { exp($0 - m) }, z = e.reduce(0, +)
+                let p = e.map { $0 / z }
+                // dL/dp_j = g·v_j; dL/ds_j = p_j (dL/dp_j − Σ p·dL/dp).
+                let dp = (0...i).map { j in (0..<hd).reduce(0) { $0 + G(i, $1) * V(j, $1) } }
+                let mean = zip(p, dp).reduce(0) { $0 + $1.0 * $1.1 }
+                for j in 0...i {
+                    let ds = p[j] * (dp[j] - mean) * scale
+                    for c in 0..<hd {
+                        refOut[i * qd + h * hd + c] += p[j] * V(j, c)
+                        refDv[j * kvd + kh * hd + c] += p[j] * G(i, c)
+                        refDq[i * qd + h * hd + c] += ds * K(j, c)
+                        refDk[j * kvd + kh * hd + c] += ds * Q(i, c)
+                    }
+                }
+            }
+        }
+        for (name, got, want) in [("out", out, refOut), ("dq", dq, refDq), ("dk", dk, refDk), ("dv", dv, refDv)] {
+            let worst = zip(got, want).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? .nan
+            XCTAssertLessThan(worst, 1e-5, "\(name): largest error \(worst)")
+        }
+    }
+
     /// Classifier (a matmul) followed by cross-entropy with per-token weights, some zero, one target ignored.
     func testClassifierWithMaskedCrossEntropy() {
         let n = 6, d = 5, V = 11

@@ -1,8 +1,8 @@
 #ifndef RECKON_KERNELS_H
 #define RECKON_KERNELS_H
 
-// Decode's kernels (few-row product, attention over the cache) and the worker pool under
-// them and under ReckonCore's parallel loops.
+// Decode's kernels (few-row product, attention over the cache), training attention's softmax
+// rows, and the worker pool under them and under ReckonCore's parallel loops.
 
 /// 1 when this CPU has AVX and FMA, the instructions the kernels are written in (cpu.c).
 int rk_avx_fma_available(void);
@@ -17,6 +17,14 @@ void rk_small_gemm(const float *x, const float *w, float *c, int n, int k, int m
 /// `scores` (len) is scratch. Requires rk_avx_fma_available() and hd % 8 == 0 (attend_head.c).
 void rk_attend_head(const float *q, const float *keys, const float *values, int len, int hd,
                     float scale, float *scores, float *out);
+
+/// In place: row[0, len) = softmax(row[0, len)), row[len, width) = 0. Requires
+/// rk_avx_fma_available() and len ≥ 1 (softmax.c).
+void rk_softmax_row(float *row, int len, int width);
+
+/// In place, the softmax backward with the score scale folded in: g[j] = p[j]·(g[j] − p·g)·scale
+/// for j < len, g[len, width) = 0. Requires rk_avx_fma_available() (softmax.c).
+void rk_softmax_backward_row(const float *p, float *g, int len, int width, float scale);
 
 /// One share of a parallel job: part `part` of `parts`.
 typedef void (*rk_part_fn)(void *ctx, int part, int parts);
