@@ -25,6 +25,7 @@ public enum Attention {
     ) {
         let qDim = heads * hd, kvDim = kvHeads * hd, group = heads / kvHeads
         let scale = 1 / Float(hd).squareRoot()
+        precondition(block >= 1, "the causal block must have at least one row (got \(block))")
         Parallel.withSingleThreadedBLAS {
             Parallel.forEach(batch * heads) { unit in
                 let b = unit / heads, h = unit % heads, kh = h / group
@@ -55,6 +56,7 @@ public enum Attention {
     ) {
         let qDim = heads * hd, kvDim = kvHeads * hd, group = heads / kvHeads
         let scale = 1 / Float(hd).squareRoot()
+        precondition(block >= 1, "the causal block must have at least one row (got \(block))")
         // One work unit per (sequence, KV head): the heads of a group accumulate into
         // the same dk/dv slice, so they stay on one worker.
         Parallel.withSingleThreadedBLAS {

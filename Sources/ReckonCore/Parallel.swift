@@ -11,14 +11,16 @@ public enum Parallel {
     /// Most parts a loop is split into (the machine's cores); per-worker scratch is sized by it.
     public static let workers: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
-    /// Runs `body(i)` for i in 0..<count, in one contiguous share per thread.
+    /// Runs `body(i)` for i in 0..<count, in one contiguous share per part (a part runs on
+    /// whichever pool thread claims it).
     /// The caller guarantees that iterations write disjoint memory.
     @inline(__always)
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         chunks(count) { _, range in for i in range { body(i) } }
     }
 
-    /// Splits 0..<count into one contiguous chunk per worker; body gets (worker, range).
+    /// Splits 0..<count into one contiguous chunk per part; body gets (part, range), and a
+    /// part index is never in use on two threads at once, so it can index scratch.
     /// Work below `minChunk` items per worker stays on the calling thread, where a
     /// dispatch would cost more than it saves.
     @inline(__always)

@@ -33,8 +33,9 @@ typedef void (*rk_part_fn)(void *ctx, int part, int parts);
 void rk_pool_set_threads(int threads);
 int rk_pool_threads(void);
 
-/// Runs fn(ctx, p, parts) for p in 0..<min(parts, threads), one part per thread, and returns
-/// when all are done. Called again from inside a job, it runs every part on its caller.
+/// Runs fn(ctx, p, parts) once for each p in 0..<min(parts, threads), on whichever thread
+/// claims p first (the caller included), and returns when all are done. Called again from
+/// inside a job, it runs every part on its caller.
 void rk_pool_run(int parts, rk_part_fn fn, void *ctx);
 
 #endif
