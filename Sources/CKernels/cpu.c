@@ -4,7 +4,6 @@
 #include <cpuid.h>
 
 int rk_avx_fma_available(void) {
-
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
     int avx = (c >> 28) & 1, fma = (c >> 12) & 1, osxsave = (c >> 27) & 1;

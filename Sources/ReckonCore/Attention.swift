@@ -105,7 +105,7 @@ extension Attention {
     /// row[0..<len] = softmax(row[0..<len]), row[len..<width] = 0.
     @inline(__always)
     static func softmaxRow(_ row: UnsafeMutablePointer<Float>, len: Int, width: Int) {
-        if Matmul.smallKernelAvailable {
+        if CPUKernels.available {
             rk_softmax_row(row, Int32(len), Int32(width))
             return
         }
@@ -123,7 +123,7 @@ extension Attention {
     @inline(__always)
     static func softmaxBackwardRow(_ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>,
                                    len: Int, width: Int, scale: Float) {
-        if Matmul.smallKernelAvailable {
+        if CPUKernels.available {
             rk_softmax_backward_row(p, g, Int32(len), Int32(width), scale)
             return
         }
@@ -146,7 +146,7 @@ extension Attention {
     ) {
         // A few thousand FLOPs per call: BLAS's call overhead and a scalar expf per position
         // would cost more than the arithmetic, so the AVX kernel does it in one function.
-        if hd % 8 == 0, Matmul.smallKernelAvailable {
+        if hd % 8 == 0, CPUKernels.available {
             rk_attend_head(q, keys, values, Int32(len), Int32(hd), 1 / Float(hd).squareRoot(), scores, out)
             return
         }

@@ -6,8 +6,6 @@ import CKernels
 public enum Matmul {
     /// Row counts up to this go to the few-row kernel (`reckon bench` compares the two).
     public static let smallRowLimit = 64
-    /// The few-row kernel needs AVX and FMA; without them every product goes to OpenBLAS.
-    public static let smallKernelAvailable = rk_avx_fma_available() != 0
 
     /// out (N, O) = inp (N, I) · wᵀ  (+ out, when `accumulate`)
     public static func forward(
@@ -17,7 +15,7 @@ public enum Matmul {
         // Decode's few rows: sgemm would repack the whole weight matrix for each call, which
         // costs as much as the product. The small kernel reads it in place, and sums each
         // output in the same order at any row count, so decode is batch-invariant.
-        if n <= smallRowLimit, inDim % 8 == 0, smallKernelAvailable {
+        if n <= smallRowLimit, inDim % 8 == 0, CPUKernels.available {
             rk_small_gemm(inp, w, out, Int32(n), Int32(inDim), Int32(outDim), accumulate ? 1 : 0)
             return
         }

@@ -40,7 +40,7 @@ final class SmallGemmTests: XCTestCase {
     /// Bit-identical with the few-row kernel; without AVX/FMA, OpenBLAS's sums depend on the
     /// row and thread counts, so only closeness (1e-5 relative) is promised there.
     func assertSame(_ a: [Float], _ b: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
-        if Matmul.smallKernelAvailable { XCTAssertEqual(a, b, what, file: file, line: line); return }
+        if CPUKernels.available { XCTAssertEqual(a, b, what, file: file, line: line); return }
         XCTAssertEqual(a.count, b.count, what, file: file, line: line)
         let scale = max(b.map(abs).max() ?? 0, 1e-6)
         let err = zip(a, b).map { abs($0 - $1) }.max() ?? 0

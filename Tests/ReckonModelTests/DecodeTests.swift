@@ -97,7 +97,7 @@ final class DecodeTests: XCTestCase {
             return out
         }
         let alone = try decode([0]), batched = try decode([0, 1, 2, 3, 4])
-        if Matmul.smallKernelAvailable {
+        if CPUKernels.available {
             XCTAssertEqual(alone, batched)
         } else {
             for (t, row) in batched.enumerated() { assertClose(row[...], alone[t], "position \(t)") }
