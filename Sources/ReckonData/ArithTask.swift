@@ -79,6 +79,59 @@ public enum ArithLevel {
     }
 }
 
+/// A task: a ladder of five graded levels and the long answer it teaches.
+public enum ArithTask: String, Sendable, Codable, CaseIterable {
+    /// `ArithLevel`'s ladder. The long answer is the scratchpad alone, so it grows with
+    /// difficulty: a level-1 trace is 18 tokens and a level-5 one about 100.
+    case arith
+    /// Four levels a small model can learn to answer directly and one it cannot. The long
+    /// answer works the problem, then checks it the other way round (`b op a`), the way
+    /// reasoning models verify even easy results. Thinking costs much more than a direct
+    /// answer at every level, which is the trade-off self-routing exists for.
+    case overthink
+
+    public var levels: [Int] { ArithLevel.all }
+
+    public func summary(_ level: Int) -> String {
+        switch self {
+        case .arith: ArithLevel.summary(level)
+        case .overthink:
+            switch level {
+            case 1: "single-digit sums (3+4)"
+            case 2: "single-digit products (7*8)"
+            case 3: "two-digit plus one-digit sums (47+8)"
+            case 4: "two-digit sums (47+85)"
+            case 5: "2-digit by 1-digit products (47*6)"
+            default: "unknown level"
+            }
+        }
+    }
+
+    /// Draws a problem of the given level (1...5; callers validate user input first).
+    public func sample(level: Int, rng: inout RNG) -> ArithProblem {
+        guard self == .overthink else { return ArithLevel.sample(level: level, rng: &rng) }
+        func uniform(_ range: ClosedRange<Int>) -> Int {
+            range.lowerBound + rng.int(below: range.count)
+        }
+        switch level {
+        case 1: return ArithProblem(level: 1, op: .add, a: uniform(1...9), b: uniform(1...9))
+        case 2: return ArithProblem(level: 2, op: .mul, a: uniform(2...9), b: uniform(2...9))
+        case 3: return ArithProblem(level: 3, op: .add, a: uniform(10...99), b: uniform(1...9))
+        case 4: return ArithProblem(level: 4, op: .add, a: uniform(10...99), b: uniform(10...99))
+        case 5: return ArithProblem(level: 5, op: .mul, a: uniform(10...99), b: uniform(2...9))
+        default: preconditionFailure("overthink level \(level) does not exist (valid: 1...5)")
+        }
+    }
+
+    /// The long (thinking) answer's text, without control tokens.
+    public func longAnswer(for problem: ArithProblem) -> String {
+        switch self {
+        case .arith: Scratchpad.steps(for: problem)
+        case .overthink: Scratchpad.checkedSteps(for: problem)
+        }
+    }
+}
+
 /// Decimal digits of a non-negative integer, least significant first.
 func digitsLSB(_ n: Int) -> [Int] {
     precondition(n >= 0)

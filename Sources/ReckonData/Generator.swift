@@ -31,25 +31,26 @@ public enum Generator {
     /// (weights ignored) under a shared `pair_id`, giving `n × dialects` examples; otherwise
     /// each problem is written once, in a dialect drawn from the mix weights.
     /// Levels are drawn from `levels` (weights need not sum to 1).
-    public static func generate(n: Int, levels: [Int: Double], dialects: [Dialect: Double],
+    public static func generate(n: Int, task: ArithTask = .arith, levels: [Int: Double], dialects: [Dialect: Double],
                                 seed: UInt64, paired: Bool = false) throws(GenerationError) -> [Example] {
         let levelMix: Mix<Int>, dialectMix: Mix<Dialect>
         do { levelMix = try Mix(levels) } catch { throw .badMix("levels", error) }
         do { dialectMix = try Mix(dialects) } catch { throw .badMix("dialects", error) }
-        return try generate(n: n, levels: levelMix, dialects: dialectMix, seed: seed, paired: paired)
+        return try generate(n: n, task: task, levels: levelMix, dialects: dialectMix, seed: seed, paired: paired)
     }
 
     /// Levels drawn uniformly from `levels`.
-    public static func generate(n: Int, levels: [Int] = ArithLevel.all, dialects: [Dialect: Double],
+    public static func generate(n: Int, task: ArithTask = .arith, levels: [Int] = ArithLevel.all, dialects: [Dialect: Double],
                                 seed: UInt64, paired: Bool = false) throws(GenerationError) -> [Example] {
-        try generate(n: n, levels: Dictionary(levels.map { ($0, 1.0) }, uniquingKeysWith: { a, _ in a }),
+        try generate(n: n, task: task, levels: Dictionary(levels.map { ($0, 1.0) }, uniquingKeysWith: { a, _ in a }),
                      dialects: dialects, seed: seed, paired: paired)
     }
 
-    public static func generate(n: Int, levels: Mix<Int>, dialects: Mix<Dialect>,
+    /// `n` problems of `task`, levels drawn from the `levels` mix.
+    public static func generate(n: Int, task: ArithTask = .arith, levels: Mix<Int>, dialects: Mix<Dialect>,
                                 seed: UInt64, paired: Bool = false) throws(GenerationError) -> [Example] {
         guard (0...maxProblems).contains(n) else { throw .badCount(n) }
-        if let bad = levels.keys.first(where: { !ArithLevel.all.contains($0) }) { throw .unknownLevel(bad) }
+        if let bad = levels.keys.first(where: { !task.levels.contains($0) }) { throw .unknownLevel(bad) }
 
         let root = RNG(seed: seed)
         var examples: [Example] = []
@@ -58,13 +59,13 @@ public enum Generator {
             let base = root.derived(UInt64(i))
             var levelRNG = base.derived(1), problemRNG = base.derived(2)
             var sceneRNG = base.derived(3), dialectRNG = base.derived(4)
-            let problem = ArithLevel.sample(level: levels.draw(&levelRNG), rng: &problemRNG)
+            let problem = task.sample(level: levels.draw(&levelRNG), rng: &problemRNG)
             let scene = Scene.random(using: &sceneRNG)
-            let pairID = "arith-s\(seed)-\(i)"
+            let pairID = "\(task.rawValue)-s\(seed)-\(i)"
             let targets = paired ? dialects.keys : [dialects.draw(&dialectRNG)]
             for dialect in targets {
                 var templateRNG = base.derived(100 + UInt64(Dialect.allCases.firstIndex(of: dialect) ?? 0))
-                examples.append(example(problem, prompt: dialect.render(problem, scene: scene, rng: &templateRNG),
+                examples.append(example(problem, task: task, prompt: dialect.render(problem, scene: scene, rng: &templateRNG),
                                         id: "\(pairID)-\(dialect.rawValue)", pairID: pairID, group: dialect.rawValue))
             }
         }
@@ -72,10 +73,10 @@ public enum Generator {
     }
 
     /// The example for `problem` with its expert answers.
-    public static func example(_ problem: ArithProblem, prompt: String, id: String? = nil,
+    public static func example(_ problem: ArithProblem, task: ArithTask = .arith, prompt: String, id: String? = nil,
                                pairID: String? = nil, group: String? = nil) -> Example {
         let answer = String(problem.answer)
         return Example(id: id, pairID: pairID, group: group, difficulty: problem.level, prompt: prompt,
-                       short: answer, long: Scratchpad.steps(for: problem), answer: answer)
+                       short: answer, long: task.longAnswer(for: problem), answer: answer)
     }
 }

@@ -16,6 +16,11 @@
 ///     47*6|7*6=42|4*6+4=28|=282
 ///     47*85|47*5|7*5=35|4*5+3=23|=235|47*80|7*8=56|4*8+5=37|=3760|235+3760|5+0=5|3+6=9|2+7=9|0+3=3|=3995
 ///
+/// A checked scratchpad (the `overthink` task) works the problem, then the item `check`,
+/// then works it again with the operands swapped; both must reach the same result:
+///
+///     47+8|7+8=15|4+0+1=5|=55|check|8+47|8+7=15|0+4+1=5|=55
+///
 /// The format is terse and regular on purpose: the model is byte-level with a 256-token
 /// context, and each step depends only on two digits and the carry just written.
 public enum Scratchpad {
@@ -23,7 +28,16 @@ public enum Scratchpad {
     /// Largest operand (exclusive) the checker accepts, so that user files cannot overflow it.
     public static let maxOperand = 1_000_000_000
 
+    /// The item between a worked problem and its re-check.
+    public static let checkMarker = "check"
+
     // MARK: Writing
+
+    /// The steps for `problem`, then `check`, then the steps for `b op a`.
+    public static func checkedSteps(for problem: ArithProblem) -> String {
+        let swapped = ArithProblem(level: problem.level, op: problem.op, a: problem.b, b: problem.a)
+        return [steps(for: problem), checkMarker, steps(for: swapped)].joined(separator: String(separator))
+    }
 
     /// The steps for `problem`, ending with `=answer`. No control tokens.
     public static func steps(for problem: ArithProblem) -> String {
@@ -84,12 +98,34 @@ public enum Scratchpad {
     /// Checks that `text` is a well-formed scratchpad whose every step is arithmetically
     /// right, whose columns use the right digits and carries, and whose final result is
     /// the true value of its header and equals `answer` (after `Verifier` normalisation).
+    /// A checked scratchpad's second half must work `b op a` to the same result.
     /// Returns the final result.
     @discardableResult
     public static func check(_ text: String, answer: String) throws(ScratchpadError) -> Int {
-        var reader = ItemReader(items: text.split(separator: separator, omittingEmptySubsequences: false).map(String.init))
+        let items = text.split(separator: separator, omittingEmptySubsequences: false).map(String.init)
+        let marker = items.firstIndex(of: checkMarker)
+        let first = try checkOperation(items, from: 0, to: marker ?? items.count)
+        if let marker {
+            let again = try checkOperation(items, from: marker + 1, to: items.count)
+            guard again.a == first.b, again.op == first.op, again.b == first.a else {
+                throw ScratchpadError(item: marker + 1, text: marker + 1 < items.count ? items[marker + 1] : "",
+                                      reason: "the check should work \(first.b)\(first.op.rawValue)\(first.a)")
+            }
+        }
+        guard Verifier.matches(String(first.result), gold: answer) else {
+            throw ScratchpadError(item: items.count - 1, text: "=\(first.result)",
+                                  reason: "final result does not match the answer \(answer)")
+        }
+        return first.result
+    }
+
+    /// Checks the one worked problem in `items[from..<to]` and returns its header and result,
+    /// which is the true value of the header.
+    private static func checkOperation(_ items: [String], from start: Int, to end: Int)
+        throws(ScratchpadError) -> (a: Int, op: ArithOp, b: Int, result: Int) {
+        var reader = ItemReader(items: items, position: start, end: end)
         let header = try reader.next()
-        let (a, op, b) = try parseHeader(header, index: 0)
+        let (a, op, b) = try parseHeader(header, index: start)
         let result: Int
         switch op {
         case .add:
@@ -121,17 +157,13 @@ public enum Scratchpad {
         }
         guard reader.atEnd else {
             throw ScratchpadError(item: reader.position, text: reader.items[reader.position],
-                                  reason: "unexpected item after the final result")
+                                  reason: end < items.count ? "expected the check after the result" : "unexpected item after the final result")
         }
         let truth = op == .add ? a + b : a * b
         guard result == truth else {
-            throw ScratchpadError(item: reader.items.count - 1, text: header, reason: "final result \(result) is not \(truth)")
+            throw ScratchpadError(item: end - 1, text: header, reason: "final result \(result) is not \(truth)")
         }
-        guard Verifier.matches(String(result), gold: answer) else {
-            throw ScratchpadError(item: reader.items.count - 1, text: "=\(result)",
-                                  reason: "final result does not match the answer \(answer)")
-        }
-        return result
+        return (a, op, b, result)
     }
 
     /// True when `check` passes.
@@ -164,12 +196,14 @@ public struct ScratchpadError: Error, Equatable, CustomStringConvertible {
 /// Walks the `|`-separated items, checking one operation at a time.
 private struct ItemReader {
     let items: [String]
-    var position = 0
+    var position: Int
+    /// One past the last item of this operation.
+    let end: Int
 
-    var atEnd: Bool { position == items.count }
+    var atEnd: Bool { position == end }
 
     mutating func next() throws(ScratchpadError) -> String {
-        guard position < items.count else {
+        guard position < end else {
             throw ScratchpadError(item: position, text: "", reason: "the scratchpad ends too early")
         }
         defer { position += 1 }

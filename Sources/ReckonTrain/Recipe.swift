@@ -1,4 +1,5 @@
 import Foundation
+import ReckonData
 import ReckonModel
 
 /// A training recipe: every setting of a run, read from TOML with a default for each key.
@@ -23,6 +24,8 @@ public struct Recipe: Sendable, Equatable {
         /// A JSONL file to train on; empty means generate `train_n` arithmetic problems.
         public var train = ""
         public var trainN = 20_000
+        /// The generated task: `arith` or `overthink` (`reckon data gen --task`).
+        public var task = "arith"
         /// Level mix, `1,2,3,4,5` or weighted `1=1,5=3` (the `reckon data gen --levels` syntax).
         public var levels = "1,2,3,4,5"
         /// Dialect mix, `sae` or weighted `sae=0.9,aae=0.1`.
@@ -219,6 +222,10 @@ extension Recipe {
 
             .string("data", "train", \.data.train),
             .int("data", "train_n", \.data.trainN, min: 1),
+            .string("data", "task", \.data.task, check: {
+                ArithTask(rawValue: $0) == nil
+                    ? "must be one of \(ArithTask.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))" : nil
+            }),
             .string("data", "levels", \.data.levels, check: RecipeMixes.checkLevels),
             .string("data", "dialects", \.data.dialects, check: RecipeMixes.checkDialects),
             .int("data", "seed", \.data.seed, min: 0),

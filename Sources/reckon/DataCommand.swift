@@ -3,6 +3,8 @@ import Foundation
 import ReckonData
 
 /// `reckon data gen` and `reckon data check`: make and validate JSONL data sets.
+extension ArithTask: ExpressibleByArgument {}
+
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
@@ -16,17 +18,16 @@ extension DataCommand {
             commandName: "gen",
             abstract: "Generate a task's examples with short and long expert answers.",
             discussion: """
-            Levels: \(ArithLevel.all.map { "\($0) = \(ArithLevel.summary($0))" }.joined(separator: "; ")).
+            Tasks and their levels:
+              arith: \(ArithLevel.all.map { "\($0) = \(ArithTask.arith.summary($0))" }.joined(separator: "; ")).
+              overthink: \(ArithLevel.all.map { "\($0) = \(ArithTask.overthink.summary($0))" }.joined(separator: "; ")).
+              arith's long answers are the scratchpad; overthink's work the problem, then check it as b op a.
             Dialects: \(Dialect.allCases.map(\.rawValue).joined(separator: ", ")).
             Example: reckon data gen --task arith --n 5000 --dialects sae=0.9,aae=0.1 --seed 1 --out train.jsonl
             """)
 
-        enum Task: String, ExpressibleByArgument, CaseIterable {
-            case arith
-        }
-
-        @Option(help: "The task to generate.")
-        var task: Task = .arith
+        @Option(help: "The task to generate: arith or overthink.")
+        var task: ArithTask = .arith
 
         @Option(name: [.customLong("n"), .customShort("n")], help: "Number of problems (with --paired, each is written in every dialect).")
         var count: Int
@@ -80,7 +81,7 @@ extension DataCommand {
             let dialectMix = try dialectMix(), levelMix = try levelMix()
             let examples: [Example]
             do {
-                examples = try Generator.generate(n: count, levels: levelMix, dialects: dialectMix, seed: seed, paired: paired)
+                examples = try Generator.generate(n: count, task: task, levels: levelMix, dialects: dialectMix, seed: seed, paired: paired)
             } catch {
                 throw DataCommand.fail("\(error)")
             }

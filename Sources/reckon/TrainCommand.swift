@@ -121,9 +121,10 @@ struct TrainCommand: ParsableCommand {
         do {
             let levelMix = try Mix<Int>.parse(levels) { Int($0) }
             let dialectMix = try Mix<Dialect>.parse(dialects) { Dialect(rawValue: $0) }
-            let examples = try Generator.generate(n: n, levels: levelMix, dialects: dialectMix, seed: UInt64(seed), paired: paired)
+            let task = ArithTask(rawValue: r.data.task) ?? .arith
+            let examples = try Generator.generate(n: n, task: task, levels: levelMix, dialects: dialectMix, seed: UInt64(seed), paired: paired)
             try JSONL.write(examples, to: "\(r.output.dir)/\(file)")
-            note("data: wrote \(examples.count) examples to \(r.output.dir)/\(file) (levels \(levels), dialects \(dialects)\(paired ? ", paired" : ""), seed \(seed))")
+            note("data: wrote \(examples.count) \(task.rawValue) examples to \(r.output.dir)/\(file) (levels \(levels), dialects \(dialects)\(paired ? ", paired" : ""), seed \(seed))")
             return examples
         } catch { throw fail(error) }
     }

@@ -89,4 +89,84 @@ final class ScratchpadTests: XCTestCase {
             }
         }
     }
+
+    // MARK: The overthink task's checked scratchpads
+
+    func testCheckedScratchpadsWorkTheProblemTwice() {
+        XCTAssertEqual(Scratchpad.checkedSteps(for: ArithProblem(level: 3, op: .add, a: 47, b: 8)),
+                       "47+8|7+8=15|4+0+1=5|=55|check|8+47|8+7=15|0+4+1=5|=55")
+        XCTAssertEqual(Scratchpad.checkedSteps(for: ArithProblem(level: 2, op: .mul, a: 7, b: 8)),
+                       "7*8|7*8=56|=56|check|8*7|8*7=56|=56")
+        // A one-digit number times a two-digit one goes by partial products.
+        XCTAssertEqual(Scratchpad.checkedSteps(for: ArithProblem(level: 5, op: .mul, a: 47, b: 6)),
+                       "47*6|7*6=42|4*6+4=28|=282|check|6*47|6*7|6*7=42|=42|6*40|6*4=24|=240|42+240|2+0=2|4+4=8|0+2=2|=282")
+    }
+
+    /// Every problem of every overthink level: the checked steps pass the checker and end
+    /// with the answer.
+    func testEveryOverthinkLongAnswerChecks() throws {
+        var problems: [ArithProblem] = []
+        for a in 1...9 { for b in 1...9 { problems.append(ArithProblem(level: 1, op: .add, a: a, b: b)) } }
+        for a in 2...9 { for b in 2...9 { problems.append(ArithProblem(level: 2, op: .mul, a: a, b: b)) } }
+        for a in 10...99 { for b in 1...9 { problems.append(ArithProblem(level: 3, op: .add, a: a, b: b)) } }
+        for a in 10...99 { for b in 10...99 { problems.append(ArithProblem(level: 4, op: .add, a: a, b: b)) } }
+        for a in 10...99 { for b in 2...9 { problems.append(ArithProblem(level: 5, op: .mul, a: a, b: b)) } }
+        for p in problems {
+            let long = ArithTask.overthink.longAnswer(for: p)
+            XCTAssertEqual(try Scratchpad.check(long, answer: String(p.answer)), p.answer, long)
+            XCTAssertTrue(long.hasSuffix("|=\(p.answer)"), long)
+        }
+    }
+
+    func testOverthinkLevelsDrawTheirRanges() {
+        var rng = RNG(seed: 5)
+        for _ in 0..<2000 {
+            let p1 = ArithTask.overthink.sample(level: 1, rng: &rng)
+            XCTAssertTrue(p1.op == .add && (1...9).contains(p1.a) && (1...9).contains(p1.b), "\(p1)")
+            let p2 = ArithTask.overthink.sample(level: 2, rng: &rng)
+            XCTAssertTrue(p2.op == .mul && (2...9).contains(p2.a) && (2...9).contains(p2.b), "\(p2)")
+            let p3 = ArithTask.overthink.sample(level: 3, rng: &rng)
+            XCTAssertTrue(p3.op == .add && (10...99).contains(p3.a) && (1...9).contains(p3.b), "\(p3)")
+            let p4 = ArithTask.overthink.sample(level: 4, rng: &rng)
+            XCTAssertTrue(p4.op == .add && (10...99).contains(p4.a) && (10...99).contains(p4.b), "\(p4)")
+            let p5 = ArithTask.overthink.sample(level: 5, rng: &rng)
+            XCTAssertTrue(p5.op == .mul && (10...99).contains(p5.a) && (2...9).contains(p5.b), "\(p5)")
+            XCTAssertEqual([p1, p2, p3, p4, p5].map(\.level), [1, 2, 3, 4, 5])
+        }
+    }
+
+    func testCheckerRejectsABadCheck() {
+        let good = "47+8|7+8=15|4+0+1=5|=55|check|8+47|8+7=15|0+4+1=5|=55"
+        XCTAssertTrue(Scratchpad.isValid(good, answer: "55"))
+        let bad = [
+            "47+8|7+8=15|4+0+1=5|=55|check|47+8|7+8=15|4+0+1=5|=55",  // not swapped
+            "47+8|7+8=15|4+0+1=5|=55|check|8+46|8+6=14|0+4+1=5|=54",  // another problem
+            "47+8|7+8=15|4+0+1=5|=55|check|8+47|8+7=15|0+4=4|=45",     // a wrong check
+            "47+8|7+8=15|4+0+1=5|=55|check",                          // an empty check
+            "47+8|7+8=15|4+0+1=5|check|8+47|8+7=15|0+4+1=5|=55",      // no result before the check
+            "47+8|7+8=15|4+0+1=5|=55|check|8+47|8+7=15|0+4+1=5|=55|check|47+8|7+8=15|4+0+1=5|=55",
+        ]
+        for text in bad { XCTAssertFalse(Scratchpad.isValid(text, answer: "55"), text) }
+        XCTAssertThrowsError(try Scratchpad.check(bad[0], answer: "55")) { error in
+            XCTAssertTrue("\(error)".contains("the check should work 8+47"), "\(error)")
+        }
+        XCTAssertThrowsError(try Scratchpad.check(bad[4], answer: "55")) { error in
+            XCTAssertTrue("\(error)".contains("item 3"), "\(error)")
+        }
+    }
+
+    func testOverthinkExamplesAreConsistent() throws {
+        let examples = try Generator.generate(n: 300, task: .overthink, dialects: [.sae: 1, .words: 1, .symbolic: 1], seed: 9)
+        XCTAssertEqual(Set(examples.compactMap(\.difficulty)), [1, 2, 3, 4, 5])
+        for e in examples {
+            let long = try XCTUnwrap(e.long), short = try XCTUnwrap(e.short)
+            XCTAssertTrue(long.contains("|check|"), long)
+            XCTAssertNoThrow(try Scratchpad.check(long, answer: e.answer), long)
+            XCTAssertTrue(Verifier.isCorrect(generated: "<think>\(long)</think>\(short)<eos>", gold: e.answer))
+            XCTAssertTrue(e.pairID?.hasPrefix("overthink-s9-") ?? false)
+        }
+        // The arith task's files are unchanged by the task parameter's default.
+        let arith = try Generator.generate(n: 20, dialects: [.sae: 1], seed: 9)
+        XCTAssertTrue(arith.allSatisfy { $0.pairID?.hasPrefix("arith-s9-") ?? false && !($0.long ?? "").contains("check") })
+    }
 }

@@ -74,6 +74,10 @@ final class RecipeTests: XCTestCase {
         XCTAssertThrowsError(try Recipe.parse("[data]\nlevels = \"1,7\"\n", source: "x.toml")) { error in
             XCTAssertTrue("\(error)".hasPrefix("x.toml: [data] levels has level 7"), "\(error)")
         }
+        XCTAssertThrowsError(try Recipe.parse("[data]\ntask = \"chess\"\n", source: "x.toml")) { error in
+            XCTAssertEqual("\(error)", "x.toml: [data] task must be one of \"arith\", \"overthink\"")
+        }
+        XCTAssertEqual(try Recipe.parse("[data]\ntask = \"overthink\"\n", source: "x.toml").data.task, "overthink")
         XCTAssertThrowsError(try Recipe.parse("[sft]\nbatch = 0\n", source: "x.toml")) { error in
             XCTAssertEqual("\(error)", "x.toml: [sft] batch must be ≥ 1, got 0")
         }
