@@ -108,7 +108,8 @@ public enum Scratchpad {
         if let marker {
             let again = try checkOperation(items, from: marker + 1, to: items.count)
             guard again.a == first.b, again.op == first.op, again.b == first.a else {
-                throw ScratchpadError(item: marker + 1, text: marker + 1 < items.count ? items[marker + 1] : "",
+                // checkOperation has read a header at marker + 1, so the item exists.
+                throw ScratchpadError(item: marker + 1, text: items[marker + 1],
                                       reason: "the check should work \(first.b)\(first.op.rawValue)\(first.a)")
             }
         }

@@ -2,9 +2,9 @@ import ArgumentParser
 import Foundation
 import ReckonData
 
-/// `reckon data gen` and `reckon data check`: make and validate JSONL data sets.
 extension ArithTask: ExpressibleByArgument {}
 
+/// `reckon data gen` and `reckon data check`: make and validate JSONL data sets.
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
@@ -19,8 +19,7 @@ extension DataCommand {
             abstract: "Generate a task's examples with short and long expert answers.",
             discussion: """
             Tasks and their levels:
-              arith: \(ArithLevel.all.map { "\($0) = \(ArithTask.arith.summary($0))" }.joined(separator: "; ")).
-              overthink: \(ArithLevel.all.map { "\($0) = \(ArithTask.overthink.summary($0))" }.joined(separator: "; ")).
+            \(ArithTask.allCases.map { task in "  \(task.rawValue): " + task.levels.map { "\($0) = \(task.summary($0))" }.joined(separator: "; ") + "." }.joined(separator: "\n"))
               arith's long answers are the scratchpad; overthink's work the problem, then check it as b op a.
             Dialects: \(Dialect.allCases.map(\.rawValue).joined(separator: ", ")).
             Example: reckon data gen --task arith --n 5000 --dialects sae=0.9,aae=0.1 --seed 1 --out train.jsonl
