@@ -92,6 +92,8 @@ def main():
     ap.add_argument("data")
     ap.add_argument("--records", help="reckon eval --json --records output for this checkpoint and data")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N examples")
+    ap.add_argument("--pair", action="append", default=[], metavar="A,B",
+                    help="also probe level A against level B (repeatable), e.g. 3,5")
     args = ap.parse_args()
     c, w = load(args.checkpoint)
     examples = []
@@ -139,6 +141,18 @@ def main():
     acc_l = probe(Z, list(levels), train)
     base_l = max(np.bincount(levels[~train]) / (~train).sum())
     print(f"linear probe, held-out problems: level 1 vs 3-5 {acc_b:.3f} (majority {base_b:.3f}); level 1-5 {acc_l:.3f} (majority {base_l:.3f})")
+    for spec in args.pair:
+        try:
+            a, b = (int(v) for v in spec.split(","))
+        except ValueError:
+            sys.exit(f"--pair wants two levels as A,B, got {spec!r}")
+        sel = np.isin(levels, [a, b])
+        if not (sel & train).any() or not (sel & ~train).any():
+            sys.exit(f"--pair {spec}: levels {a} and {b} need examples on both sides of the split")
+        yp = np.where(levels == a, 1, 0)
+        acc_p = probe(Z[sel], list(yp[sel]), train[sel])
+        base_p = max(yp[sel & ~train].mean(), 1 - yp[sel & ~train].mean())
+        print(f"linear probe, held-out problems: level {a} vs {b} {acc_p:.3f} (majority {base_p:.3f})")
     print(f"variance across prompts, top principal direction's share: "
           f"{(np.linalg.svd(centred, compute_uv=False)[0] ** 2 / (centred ** 2).sum()):.3f}")
 

@@ -46,11 +46,23 @@ public struct AdamW: Sendable {
     }
 
     /// One update at learning rate `lr`; returns the gradient norm before clipping.
+    /// `scaled` lists disjoint parameter ranges that step at `lr` times their factor instead.
     @discardableResult
-    public mutating func update(params: inout [Float], grads: [Float], lr: Float) throws(TrainError) -> Float {
+    public mutating func update(params: inout [Float], grads: [Float], lr: Float,
+                                scaled: [(range: Range<Int>, factor: Float)] = []) throws(TrainError) -> Float {
         let P = parameterCount
         guard params.count == P, grads.count == P else {
             throw .shapeMismatch("optimizer holds \(P) parameters; got \(params.count) parameters and \(grads.count) gradients")
+        }
+        // Per-parameter rate as sorted segments: (start, rate), each running to the next start.
+        let special = scaled.filter { !$0.range.isEmpty }.sorted { $0.range.lowerBound < $1.range.lowerBound }
+        var segments: [(start: Int, rate: Float)] = [(0, lr)]
+        for (k, s) in special.enumerated() {
+            guard s.range.upperBound <= P, k == 0 || special[k - 1].range.upperBound <= s.range.lowerBound else {
+                throw .shapeMismatch("learning-rate ranges must be disjoint and within the \(P) parameters")
+            }
+            segments.append((s.range.lowerBound, lr * s.factor))
+            segments.append((s.range.upperBound, lr))
         }
         let norm = Self.gradNorm(grads)
         guard norm.isFinite else { throw .nonFiniteGradient }
@@ -64,11 +76,15 @@ public struct AdamW: Sendable {
             grads.withUnsafeBufferPointer { g in
                 moments.withUnsafeMutableBufferPointer { mv in
                     let m = mv.baseAddress!, v = mv.baseAddress! + P
-                    for i in 0..<P {
-                        let gi = g[i] * clip
-                        m[i] = c.beta1 * m[i] + (1 - c.beta1) * gi
-                        v[i] = c.beta2 * v[i] + (1 - c.beta2) * gi * gi
-                        p[i] -= lr * (m[i] / bc1) / ((v[i] / bc2).squareRoot() + c.eps)
+                    for (k, seg) in segments.enumerated() {
+                        let end = k + 1 < segments.count ? segments[k + 1].start : P
+                        let rate = seg.rate
+                        for i in seg.start..<end {
+                            let gi = g[i] * clip
+                            m[i] = c.beta1 * m[i] + (1 - c.beta1) * gi
+                            v[i] = c.beta2 * v[i] + (1 - c.beta2) * gi * gi
+                            p[i] -= rate * (m[i] / bc1) / ((v[i] / bc2).squareRoot() + c.eps)
+                        }
                     }
                     if c.weightDecay != 0 {
                         for r in decay { for i in r { p[i] -= lr * c.weightDecay * p[i] } }

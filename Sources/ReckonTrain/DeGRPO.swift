@@ -30,6 +30,14 @@ public struct DeGRPOConfig: Sendable, Equatable, Codable {
     /// token's logit stays the warm-up's (untied classifier). Only the control
     /// term (and its KL) is back-propagated; the response term has no weights left to train.
     public var decisionHeadOnly = false
+    /// Train the response tokens' policy term. Off, every weight still trains, but only through
+    /// the control term and the KL: the mode choice can use the whole network, while answers the
+    /// warm-up already gets right are not re-weighted by advantages that mostly rank modes.
+    public var responseTerm = true
+    /// The decision head's learning rate as a multiple of the step's: the two classifier rows
+    /// read a state shared by every prompt and need large steps, while the layers that build
+    /// that state also write every answer and need small ones.
+    public var headLRScale: Float = 1
     public init() {}
 
     /// The `<think>` and `<short>` classifier rows, for `layout`.
@@ -70,6 +78,9 @@ public struct DeGRPOConfig: Sendable, Equatable, Codable {
         }
         guard contrastStrength >= 0, contrastStrength <= 1 else {
             throw .invalidConfig("contrast_strength must be in [0, 1], got \(contrastStrength)")
+        }
+        guard headLRScale > 0, headLRScale.isFinite else {
+            throw .invalidConfig("the decision head's learning rate must be positive")
         }
         guard !(freezeDecisionBias && decisionHeadOnly) else {
             throw .invalidConfig("freeze_decision_bias holds still the very rows trainable = \"decision\" trains; use one of them")
@@ -203,8 +214,8 @@ public struct DeGRPOTrainer: Sendable {
                 let current = try responseLogprobs(policy, range)
                 let batch = range.enumerated().map { j, i in
                     PolicyRollout(logprobs: current[j], oldLogprobs: old?[i] ?? current[j],
-                                  refLogprobs: ref?[i] ?? current[j], advantage: rollouts[i].advantage,
-                                  controlAdvantage: rollouts[i].controlAdvantage)
+                                  refLogprobs: ref?[i] ?? current[j], advantage: c.responseTerm ? rollouts[i].advantage : 0,
+                                  controlAdvantage: rollouts[i].controlAdvantage ?? rollouts[i].advantage)
                 }
                 let result = try PolicyLoss.compute(batch, config: c.loss, totals: totals)
                 var weights = [Float](repeating: 0, count: mb * T)
@@ -236,7 +247,8 @@ public struct DeGRPOTrainer: Sendable {
             }
             let held = frozen.map { Array(policy.params[$0]) }
             for r in frozen { policy.grads.replaceSubrange(r, with: repeatElement(0, count: r.count)) }
-            stats.gradNorm = Double(try optimizer.update(params: &policy.params, grads: policy.grads, lr: lr))
+            let scaled = c.headLRScale == 1 ? [] : DeGRPOConfig.decisionHeadRanges(policy.layout, config: policy.config).map { (range: $0, factor: c.headLRScale) }
+            stats.gradNorm = Double(try optimizer.update(params: &policy.params, grads: policy.grads, lr: lr, scaled: scaled))
             for (r, values) in zip(frozen, held) { policy.params.replaceSubrange(r, with: values) }
             stats.loss = loss
         }

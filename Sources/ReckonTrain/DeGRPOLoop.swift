@@ -21,6 +21,11 @@ extension DeGRPOConfig {
         freezeDecisionBias = d.freezeDecisionBias
         controlContrast = d.controlAdvantage == "contrast"
         decisionHeadOnly = d.trainable == "decision"
+        responseTerm = d.responseTerm
+        if d.headLR > 0 {
+            guard d.lr > 0 else { throw .invalidConfig("[degrpo] head_lr needs lr > 0 to scale with its schedule") }
+            headLRScale = Float(d.headLR / d.lr)
+        }
         contrastStrength = d.contrastStrength
         contrastSteps = d.contrastSteps
         try validate()

@@ -120,6 +120,10 @@ public struct Recipe: Sendable, Equatable {
         public var contrastSteps = 0
         /// "all" (every parameter) or "decision" (only the `<think>`/`<short>` classifier rows).
         public var trainable = "all"
+        /// Train the response tokens' policy term (`DeGRPOConfig.responseTerm`).
+        public var responseTerm = true
+        /// Learning rate of the `<think>`/`<short>` classifier rows; 0 means `lr`. Follows `lr`'s schedule.
+        public var headLR = 0.0
         /// μ: optimisation passes per rollout batch.
         public var passes = 1
         public var microBatch = 16
@@ -276,6 +280,8 @@ extension Recipe {
             .number("degrpo", "contrast_strength", \.degrpo.contrastStrength, min: 0),
             .int("degrpo", "contrast_steps", \.degrpo.contrastSteps, min: 0),
             .string("degrpo", "trainable", \.degrpo.trainable, check: { ["all", "decision"].contains($0) ? nil : "must be \"all\" or \"decision\"" }),
+            .bool("degrpo", "response_term", \.degrpo.responseTerm),
+            .number("degrpo", "head_lr", \.degrpo.headLR, min: 0),
             .int("degrpo", "passes", \.degrpo.passes, min: 1),
             .int("degrpo", "micro_batch", \.degrpo.microBatch, min: 1),
             .number("degrpo", "lr", \.degrpo.lr, min: 0),

@@ -142,6 +142,32 @@ final class DeGRPOTests: XCTestCase {
         XCTAssertEqual(Advantage.batchContrast([0.5, -0.5], thinks: [true, true], groups: [0, 0]), [0.5, -0.5])
     }
 
+    /// With the response term off, an update is exactly the one for rollouts whose responses
+    /// have zero advantage and whose control tokens keep theirs: only the control term and the
+    /// KL train, through every weight.
+    func testResponseTermOffTrainsOnlyTheControlTerm() throws {
+        var off = try trainer(PolicyLossConfig(kind: .degrpo, alpha: 1, beta: 0.01))
+        off.config.responseTerm = false
+        var byHand = try trainer(PolicyLossConfig(kind: .degrpo, alpha: 1, beta: 0.01))
+        var on = try trainer(PolicyLossConfig(kind: .degrpo, alpha: 1, beta: 0.01))
+        let p0 = try pThink(off.policy)
+        let zeroed = rollouts().map { r -> Rollout in
+            var z = r
+            z.controlAdvantage = r.advantage
+            z.advantage = 0
+            return z
+        }
+        XCTAssertTrue(rollouts().contains { $0.advantage != 0 }, "the batch must carry response advantages")
+        for _ in 0..<3 {
+            _ = try off.optimize(prompts: [prompt], rollouts: rollouts(), lr: 1e-2)
+            _ = try byHand.optimize(prompts: [prompt], rollouts: zeroed, lr: 1e-2)
+            _ = try on.optimize(prompts: [prompt], rollouts: rollouts(), lr: 1e-2)
+        }
+        XCTAssertEqual(off.policy.params, byHand.policy.params)
+        XCTAssertNotEqual(off.policy.params, on.policy.params)
+        XCTAssertGreaterThan(try pThink(off.policy), p0 + 0.1, "the mode choice still learns")
+    }
+
     /// The control advantage reaches the control token's weight only.
     func testControlAdvantageActsOnTokenZeroOnly() throws {
         let lp: [Float] = [-0.7, -1.2, -0.3]

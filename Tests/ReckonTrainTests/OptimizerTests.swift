@@ -33,6 +33,28 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(Double(p2[wq]), expect - Double(lr) * 0.1 * expect, accuracy: 1e-6)
     }
 
+    /// Scaled ranges step at lr × factor: on step 1 every parameter with a gradient moves by
+    /// about its rate, so the ratio is the factor. The moments are the same either way.
+    func testScaledRangesStepAtTheirOwnRate() throws {
+        let layout = ParameterLayout(config)
+        let P = layout.count
+        let grads = (0..<P).map { Float($0 % 7) - 3 + 0.5 }
+        var plain = AdamW(config: AdamWConfig(weightDecay: 0, gradClip: 0), layout: layout)
+        var split = plain
+        var a = [Float](repeating: 0, count: P), b = a
+        try plain.update(params: &a, grads: grads, lr: 1e-3)
+        let head = 3..<7, tail = (P - 2)..<P
+        try split.update(params: &b, grads: grads, lr: 1e-3, scaled: [(tail, 0.5), (head, 20)])
+        for i in 0..<P {
+            let factor: Float = head.contains(i) ? 20 : tail.contains(i) ? 0.5 : 1
+            XCTAssertEqual(b[i], a[i] * factor, accuracy: 1e-9, "parameter \(i)")
+        }
+        XCTAssertEqual(plain.moments, split.moments)
+        var c = a
+        XCTAssertThrowsError(try split.update(params: &c, grads: grads, lr: 1e-3, scaled: [(0..<4, 2), (3..<5, 2)]), "overlapping")
+        XCTAssertThrowsError(try split.update(params: &c, grads: grads, lr: 1e-3, scaled: [((P - 1)..<(P + 1), 2)]), "past the end")
+    }
+
     func testGlobalNormClipping() throws {
         let layout = ParameterLayout(config)
         var opt = AdamW(config: AdamWConfig(weightDecay: 0, gradClip: 1), layout: layout)

@@ -42,6 +42,31 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(r.model.layers, 4, "absent keys keep their defaults")
     }
 
+    /// The routing keys of `[degrpo]` reach the trainer's configuration.
+    func testDeGRPOKeysReachTheTrainer() throws {
+        let r = try Recipe.parse("""
+            [degrpo]
+            control_advantage = "contrast"
+            contrast_strength = 0.5
+            response_term = false
+            alpha = 4
+            lr = 5e-5
+            head_lr = 2e-3
+            """, source: "x.toml")
+        let c = try DeGRPOConfig(recipe: r.degrpo)
+        XCTAssertTrue(c.controlContrast)
+        XCTAssertEqual(c.contrastStrength, 0.5)
+        XCTAssertFalse(c.responseTerm)
+        XCTAssertFalse(c.decisionHeadOnly)
+        XCTAssertEqual(c.loss.alpha, 4)
+        XCTAssertEqual(c.headLRScale, 40, accuracy: 1e-4)
+        let d = try DeGRPOConfig(recipe: Recipe.parse("[degrpo]\ntrainable = \"decision\"\n", source: "y.toml").degrpo)
+        XCTAssertTrue(d.decisionHeadOnly)
+        XCTAssertTrue(d.responseTerm, "on unless the recipe says otherwise")
+        XCTAssertEqual(d.headLRScale, 1, "head_lr 0 is lr")
+        XCTAssertThrowsError(try Recipe.parse("[degrpo]\nresponse_term = \"no\"\n", source: "x.toml"))
+    }
+
     func testUnknownKeyErrorNamesTheKey() {
         XCTAssertThrowsError(try Recipe.parse("[sft]\nlrate = 0.1\n", source: "Recipes/x.toml")) { error in
             XCTAssertEqual("\(error)", "Recipes/x.toml: unknown key [sft] lrate")
