@@ -12,10 +12,16 @@ public struct GenerationResult: Sendable, Equatable {
 extension Transformer {
     public func generate(
         prompts: [[Int32]], maxNewTokens: Int, params: SamplingParams, seed: UInt64,
-        firstTokenSet: [Int32]? = nil, stopToken: Int32 = Tokenizer.eos
+        firstTokenSet: [Int32]? = nil, forcedFirstTokens: [Int32]? = nil, stopToken: Int32 = Tokenizer.eos
     ) throws -> [GenerationResult] {
         try params.validate()
         guard !prompts.isEmpty else { return [] }
+        if let forced = forcedFirstTokens {
+            // Token 0 is given, not drawn; its probabilities are still recorded.
+            guard forced.count == prompts.count, let set = firstTokenSet, forced.allSatisfy(set.contains) else {
+                throw ModelError.shapeMismatch("forced first tokens need one token per prompt, each from the first-token set")
+            }
+        }
         for p in prompts {
             guard !p.isEmpty else { throw ModelError.shapeMismatch("a prompt must hold at least one token") }
             guard p.count + maxNewTokens <= config.maxSeqLen else {
@@ -39,7 +45,7 @@ extension Transformer {
             last += p.count
             let row = logits[((last - 1) * V)..<(last * V)]
             if let set = firstTokenSet { results[s].firstTokenProbabilities = try Sampler.probabilities(row, over: set) }
-            let t = try Sampler.sample(row, params: params, allowed: firstTokenSet, rng: &rng)
+            let t = try forcedFirstTokens?[s] ?? Sampler.sample(row, params: params, allowed: firstTokenSet, rng: &rng)
             results[s].tokens.append(t)
             if t != stopToken && maxNewTokens > 1 { live.append(s) }
         }

@@ -79,6 +79,9 @@ public struct DeGRPOConfig: Sendable, Equatable, Codable {
         guard contrastStrength >= 0, contrastStrength <= 1 else {
             throw .invalidConfig("contrast_strength must be in [0, 1], got \(contrastStrength)")
         }
+        guard !rollout.pairedModes || rollout.groupSize % 2 == 0 else {
+            throw .invalidConfig("paired rollouts split each group in half: group_size must be even, got \(rollout.groupSize)")
+        }
         guard headLRScale > 0, headLRScale.isFinite else {
             throw .invalidConfig("the decision head's learning rate must be positive")
         }
@@ -100,6 +103,10 @@ public struct DeGRPOStats: Sendable, Codable, Equatable {
     public var fracRewardZeroStd = 0.0
     public var thinkRate = 0.0
     public var thinkRateByDifficulty: [String: Double] = [:]
+    /// The policy's mean p(<think>) at the decision, overall and per level: the routing itself,
+    /// also when paired rollouts fix the rollouts' think rate at one half.
+    public var pThink = 0.0
+    public var pThinkByDifficulty: [String: Double] = [:]
     public var accuracy = 0.0
     public var accuracyThink: Double?
     public var accuracyShort: Double?
@@ -120,6 +127,7 @@ public struct DeGRPOStats: Sendable, Codable, Equatable {
         case step, loss, reward, kl, entropy, lr, accuracy
         case rewardStd = "reward_std", fracRewardZeroStd = "frac_reward_zero_std"
         case thinkRate = "think_rate", thinkRateByDifficulty = "think_rate_by_difficulty"
+        case pThink = "p_think", pThinkByDifficulty = "p_think_by_difficulty"
         case accuracyThink = "accuracy_think", accuracyShort = "accuracy_short"
         case meanLength = "completions/mean_length", meanLengthThink = "completions/mean_length_think"
         case meanLengthShort = "completions/mean_length_short", truncatedRatio = "completions/clipped_ratio"
@@ -215,7 +223,7 @@ public struct DeGRPOTrainer: Sendable {
                 let batch = range.enumerated().map { j, i in
                     PolicyRollout(logprobs: current[j], oldLogprobs: old?[i] ?? current[j],
                                   refLogprobs: ref?[i] ?? current[j], advantage: c.responseTerm ? rollouts[i].advantage : 0,
-                                  controlAdvantage: rollouts[i].controlAdvantage ?? rollouts[i].advantage)
+                                  controlAdvantage: rollouts[i].weightedControlAdvantage)
                 }
                 let result = try PolicyLoss.compute(batch, config: c.loss, totals: totals)
                 var weights = [Float](repeating: 0, count: mb * T)
@@ -266,6 +274,7 @@ public struct DeGRPOTrainer: Sendable {
         stats.fracRewardZeroStd = Double(flat.count) / Double(prompts.count)
         let think = rollouts.filter { $0.outcome.mode == .think }, short = rollouts.filter { $0.outcome.mode == .short }
         stats.thinkRate = Double(think.count) / n
+        stats.pThink = rollouts.reduce(0) { $0 + Double($1.pThink) } / n
         stats.accuracy = Double(rollouts.filter(\.outcome.correct).count) / n
         func rate(_ xs: [Rollout], _ f: (Rollout) -> Bool) -> Double? { xs.isEmpty ? nil : Double(xs.filter(f).count) / Double(xs.count) }
         func meanLen(_ xs: [Rollout]) -> Double? { xs.isEmpty ? nil : Double(xs.reduce(0) { $0 + $1.response.count }) / Double(xs.count) }
@@ -278,6 +287,7 @@ public struct DeGRPOTrainer: Sendable {
         for level in Set(prompts.map(\.difficulty)).sorted() {
             let xs = rollouts.filter { prompts[$0.prompt].difficulty == level }
             stats.thinkRateByDifficulty[String(level)] = rate(xs) { $0.outcome.mode == .think }
+            stats.pThinkByDifficulty[String(level)] = xs.reduce(0) { $0 + Double($1.pThink) } / Double(xs.count)
         }
         stats.kl = klCount > 0 ? klSum / klCount : 0
         stats.clipRatio = tokenSum > 0 ? clipSum / tokenSum : 0

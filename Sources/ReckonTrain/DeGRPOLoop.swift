@@ -10,6 +10,7 @@ extension DeGRPOConfig {
         rollout.maxResponseTokens = d.maxResponseTokens
         rollout.sampling = SamplingParams(temperature: Float(d.temperature), topP: Float(d.topP))
         rollout.normalizeStd = d.normalizeStd
+        rollout.pairedModes = d.rollouts == "paired"
         rollout.reward = RewardConfig(gamma: Float(d.gamma))
         guard let kind = PolicyLossConfig.Kind(rawValue: d.loss),
               let aggregation = PolicyLossConfig.Aggregation(rawValue: d.aggregation) else {
@@ -38,7 +39,7 @@ extension DeGRPOStats {
     public var record: [String: Double] {
         var r: [String: Double] = [
             "step": Double(step), "loss": loss, "reward": reward, "reward_std": rewardStd,
-            "frac_reward_zero_std": fracRewardZeroStd, "think_rate": thinkRate, "accuracy": accuracy,
+            "frac_reward_zero_std": fracRewardZeroStd, "think_rate": thinkRate, "p_think": pThink, "accuracy": accuracy,
             "completions/mean_length": meanLength, "completions/clipped_ratio": truncatedRatio,
             "kl": kl, "entropy": entropy, "clip_ratio": clipRatio, "grad_norm": gradNorm, "lr": lr,
             "tokens_per_s": tokensPerSecond, "step_time": stepTime, "rollout_time": rolloutTime,
@@ -48,6 +49,7 @@ extension DeGRPOStats {
         r["completions/mean_length_think"] = meanLengthThink
         r["completions/mean_length_short"] = meanLengthShort
         for (level, rate) in thinkRateByDifficulty { r["think_rate_level\(level)"] = rate }
+        for (level, p) in pThinkByDifficulty { r["p_think_level\(level)"] = p }
         return r
     }
 }

@@ -122,6 +122,8 @@ public struct Recipe: Sendable, Equatable {
         public var trainable = "all"
         /// Train the response tokens' policy term (`DeGRPOConfig.responseTerm`).
         public var responseTerm = true
+        /// "sampled" (token 0 drawn from the policy) or "paired" (half of each group forced to each mode).
+        public var rollouts = "sampled"
         /// Learning rate of the `<think>`/`<short>` classifier rows; 0 means `lr`. Follows `lr`'s schedule.
         public var headLR = 0.0
         /// μ: optimisation passes per rollout batch.
@@ -282,6 +284,7 @@ extension Recipe {
             .string("degrpo", "trainable", \.degrpo.trainable, check: { ["all", "decision"].contains($0) ? nil : "must be \"all\" or \"decision\"" }),
             .bool("degrpo", "response_term", \.degrpo.responseTerm),
             .number("degrpo", "head_lr", \.degrpo.headLR, min: 0),
+            .string("degrpo", "rollouts", \.degrpo.rollouts, check: { ["sampled", "paired"].contains($0) ? nil : "must be \"sampled\" or \"paired\"" }),
             .int("degrpo", "passes", \.degrpo.passes, min: 1),
             .int("degrpo", "micro_batch", \.degrpo.microBatch, min: 1),
             .number("degrpo", "lr", \.degrpo.lr, min: 0),

@@ -28,6 +28,17 @@ public struct Rollout: Sendable, Equatable {
     /// The control token's own advantage, when it differs from `advantage`
     /// (`Advantage.batchContrast`).
     public var controlAdvantage: Float? = nil
+    /// The policy's p(<think>) at the decision, over {<think>, <short>}.
+    public var pThink: Float = 0.5
+    /// π(mode)/q(mode): the importance weight of the control token when paired rollouts
+    /// forced its mode (q = ½); 1 when the mode was drawn from the policy.
+    public var controlImportance: Float = 1
+
+    /// What the control token's clipped term is weighted by. With paired rollouts, over a
+    /// group this makes the push on the logit of <think> over <short> α·π(think)·π(short)·
+    /// (mean think reward − mean short reward): the exact gradient, with no noise from drawing
+    /// the mode.
+    public var weightedControlAdvantage: Float { (controlAdvantage ?? advantage) * controlImportance }
 }
 
 public struct RolloutConfig: Sendable, Equatable, Codable {
@@ -37,6 +48,9 @@ public struct RolloutConfig: Sendable, Equatable, Codable {
     public var sampling = SamplingParams(temperature: 1.0, topP: 1.0)
     public var normalizeStd = false
     public var reward = RewardConfig()
+    /// Force half of each group to <think> and half to <short> instead of sampling token 0,
+    /// so every prompt measures both modes whatever the policy prefers.
+    public var pairedModes = false
     public init() {}
 }
 
@@ -50,8 +64,10 @@ public enum Rollouts {
         // The longest prompt bounds the response length the context leaves room for.
         let room = policy.config.maxSeqLen - (prompts.map(\.tokens.count).max() ?? 0)
         guard room >= 2 else { throw ModelError.sequenceTooLong(length: policy.config.maxSeqLen - room + 2, maxSeqLen: policy.config.maxSeqLen) }
+        let modes: [Int32]? = c.pairedModes
+            ? prompts.flatMap { _ in (0..<c.groupSize).map { $0 < c.groupSize / 2 ? Tokenizer.think : Tokenizer.short } } : nil
         let generations = try policy.generate(prompts: replicated, maxNewTokens: min(c.maxResponseTokens, room), params: c.sampling,
-                                              seed: seed, firstTokenSet: [Tokenizer.think, Tokenizer.short])
+                                              seed: seed, firstTokenSet: [Tokenizer.think, Tokenizer.short], forcedFirstTokens: modes)
         var rollouts: [Rollout] = []
         rollouts.reserveCapacity(generations.count)
         for (i, g) in generations.enumerated() {
@@ -61,8 +77,11 @@ public enum Rollouts {
             let truncated = parsed.mode == .think && !parsed.closedThinking
             let correct = parsed.isWellFormed && Verifier.matches(parsed.answer, gold: prompts[p].answer)
             let outcome = RolloutOutcome(mode: mode, correct: correct, malformed: !parsed.isWellFormed)
-            rollouts.append(Rollout(prompt: p, response: g.tokens, outcome: outcome,
-                                    reward: c.reward.reward(outcome), advantage: 0, truncated: truncated))
+            var r = Rollout(prompt: p, response: g.tokens, outcome: outcome,
+                            reward: c.reward.reward(outcome), advantage: 0, truncated: truncated)
+            r.pThink = g.firstTokenProbabilities.first ?? 0.5
+            if c.pairedModes { r.controlImportance = 2 * (mode == .think ? r.pThink : 1 - r.pThink) }
+            rollouts.append(r)
         }
         for p in 0..<prompts.count {
             let range = (p * c.groupSize)..<((p + 1) * c.groupSize)

@@ -43,8 +43,8 @@ extension TrainCommand {
         var hooks = DeGRPOHooks()
         hooks.shouldStop = { interrupt.isRequested }
         hooks.onStep = { s in
-            bar.update(s.step, String(format: "reward %.3f | think %.2f | acc %.3f | len %.0f | kl %.4f | %.1f s/step",
-                                      s.reward, s.thinkRate, s.accuracy, s.meanLength, s.kl, s.stepTime))
+            bar.update(s.step, String(format: "reward %.3f | think %.2f | p(think) %.2f | acc %.3f | len %.0f | kl %.4f | %.1f s/step",
+                                      s.reward, s.thinkRate, s.pThink, s.accuracy, s.meanLength, s.kl, s.stepTime))
         }
         hooks.evaluate = { model, step in
             let records = try Evaluator.run(model: model, examples: evalSubset,

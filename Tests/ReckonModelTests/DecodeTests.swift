@@ -134,6 +134,15 @@ final class DecodeTests: XCTestCase {
             XCTAssert(set.contains(batched[i].tokens[0]))
             XCTAssertEqual(batched[i].firstTokenProbabilities.reduce(0, +), 1, accuracy: 1e-5)
         }
+        // Forced first tokens replace the draw but keep its probabilities.
+        let forced: [Int32] = [Tokenizer.short, Tokenizer.think, Tokenizer.short]
+        let f = try model.generate(prompts: prompts, maxNewTokens: 6, params: .greedy, seed: 1, firstTokenSet: set, forcedFirstTokens: forced)
+        XCTAssertEqual(f.map { $0.tokens[0] }, forced)
+        XCTAssertEqual(f.map(\.firstTokenProbabilities), batched.map(\.firstTokenProbabilities))
+        XCTAssertThrowsError(try model.generate(prompts: prompts, maxNewTokens: 6, params: .greedy, seed: 1, firstTokenSet: set,
+                                                forcedFirstTokens: [Tokenizer.short, Tokenizer.eos, Tokenizer.short]), "outside the set")
+        XCTAssertThrowsError(try model.generate(prompts: prompts, maxNewTokens: 6, params: .greedy, seed: 1, firstTokenSet: set,
+                                                forcedFirstTokens: [Tokenizer.short]), "one per prompt")
         let sampledA = try model.generate(prompts: prompts, maxNewTokens: 6, params: SamplingParams(temperature: 1), seed: 4)
         let sampledB = try model.generate(prompts: prompts, maxNewTokens: 6, params: SamplingParams(temperature: 1), seed: 4)
         XCTAssertEqual(sampledA, sampledB, "same seed, same samples")

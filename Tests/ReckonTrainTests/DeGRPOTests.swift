@@ -181,6 +181,55 @@ final class DeGRPOTests: XCTestCase {
         XCTAssertEqual(Array(b.weights[0][1...]), Array(a.weights[0][1...]))
     }
 
+    /// Paired rollouts force half of each group to each mode and weight the control token by
+    /// π(mode)/½, so the group's push on the <think>-over-<short> logit is exactly
+    /// α·π_t·π_s·(R̄_think − R̄_short). By hand: π_t = 0.3; think rewards 0.5, 0.5; short 1, −1;
+    /// so R̄_t = 0.5, R̄_s = 0, the push is α·0.3·0.7·0.5 = 0.105·α.
+    func testPairedRolloutsGiveTheExactModeGradient() throws {
+        let pt: Float = 0.3, rewards: [Float] = [0.5, 0.5, 1, -1]
+        let adv = Advantage.groupRelative(rewards)
+        let modes: [ReasoningMode] = [.think, .think, .short, .short]
+        let rs = (0..<4).map { i -> Rollout in
+            var r = Rollout(prompt: 0, response: [modes[i] == .think ? Tokenizer.think : Tokenizer.short, Tokenizer.eos],
+                            outcome: RolloutOutcome(mode: modes[i], correct: rewards[i] > 0), reward: rewards[i],
+                            advantage: adv[i], truncated: false)
+            r.pThink = pt
+            r.controlImportance = 2 * (modes[i] == .think ? pt : 1 - pt)
+            return r
+        }
+        for alpha: Float in [1, 0.5] {
+            let batch = rs.map { r -> PolicyRollout in
+                let lp: [Float] = [log(r.outcome.mode == .think ? pt : 1 - pt), -0.1]
+                return PolicyRollout(logprobs: lp, oldLogprobs: lp, refLogprobs: lp, advantage: r.advantage,
+                                     controlAdvantage: r.weightedControlAdvantage)
+            }
+            let w = try PolicyLoss.compute(batch, config: PolicyLossConfig(kind: .degrpo, alpha: alpha, beta: 0)).weights.map { $0[0] }
+            // ∂ log π(think)/∂d = π_s and ∂ log π(short)/∂d = −π_t for d = z_think − z_short.
+            let push = zip(w, modes).reduce(Float(0)) { $0 + $1.0 * ($1.1 == .think ? 1 - pt : -pt) }
+            XCTAssertEqual(push, 0.105 * alpha, accuracy: 1e-6)
+        }
+
+        // Sampling: the first half of every group thinks, the second half answers short, and
+        // each rollout carries p(think) and the importance weight of its forced mode.
+        var t = try trainer(PolicyLossConfig())
+        t.config.rollout.maxResponseTokens = 6
+        t.config.rollout.pairedModes = true
+        let prompts = [prompt, RLPrompt(tokens: PromptFormat.prompt("3+3"), answer: "6", difficulty: 2)]
+        let sampled = try Rollouts.sample(policy: t.policy, prompts: prompts, config: t.config.rollout, seed: 3)
+        XCTAssertEqual(sampled.map { $0.response[0] }, [Tokenizer.think, Tokenizer.think, Tokenizer.short, Tokenizer.short,
+                                                        Tokenizer.think, Tokenizer.think, Tokenizer.short, Tokenizer.short])
+        let p = try pThink(t.policy)
+        for r in sampled.prefix(4) {
+            XCTAssertEqual(r.pThink, p, accuracy: 1e-5)
+            XCTAssertEqual(r.controlImportance, 2 * (r.outcome.mode == .think ? p : 1 - p), accuracy: 1e-5)
+        }
+        let s = try t.train(prompts: prompts, lr: 1e-3)
+        XCTAssertEqual(s.thinkRate, 0.5)
+        XCTAssertEqual(s.pThinkByDifficulty["1"] ?? -1, Double(p), accuracy: 1e-5)
+        t.config.rollout.groupSize = 3
+        XCTAssertThrowsError(try t.config.validate(), "an odd group cannot be split in half")
+    }
+
     /// A sampled step reports consistent statistics.
     func testSampledStepStatistics() throws {
         var t = try trainer(PolicyLossConfig())

@@ -52,6 +52,7 @@ final class RecipeTests: XCTestCase {
             alpha = 4
             lr = 5e-5
             head_lr = 2e-3
+            rollouts = "paired"
             """, source: "x.toml")
         let c = try DeGRPOConfig(recipe: r.degrpo)
         XCTAssertTrue(c.controlContrast)
@@ -60,11 +61,16 @@ final class RecipeTests: XCTestCase {
         XCTAssertFalse(c.decisionHeadOnly)
         XCTAssertEqual(c.loss.alpha, 4)
         XCTAssertEqual(c.headLRScale, 40, accuracy: 1e-4)
+        XCTAssertTrue(c.rollout.pairedModes)
         let d = try DeGRPOConfig(recipe: Recipe.parse("[degrpo]\ntrainable = \"decision\"\n", source: "y.toml").degrpo)
         XCTAssertTrue(d.decisionHeadOnly)
         XCTAssertTrue(d.responseTerm, "on unless the recipe says otherwise")
         XCTAssertEqual(d.headLRScale, 1, "head_lr 0 is lr")
+        XCTAssertFalse(d.rollout.pairedModes)
         XCTAssertThrowsError(try Recipe.parse("[degrpo]\nresponse_term = \"no\"\n", source: "x.toml"))
+        XCTAssertThrowsError(try Recipe.parse("[degrpo]\nrollouts = \"forced\"\n", source: "x.toml")) { error in
+            XCTAssert("\(error)".contains("rollouts"), "\(error)")
+        }
     }
 
     func testUnknownKeyErrorNamesTheKey() {
