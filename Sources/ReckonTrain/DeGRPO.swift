@@ -223,7 +223,8 @@ public struct DeGRPOTrainer: Sendable {
                 let batch = range.enumerated().map { j, i in
                     PolicyRollout(logprobs: current[j], oldLogprobs: old?[i] ?? current[j],
                                   refLogprobs: ref?[i] ?? current[j], advantage: c.responseTerm ? rollouts[i].advantage : 0,
-                                  controlAdvantage: rollouts[i].weightedControlAdvantage)
+                                  controlAdvantage: rollouts[i].controlAdvantage ?? rollouts[i].advantage,
+                                  controlImportance: rollouts[i].controlImportance)
                 }
                 let result = try PolicyLoss.compute(batch, config: c.loss, totals: totals)
                 var weights = [Float](repeating: 0, count: mb * T)
@@ -247,7 +248,8 @@ public struct DeGRPOTrainer: Sendable {
                     // their full-softmax KL measures nothing real: report the decision's KL alone.
                     for (j, i) in range.enumerated() {
                         let d = Double((ref?[i][0] ?? current[j][0]) - current[j][0])
-                        klSum += exp(d) - d - 1; klCount += 1
+                        let iw = Double(rollouts[i].controlImportance)
+                        klSum += iw * (exp(d) - d - 1); klCount += iw
                     }
                 } else {
                     klSum += result.kl * n; klCount += n

@@ -41,9 +41,15 @@ public struct PolicyRollout: Sendable, Equatable {
     public var advantage: Float
     /// The control token's advantage; nil means `advantage`.
     public var controlAdvantage: Float?
-    public init(logprobs: [Float], oldLogprobs: [Float], refLogprobs: [Float], advantage: Float, controlAdvantage: Float? = nil) {
+    /// π(token 0)/q(token 0) when token 0 was drawn from q rather than from the policy (paired
+    /// rollouts force it, q = ½). It weights token 0's clipped term and its k3 alike, so both
+    /// estimate what they would under the policy's own draw. Unweighted, a forced mode the policy
+    /// finds unlikely has k3 ≈ π_ref/π: a pull back to the reference that grows without bound.
+    public var controlImportance: Float
+    public init(logprobs: [Float], oldLogprobs: [Float], refLogprobs: [Float], advantage: Float, controlAdvantage: Float? = nil,
+                controlImportance: Float = 1) {
         self.logprobs = logprobs; self.oldLogprobs = oldLogprobs; self.refLogprobs = refLogprobs; self.advantage = advantage
-        self.controlAdvantage = controlAdvantage
+        self.controlAdvantage = controlAdvantage; self.controlImportance = controlImportance
     }
 }
 
@@ -55,7 +61,7 @@ public struct PolicyLossResult: Sendable {
     /// Token 0's share of J and the rest of the clipped term (before the KL penalty).
     public var controlTerm: Double
     public var responseTerm: Double
-    /// Mean k3 KL per token of these rollouts.
+    /// Mean k3 KL per token of these rollouts (token 0 importance-weighted).
     public var kl: Double
     /// Fraction of these rollouts' tokens whose ratio is clipped (gradient cut).
     public var clipFraction: Double
@@ -86,12 +92,15 @@ public enum PolicyLoss {
             guard !r.logprobs.isEmpty, r.oldLogprobs.count == r.logprobs.count, r.refLogprobs.count == r.logprobs.count else {
                 throw .shapeMismatch("rollout \(i): logprobs, old and reference log-probs must have the same non-zero length")
             }
+            guard r.controlImportance.isFinite, r.controlImportance >= 0 else {
+                throw .shapeMismatch("rollout \(i): the control token's importance weight must be finite and ≥ 0, got \(r.controlImportance)")
+            }
         }
         let tot = totals ?? PolicyLossTotals(rollouts.map(\.logprobs.count))
         let G = Double(tot.sequences), responseTokens = Double(max(1, tot.responseTokens)), allTokens = Double(tot.allTokens)
         let localTokens = Double(rollouts.reduce(0) { $0 + $1.logprobs.count })
         var weights: [[Float]] = []
-        var control = 0.0, response = 0.0, klSum = 0.0, klTerm = 0.0, clipped = 0
+        var control = 0.0, response = 0.0, klSum = 0.0, klTerm = 0.0, clipped = 0, klCount = 0.0
         for r in rollouts {
             let n = r.logprobs.count, T = n - 1
             // Weight of each token's ℓ in J.
@@ -120,20 +129,21 @@ public enum PolicyLoss {
                 let ell = min(unclipped, bound)
                 let gradActive = unclipped <= bound
                 if !gradActive { clipped += 1 }
-                let tw = tokenWeight(t)
+                let iw = t == 0 ? Double(r.controlImportance) : 1
+                let tw = tokenWeight(t) * iw
                 if t == 0 { control += tw * ell } else { response += tw * ell }
                 let diff = Double(r.refLogprobs[t]) - lp
                 let k3 = exp(diff) - diff - 1
-                klSum += k3
-                klTerm += klWeight * k3
+                klSum += iw * k3; klCount += iw
+                klTerm += iw * klWeight * k3
                 // ∂k3/∂logp = 1 − exp(ref − logp).
-                let dJ = (gradActive ? tw * rho * A : 0) - Double(c.beta) * klWeight * (1 - exp(diff))
+                let dJ = (gradActive ? tw * rho * A : 0) - Double(c.beta) * iw * klWeight * (1 - exp(diff))
                 w[t] = Float(dJ)
             }
             weights.append(w)
         }
         let J = control + response - Double(c.beta) * klTerm
         return PolicyLossResult(loss: -J, weights: weights, controlTerm: control, responseTerm: response,
-                                kl: klSum / localTokens, clipFraction: Double(clipped) / localTokens)
+                                kl: klCount > 0 ? klSum / klCount : 0, clipFraction: Double(clipped) / localTokens)
     }
 }

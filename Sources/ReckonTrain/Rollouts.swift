@@ -31,14 +31,10 @@ public struct Rollout: Sendable, Equatable {
     /// The policy's p(<think>) at the decision, over {<think>, <short>}.
     public var pThink: Float = 0.5
     /// π(mode)/q(mode): the importance weight of the control token when paired rollouts
-    /// forced its mode (q = ½); 1 when the mode was drawn from the policy.
+    /// forced its mode (q = ½); 1 when the mode was drawn from the policy. Over a group it
+    /// makes the push on the logit of <think> over <short> α·π(think)·π(short)·(mean think
+    /// reward − mean short reward): the exact gradient, with no noise from drawing the mode.
     public var controlImportance: Float = 1
-
-    /// What the control token's clipped term is weighted by. With paired rollouts, over a
-    /// group this makes the push on the logit of <think> over <short> α·π(think)·π(short)·
-    /// (mean think reward − mean short reward): the exact gradient, with no noise from drawing
-    /// the mode.
-    public var weightedControlAdvantage: Float { (controlAdvantage ?? advantage) * controlImportance }
 }
 
 public struct RolloutConfig: Sendable, Equatable, Codable {

@@ -201,7 +201,7 @@ final class DeGRPOTests: XCTestCase {
             let batch = rs.map { r -> PolicyRollout in
                 let lp: [Float] = [log(r.outcome.mode == .think ? pt : 1 - pt), -0.1]
                 return PolicyRollout(logprobs: lp, oldLogprobs: lp, refLogprobs: lp, advantage: r.advantage,
-                                     controlAdvantage: r.weightedControlAdvantage)
+                                     controlImportance: r.controlImportance)
             }
             let w = try PolicyLoss.compute(batch, config: PolicyLossConfig(kind: .degrpo, alpha: alpha, beta: 0)).weights.map { $0[0] }
             // ∂ log π(think)/∂d = π_s and ∂ log π(short)/∂d = −π_t for d = z_think − z_short.
@@ -228,6 +228,34 @@ final class DeGRPOTests: XCTestCase {
         XCTAssertEqual(s.pThinkByDifficulty["1"] ?? -1, Double(p), accuracy: 1e-5)
         t.config.rollout.groupSize = 3
         XCTAssertThrowsError(try t.config.validate(), "an odd group cannot be split in half")
+    }
+
+    /// A forced control token's k3 is weighted by π/q like its clipped term, so a pair of forced
+    /// modes gives what the policy's own draw gives in expectation. By hand: π_t = 0.1, reference
+    /// ½. Forced think has k3 = 5 − ln 5 − 1 = 2.3906, forced short 5/9 − ln(5/9) − 1 = 0.1433;
+    /// weighted by 0.2 and 1.8 and averaged, 0.3681 = KL(π‖ref) (unweighted: 1.2669). The push
+    /// on d = z_think − z_short is β·r·(π_s − π_t)·(1/G)·G = 0.4·β, the expected gradient of sampled
+    /// k3, ∇KL(ref‖π); unweighted it would be 1.82·β, and it grows as 1/π for a rarer mode.
+    func testForcedControlTokenKLIsImportanceWeighted() throws {
+        let pt = 0.1, half = log(0.5)
+        let think = PolicyRollout(logprobs: [Float(log(pt))], oldLogprobs: [Float(log(pt))], refLogprobs: [Float(half)],
+                                  advantage: 0, controlImportance: Float(2 * pt))
+        let short = PolicyRollout(logprobs: [Float(log(1 - pt))], oldLogprobs: [Float(log(1 - pt))], refLogprobs: [Float(half)],
+                                  advantage: 0, controlImportance: Float(2 * (1 - pt)))
+        let beta: Float = 0.5
+        let r = try PolicyLoss.compute([think, short], config: PolicyLossConfig(kind: .degrpo, alpha: 1, beta: beta))
+        let exact = pt * log(pt / 0.5) + (1 - pt) * log((1 - pt) / 0.5)
+        XCTAssertEqual(exact, 0.3681, accuracy: 1e-4)
+        XCTAssertEqual(r.kl, exact * 2 / (2 * pt + 2 * (1 - pt)), accuracy: 1e-5, "the importance-weighted mean k3")
+        // KL weight 1/(G·n) = 1/2; ∂J/∂logp = −β·iw·½·(1 − π_ref/π).
+        XCTAssertEqual(Double(r.weights[0][0]), -Double(beta) * 2 * pt * 0.5 * (1 - 0.5 / pt), accuracy: 1e-6)
+        XCTAssertEqual(Double(r.weights[1][0]), -Double(beta) * 2 * (1 - pt) * 0.5 * (1 - 0.5 / (1 - pt)), accuracy: 1e-6)
+        // ∂ log π_t/∂d = π_s and ∂ log π_s/∂d = −π_t.
+        let push = Double(r.weights[0][0]) * (1 - pt) - Double(r.weights[1][0]) * pt
+        XCTAssertEqual(push, 0.4 * Double(beta), accuracy: 1e-6)
+        var bad = think
+        bad.controlImportance = .nan
+        XCTAssertThrowsError(try PolicyLoss.compute([bad], config: PolicyLossConfig()))
     }
 
     /// A sampled step reports consistent statistics.
