@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Plot a DeGRPO run from its per-step metrics log (metrics-degrpo.jsonl).
 
-Top: think rate per difficulty level over steps (rollout records, smoothed), with the
-periodic eval's think rate as markers when present. Bottom: reward and accuracy, overall
+Top: the policy's p(think) per difficulty level over steps (smoothed), with the periodic
+eval's think rate as markers when present. Logs from before p_think was recorded plot the
+rollouts' think rate instead; with paired rollouts that rate is ½ by construction, and
+p_think is the routing the policy would sample. Bottom: reward and accuracy, overall
 and per mode. Several logs can be given (e.g. a DeGRPO and a GRPO run) to compare them.
 
     python3 tools/plot_training.py runs/degrpo/metrics-degrpo.jsonl [runs/grpo/metrics-degrpo.jsonl ...] \
@@ -62,19 +64,20 @@ def main():
     cmap = plt.get_cmap("viridis")
     for col, ((steps, evals), label) in enumerate(zip(runs, labels)):
         x = [r["step"] for r in steps]
-        levels = sorted({k[len("think_rate_level"):] for r in steps for k in r if k.startswith("think_rate_level")}, key=int)
+        key = "p_think" if any("p_think" in r for r in steps) else "think_rate"
+        levels = sorted({k[len(f"{key}_level"):] for r in steps for k in r if k.startswith(f"{key}_level")}, key=int)
         ax = axes[0][col]
         for i, lv in enumerate(levels):
             color = cmap(i / max(1, len(levels) - 1))
-            ax.plot(x, smooth([r.get(f"think_rate_level{lv}") for r in steps], args.smooth), color=color, label=f"level {lv}")
+            ax.plot(x, smooth([r.get(f"{key}_level{lv}") for r in steps], args.smooth), color=color, label=f"level {lv}")
             ex = [e["step"] for e in evals if f"eval_think_rate_level{lv}" in e]
             ey = [e[f"eval_think_rate_level{lv}"] for e in evals if f"eval_think_rate_level{lv}" in e]
             if ex:
                 ax.plot(ex, ey, "o", color=color, markersize=4)
-        ax.plot(x, smooth([r["think_rate"] for r in steps], args.smooth), "k--", label="all")
+        ax.plot(x, smooth([r.get(key) for r in steps], args.smooth), "k--", label="all")
         ax.set_ylim(-0.03, 1.03)
-        ax.set_ylabel("think rate (rollouts; dots: eval)")
-        ax.set_title(f"{label}: think rate by difficulty")
+        ax.set_ylabel(("p(think)" if key == "p_think" else "think rate") + " (rollouts; dots: eval think rate)")
+        ax.set_title(f"{label}: " + ("p(think)" if key == "p_think" else "think rate") + " by difficulty")
         ax.legend(fontsize=8, loc="best")
 
         ax = axes[1][col]
