@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Does the mode-decision position know how hard the prompt is? A linear probe.
 
-    python3 tools/probe_decision.py CKPT.h5 eval.jsonl [--records think.json]
+    python3 tools/probe_decision.py CKPT.h5 eval.jsonl [--records think.json] [--pair 3,5 [--layers]]
 
 Runs the checkpoint's forward pass in numpy (a reference implementation of the Swift
 model: RMSNorm, RoPE on interleaved pairs, causal attention, SwiGLU) on every prompt, takes
@@ -46,8 +46,10 @@ def rope(x, heads, theta):
     return np.stack([a * cos - b * sin, a * sin + b * cos], -1).reshape(T, d)
 
 
-def last_hidden(c, w, tokens):
-    """Final normalised hidden state at the last position, and the logits there."""
+def last_hidden(c, w, tokens, taps=None):
+    """Final normalised hidden state at the last position, and the logits there. When `taps`
+    is a list, the residual stream at the last position is appended to it after every
+    attention and every feed-forward block."""
     d, H, eps, theta = c["dim"], c["n_heads"], c["norm_eps"], c["rope_theta"]
     kvh = c["n_kv_heads"]
     hd = d // H
@@ -67,9 +69,13 @@ def last_hidden(c, w, tokens):
             p /= p.sum(-1, keepdims=True)
             out[:, i * hd:(i + 1) * hd] = p @ v[:, j * hd:(j + 1) * hd]
         x = x + out @ w["wo"][l].T
+        if taps is not None:
+            taps.append(x[-1].copy())
         h = rmsnorm(x, w["ffn_norm"][l], eps)
         a, b = h @ w["w1"][l].T, h @ w["w3"][l].T
         x = x + (a / (1 + np.exp(-a)) * b) @ w["w2"][l].T
+        if taps is not None:
+            taps.append(x[-1].copy())
     z = rmsnorm(x[-1], w["norm"], eps)
     return z, w["wcls"] @ z
 
@@ -94,6 +100,8 @@ def main():
     ap.add_argument("--limit", type=int, default=0, help="use only the first N examples")
     ap.add_argument("--pair", action="append", default=[], metavar="A,B",
                     help="also probe level A against level B (repeatable), e.g. 3,5")
+    ap.add_argument("--layers", action="store_true",
+                    help="also probe each --pair at the residual stream after every attention and feed-forward block")
     args = ap.parse_args()
     c, w = load(args.checkpoint)
     examples = []
@@ -106,10 +114,13 @@ def main():
                     sys.exit(f"{args.data}:{n}: {e}")
     if args.limit:
         examples = examples[:args.limit]
-    Z, P, levels, pairs = [], [], [], []
+    Z, P, levels, pairs, taps = [], [], [], [], []
     for i, ex in enumerate(examples):
         tokens = [BOS] + list(ex["prompt"].encode("utf-8")) + [10]
-        z, logits = last_hidden(c, w, tokens)
+        tap = [] if args.layers else None
+        z, logits = last_hidden(c, w, tokens, tap)
+        if tap is not None:
+            taps.append(tap)
         e = np.exp(logits[[THINK, SHORT]] - logits[[THINK, SHORT]].max())
         Z.append(z); P.append(e[0] / e.sum()); levels.append(ex["difficulty"]); pairs.append(ex.get("pair_id", ex.get("id", str(i))))
         if (i + 1) % 200 == 0:
@@ -153,6 +164,11 @@ def main():
         acc_p = probe(Z[sel], list(yp[sel]), train[sel])
         base_p = max(yp[sel & ~train].mean(), 1 - yp[sel & ~train].mean())
         print(f"linear probe, held-out problems: level {a} vs {b} {acc_p:.3f} (majority {base_p:.3f})")
+        if args.layers:
+            X = np.array(taps)  # [prompts, 2·layers, dim]
+            accs = [probe(X[sel, k], list(yp[sel]), train[sel]) for k in range(X.shape[1])]
+            names = [f"L{k // 2}.{'attn' if k % 2 == 0 else 'ffn'}" for k in range(X.shape[1])]
+            print(f"  level {a} vs {b} by block: " + ", ".join(f"{n} {v:.3f}" for n, v in zip(names, accs)))
     print(f"variance across prompts, top principal direction's share: "
           f"{(np.linalg.svd(centred, compute_uv=False)[0] ** 2 / (centred ** 2).sum()):.3f}")
 
