@@ -4,29 +4,9 @@ import ReckonCheckpoint
 
 /// Runs the built `reckon` binary on tiny recipes.
 final class PhaseTests: XCTestCase {
-    /// The folder with the built products: the test bundle sits next to `reckon`.
-    /// On Linux the main bundle is the products folder itself; on macOS the .xctest bundle
-    /// sits in it.
-    var reckon: URL {
-        if let xctest = Bundle.allBundles.first(where: { $0.bundlePath.hasSuffix(".xctest") }) {
-            return xctest.bundleURL.deletingLastPathComponent().appendingPathComponent("reckon")
-        }
-        return Bundle.main.bundleURL.appendingPathComponent("reckon")
-    }
-
-    func run(_ args: [String], in dir: URL) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = reckon
-        p.arguments = args
-        p.currentDirectoryURL = dir
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+    let cli = CLI()
+    var reckon: URL { cli.reckon }
+    func run(_ args: [String], in dir: URL) throws -> (status: Int32, output: String) { try cli.run(args, in: dir) }
 
     /// A tiny recipe: `data` and `sft` are the lines of those sections.
     func recipe(data: [String], sft: [String], out: String, extra: String = "") -> String {
