@@ -1,10 +1,9 @@
 #!/usr/bin/env python3
 """Plot a DeGRPO run from its per-step metrics log (metrics-degrpo.jsonl).
 
-Top: the policy's p(think) per difficulty level over steps (smoothed), with the periodic
-eval's think rate as markers when present. Logs from before p_think was recorded plot the
-rollouts' think rate instead; with paired rollouts that rate is ½ by construction, and
-p_think is the routing the policy would sample. Bottom: reward and accuracy, overall
+Top: the rollouts' think rate per difficulty level over steps (smoothed), with the periodic
+eval's think rate as markers when present. With paired rollouts that rate is ½ by
+construction, so their logs plot the policy's p(think) instead: the routing it would sample. Bottom: reward and accuracy, overall
 and per mode. Several logs can be given (e.g. a DeGRPO and a GRPO run) to compare them.
 
     python3 tools/plot_training.py runs/degrpo/metrics-degrpo.jsonl [runs/grpo/metrics-degrpo.jsonl ...] \
@@ -64,7 +63,9 @@ def main():
     cmap = plt.get_cmap("viridis")
     for col, ((steps, evals), label) in enumerate(zip(runs, labels)):
         x = [r["step"] for r in steps]
-        key = "p_think" if any("p_think" in r for r in steps) else "think_rate"
+        # Paired rollouts force half of each group to think, so their think rate is ½ at every step.
+        paired = all(r.get("think_rate") == 0.5 for r in steps) and all("p_think" in r for r in steps)
+        key = "p_think" if paired else "think_rate"
         levels = sorted({k[len(f"{key}_level"):] for r in steps for k in r if k.startswith(f"{key}_level")}, key=int)
         ax = axes[0][col]
         for i, lv in enumerate(levels):
