@@ -101,12 +101,14 @@ public enum TrainError: Error, Equatable, CustomStringConvertible {
     case nonFiniteGradient
     case invalidSchedule(String)
     case invalidConfig(String)
+    case invalidRollout(String)
     public var description: String {
         switch self {
-        case .shapeMismatch(let why): "optimizer shape mismatch: \(why)"
+        case .shapeMismatch(let why): "shape mismatch: \(why)"
         case .nonFiniteGradient: "the gradient norm is not finite (NaN or Inf); lower the learning rate"
         case .invalidSchedule(let why): "invalid learning-rate schedule: \(why)"
         case .invalidConfig(let why): "invalid training config: \(why)"
+        case .invalidRollout(let why): "invalid rollout: \(why)"
         }
     }
 }

@@ -93,7 +93,7 @@ public enum PolicyLoss {
                 throw .shapeMismatch("rollout \(i): logprobs, old and reference log-probs must have the same non-zero length")
             }
             guard r.controlImportance.isFinite, r.controlImportance >= 0 else {
-                throw .shapeMismatch("rollout \(i): the control token's importance weight must be finite and ≥ 0, got \(r.controlImportance)")
+                throw .invalidRollout("rollout \(i): the control token's importance weight must be finite and ≥ 0, got \(r.controlImportance)")
             }
         }
         let tot = totals ?? PolicyLossTotals(rollouts.map(\.logprobs.count))

@@ -255,7 +255,9 @@ final class DeGRPOTests: XCTestCase {
         XCTAssertEqual(push, 0.4 * Double(beta), accuracy: 1e-6)
         var bad = think
         bad.controlImportance = .nan
-        XCTAssertThrowsError(try PolicyLoss.compute([bad], config: PolicyLossConfig()))
+        XCTAssertThrowsError(try PolicyLoss.compute([bad], config: PolicyLossConfig())) { error in
+            XCTAssertEqual(error as? TrainError, .invalidRollout("rollout 0: the control token's importance weight must be finite and ≥ 0, got nan"))
+        }
     }
 
     /// A sampled step reports consistent statistics.
