@@ -3,8 +3,9 @@
 
 Top: the rollouts' think rate per difficulty level over steps (smoothed), with the periodic
 eval's think rate as markers when present. With paired rollouts that rate is ½ by
-construction, so their logs plot the policy's p(think) instead: the routing it would sample. Bottom: reward and accuracy, overall
-and per mode. Several logs can be given (e.g. a DeGRPO and a GRPO run) to compare them.
+construction, so their logs plot the policy's p(think) instead: the routing it would sample.
+Bottom: reward and accuracy, overall and per mode. Several logs can be given (e.g. a DeGRPO
+and a GRPO run) to compare them.
 
     python3 tools/plot_training.py runs/degrpo/metrics-degrpo.jsonl [runs/grpo/metrics-degrpo.jsonl ...] \
         --labels DeGRPO GRPO --out docs/img/degrpo.png
@@ -65,7 +66,7 @@ def main():
         x = [r["step"] for r in steps]
         # Paired rollouts force half of each group to think, so their think rate is ½ at every step.
         paired = all(r.get("think_rate") == 0.5 for r in steps) and all("p_think" in r for r in steps)
-        key = "p_think" if paired else "think_rate"
+        key, name = ("p_think", "p(think)") if paired else ("think_rate", "think rate")
         levels = sorted({k[len(f"{key}_level"):] for r in steps for k in r if k.startswith(f"{key}_level")}, key=int)
         ax = axes[0][col]
         for i, lv in enumerate(levels):
@@ -77,8 +78,8 @@ def main():
                 ax.plot(ex, ey, "o", color=color, markersize=4)
         ax.plot(x, smooth([r.get(key) for r in steps], args.smooth), "k--", label="all")
         ax.set_ylim(-0.03, 1.03)
-        ax.set_ylabel(("p(think)" if key == "p_think" else "think rate") + " (rollouts; dots: eval think rate)")
-        ax.set_title(f"{label}: " + ("p(think)" if key == "p_think" else "think rate") + " by difficulty")
+        ax.set_ylabel(f"{name} (rollouts; dots: eval think rate)")
+        ax.set_title(f"{label}: {name} by difficulty")
         ax.legend(fontsize=8, loc="best")
 
         ax = axes[1][col]

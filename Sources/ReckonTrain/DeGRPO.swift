@@ -246,13 +246,9 @@ public struct DeGRPOTrainer: Sendable {
                 if c.decisionHeadOnly {
                     // Answer positions decode without the mode tokens, whose rows alone move here, so
                     // their full-softmax KL measures nothing real: report the decision's KL alone.
-                    for (j, i) in range.enumerated() {
-                        let d = Double((ref?[i][0] ?? current[j][0]) - current[j][0])
-                        let iw = Double(rollouts[i].controlImportance)
-                        klSum += iw * (exp(d) - d - 1); klCount += iw
-                    }
+                    klSum += result.controlKL * result.controlKLWeight; klCount += result.controlKLWeight
                 } else {
-                    klSum += result.kl * n; klCount += n
+                    klSum += result.kl * result.klWeight; klCount += result.klWeight
                 }
             }
             let held = frozen.map { Array(policy.params[$0]) }

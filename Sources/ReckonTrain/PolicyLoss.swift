@@ -61,8 +61,13 @@ public struct PolicyLossResult: Sendable {
     /// Token 0's share of J and the rest of the clipped term (before the KL penalty).
     public var controlTerm: Double
     public var responseTerm: Double
-    /// Mean k3 KL per token of these rollouts (token 0 importance-weighted).
+    /// Mean k3 KL per token of these rollouts (token 0 importance-weighted), and the total
+    /// weight behind that mean, so micro-batches combine as Σ kl·klWeight / Σ klWeight.
     public var kl: Double
+    public var klWeight: Double
+    /// The same for the control tokens alone.
+    public var controlKL: Double
+    public var controlKLWeight: Double
     /// Fraction of these rollouts' tokens whose ratio is clipped (gradient cut).
     public var clipFraction: Double
 }
@@ -101,6 +106,7 @@ public enum PolicyLoss {
         let localTokens = Double(rollouts.reduce(0) { $0 + $1.logprobs.count })
         var weights: [[Float]] = []
         var control = 0.0, response = 0.0, klSum = 0.0, klTerm = 0.0, clipped = 0, klCount = 0.0
+        var controlKLSum = 0.0, controlKLCount = 0.0
         for r in rollouts {
             let n = r.logprobs.count, T = n - 1
             // Weight of each token's ℓ in J.
@@ -135,6 +141,7 @@ public enum PolicyLoss {
                 let diff = Double(r.refLogprobs[t]) - lp
                 let k3 = exp(diff) - diff - 1
                 klSum += iw * k3; klCount += iw
+                if t == 0 { controlKLSum += iw * k3; controlKLCount += iw }
                 klTerm += iw * klWeight * k3
                 // ∂k3/∂logp = 1 − exp(ref − logp).
                 let dJ = (gradActive ? tw * rho * A : 0) - Double(c.beta) * iw * klWeight * (1 - exp(diff))
@@ -144,6 +151,8 @@ public enum PolicyLoss {
         }
         let J = control + response - Double(c.beta) * klTerm
         return PolicyLossResult(loss: -J, weights: weights, controlTerm: control, responseTerm: response,
-                                kl: klCount > 0 ? klSum / klCount : 0, clipFraction: Double(clipped) / localTokens)
+                                kl: klCount > 0 ? klSum / klCount : 0, klWeight: klCount,
+                                controlKL: controlKLCount > 0 ? controlKLSum / controlKLCount : 0, controlKLWeight: controlKLCount,
+                                clipFraction: Double(clipped) / localTokens)
     }
 }
