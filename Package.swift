@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // C bindings: OpenBLAS and HDF5, found through pkg-config.
@@ -52,10 +53,14 @@ let package = Package(
         .target(name: "ReckonAudit", dependencies: ["ReckonCore"]),
         // HDF5 wrapper and the checkpoint schema.
         .target(name: "ReckonCheckpoint", dependencies: ["CHDF5", "ReckonModel", "ReckonTrain"]),
+        // Foreign formats: GGUF and safetensors readers, dequantisation, `reckon import`'s mapping.
+        .target(name: "ReckonImport", dependencies: [
+            "ReckonModel", "ReckonCheckpoint", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // The CLI.
         .executableTarget(name: "reckon", dependencies: [
             "ReckonCore", "ReckonModel", "ReckonTrain", "ReckonData", "ReckonEval", "ReckonCheckpoint",
-            "ReckonRuntime", "ReckonAudit", "ReckonServer",
+            "ReckonRuntime", "ReckonAudit", "ReckonServer", "ReckonImport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -65,6 +70,8 @@ let package = Package(
         .testTarget(name: "ReckonDataTests", dependencies: ["ReckonData"]),
         .testTarget(name: "ReckonEvalTests", dependencies: ["ReckonEval", "ReckonRuntime"]),
         .testTarget(name: "ReckonCheckpointTests", dependencies: ["ReckonCheckpoint"]),
+        .testTarget(name: "ReckonImportTests", dependencies: ["ReckonImport", "ReckonCheckpoint", "ReckonModel"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "ReckonRuntimeTests", dependencies: ["ReckonRuntime"]),
         .testTarget(name: "ReckonAuditTests", dependencies: ["ReckonAudit"]),
         // Runs the built `reckon` binary.

@@ -36,12 +36,19 @@ public struct Checkpoint: Sendable {
     public var params: [Float]
     public var optimizer: AdamW?
     public var train: TrainingState?
+    /// The BPE tokenizer of an imported model; nil means the byte tokenizer.
+    public var tokenizer: TokenizerSpec?
+    /// Where an imported model came from; nil for models trained here.
+    public var source: ImportSource?
 
-    public init(config: ModelConfig, params: [Float], optimizer: AdamW? = nil, train: TrainingState? = nil) {
+    public init(config: ModelConfig, params: [Float], optimizer: AdamW? = nil, train: TrainingState? = nil,
+                tokenizer: TokenizerSpec? = nil, source: ImportSource? = nil) {
         self.config = config
         self.params = params
         self.optimizer = optimizer
         self.train = train
+        self.tokenizer = tokenizer
+        self.source = source
     }
 
     public init(model: Transformer, optimizer: AdamW? = nil, train: TrainingState? = nil) {
@@ -137,7 +144,8 @@ public struct Checkpoint: Sendable {
         let reader = Schema.Reader(file: file)
         try reader.checkFormat()
         let config = try reader.config()
-        try reader.checkTokenizer(config)
+        let tokenizer = try reader.checkTokenizer(config)
+        let source = try reader.source()
         let layout = ParameterLayout(config)
         let params = try reader.tensors(in: "/model", layout: layout, readData: true)
         let train = try reader.trainingState()
@@ -150,7 +158,8 @@ public struct Checkpoint: Sendable {
             optimizer = try reader.optimizer(layout: layout, readMoments: true)
         }
         try file.close()
-        return Checkpoint(config: config, params: params, optimizer: optimizer, train: train)
+        return Checkpoint(config: config, params: params, optimizer: optimizer, train: train,
+                          tokenizer: tokenizer, source: source)
     }
 }
 
