@@ -12,7 +12,7 @@ parity tests (ReckonImportTests.ParityTests; docs/import.md).
   tiny      The tiny random Llama and Qwen2 folders in Tests/ReckonImportTests/Fixtures (written
             by tools/make_tiny_hf_models.py): every position's full logits and 32 greedy tokens.
 
-    python3 tools/make_parity_reference.py smollm2 [--gguf checkpoints/base/SmolLM2-135M-Instruct.Q4_1.gguf]
+    python3 tools/make_parity_reference.py smollm2 [--gguf checkpoints/base/SmolLM2-135M-Instruct.Q4_1.gguf] [--shard 0/2]
     python3 tools/make_parity_reference.py tiny
 """
 import argparse
@@ -71,12 +71,15 @@ def logits_of(model, ids):
         return model(torch.tensor([ids])).logits[0].float().numpy()
 
 
-def smollm2(gguf_path):
+def smollm2(gguf_path, shard, cache_dir):
+    """Shard i/n computes prompts i, i+n, ...; each prompt's result is cached in cache_dir as it
+    finishes, so several shards can run at once and a rerun resumes. Every shard writes the
+    reference files once all prompts are cached."""
     folder, name = os.path.split(os.path.abspath(gguf_path))
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
+    k, n = (int(x) for x in shard.split("/"))
     tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32, attn_implementation="eager")
-    model.eval()
+    model = None
     prompts = [{"kind": "plain", "text": t, "ids": tok(t, add_special_tokens=False)["input_ids"]} for t in PLAIN]
     for t in CHAT:
         ids = tok.apply_chat_template([{"role": "user", "content": t}], add_generation_prompt=True, tokenize=True)
@@ -84,19 +87,32 @@ def smollm2(gguf_path):
             ids = ids["input_ids"]
         prompts.append({"kind": "chat", "text": t, "ids": list(ids)})
     full_rows = [0, 2, 12, 13]
-    rows_blob = []
+    os.makedirs(cache_dir, exist_ok=True)
     for i, p in enumerate(prompts):
+        cached = os.path.join(cache_dir, f"{i}.json")
+        if i % n != k or os.path.exists(cached):
+            continue
+        if model is None:
+            model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32, attn_implementation="eager")
+            model.eval()
         lg = logits_of(model, p["ids"])
         top = np.argsort(-lg, axis=1, kind="stable")[:, :20]
         p["top_ids"] = top.tolist()
         p["top_logits"] = [[float(lg[r, j]) for j in row] for r, row in enumerate(top)]
         p["max_abs"] = [float(np.abs(lg[r]).max()) for r in range(lg.shape[0])]
         if i in full_rows:
-            p["full_row"] = len(rows_blob)
-            rows_blob.append(lg[-1].astype("<f4"))
+            p["full_row"] = full_rows.index(i)
+            lg[-1].astype("<f4").tofile(cached + ".row")
         p["greedy"] = greedy(model, p["ids"], 64)
-        print(i, p["kind"], repr(p["text"]), len(p["ids"]), "->", repr(tok.decode(p["greedy"][:16])))
-    ref = {"source": name, "vocab_size": int(model.config.vocab_size), "top_k": 20, "greedy_steps": 64,
+        with open(cached, "w") as f:
+            json.dump(p, f)
+        print(i, p["kind"], repr(p["text"]), len(p["ids"]), "->", repr(tok.decode(p["greedy"][:16])), flush=True)
+    if not all(os.path.exists(os.path.join(cache_dir, f"{i}.json")) for i in range(len(prompts))):
+        print("some prompts are still being computed by other shards")
+        return
+    prompts = [json.load(open(os.path.join(cache_dir, f"{i}.json"))) for i in range(len(prompts))]
+    rows_blob = [np.fromfile(os.path.join(cache_dir, f"{i}.json.row"), dtype="<f4") for i in full_rows]
+    ref = {"source": name, "vocab_size": int(rows_blob[0].shape[0]), "top_k": 20, "greedy_steps": 64,
            "transformers": __import__("transformers").__version__, "torch": torch.__version__, "prompts": prompts}
     with open(os.path.join(FIXTURES, "smollm2_reference.json"), "w") as f:
         json.dump(ref, f, separators=(",", ":"))
@@ -126,5 +142,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("which", choices=["smollm2", "tiny"])
     ap.add_argument("--gguf", default=os.path.join(ROOT, "checkpoints", "base", "SmolLM2-135M-Instruct.Q4_1.gguf"))
+    ap.add_argument("--shard", default="0/1", help="i/n: compute prompts i, i+n, ... (run n at once to use n cores)")
+    ap.add_argument("--cache", default="/tmp/reckon-parity-cache", help="folder for per-prompt results")
     a = ap.parse_args()
-    smollm2(a.gguf) if a.which == "smollm2" else tiny()
+    smollm2(a.gguf, a.shard, a.cache) if a.which == "smollm2" else tiny()

@@ -27,13 +27,26 @@ public struct GGUFWriter {
 
     public mutating func add(_ name: String, floats: [Float], shape: [Int], as type: GGMLType = .f32) {
         precondition(type == .f32 || type == .f16, "the writer encodes F32 and F16")
+        // GGUF is little-endian, like every host this builds for (x86-64, arm64).
         let bytes: [UInt8] = type == .f32
-            ? floats.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
-            : floats.flatMap { withUnsafeBytes(of: Self.floatToHalf($0).littleEndian, Array.init) }
+            ? floats.withUnsafeBytes { Array($0) }
+            : floats.map(Self.floatToHalf).withUnsafeBytes { Array($0) }
         tensors.append(Tensor(name: name, shape: shape, type: type, data: bytes))
     }
 
     public func bytes() -> [UInt8] {
+        var out = header()
+        for t in tensors {
+            out += t.data
+            out += [UInt8](repeating: 0, count: padding(t.data.count))
+        }
+        return out
+    }
+
+    func padding(_ n: Int) -> Int { (alignment - n % alignment) % alignment }
+
+    /// Everything before the first tensor's data, padded to the alignment.
+    func header() -> [UInt8] {
         var out: [UInt8] = []
         func u32(_ v: UInt32) { out += withUnsafeBytes(of: v.littleEndian, Array.init) }
         func u64(_ v: UInt64) { out += withUnsafeBytes(of: v.littleEndian, Array.init) }
@@ -84,14 +97,31 @@ public struct GGUFWriter {
             u32(t.rawType ?? t.type.rawValue)
             u64(UInt64(o))
         }
-        func pad() { while out.count % alignment != 0 { out.append(0) } }
-        pad()
-        for t in tensors { out += t.data; pad() }
+        out += [UInt8](repeating: 0, count: padding(out.count))
         return out
     }
 
+    /// Streams the file to a temporary name beside `path`, then renames it into place.
     public func write(to path: String) throws(ImportError) {
-        do { try Data(bytes()).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+        let temporary = path + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: temporary, contents: nil), let h = FileHandle(forWritingAtPath: temporary) else {
+            throw .io(path: path, message: "cannot create \(temporary)")
+        }
+        do {
+            try h.write(contentsOf: header())
+            for t in tensors {
+                try h.write(contentsOf: t.data)
+                try h.write(contentsOf: [UInt8](repeating: 0, count: padding(t.data.count)))
+            }
+            try h.close()
+            guard rename(temporary, path) == 0 else {
+                throw ImportError.io(path: path, message: "cannot rename \(temporary) over it: \(String(cString: strerror(errno)))")
+            }
+        } catch let e as ImportError {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw e
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
             throw .io(path: path, message: "cannot write: \(error.localizedDescription)")
         }
     }

@@ -197,8 +197,10 @@ public enum Importer {
     static func build(_ plan: Plan, weights: WeightSource, source: ImportSource, options: Options,
                       progress: (String) -> Void) throws(ImportError) -> Checkpoint {
         let src = plan.config, V = src.vocabSize, d = src.dim
+        // A re-import of our own export already has the control tokens: keep their rows.
+        let added = controlTokens.allSatisfy(plan.tokenizer.tokens.contains) ? [] : controlTokens
         var config = src
-        config.vocabSize = V + controlTokens.count
+        config.vocabSize = V + added.count
         if let cap = options.maxContext { config.maxSeqLen = min(config.maxSeqLen, cap) }
         if config.maxSeqLen > 1 << 16 {
             progress("context \(config.maxSeqLen) capped at 65536")
@@ -216,8 +218,8 @@ public enum Importer {
             tokenizer.tokens.append("<|reckon_unused_\(i)|>")
             tokenizer.tokenTypes.append(5)
         }
-        tokenizer.tokens += controlTokens
-        tokenizer.tokenTypes += controlTokens.map { _ in TokenizerSpec.userDefined }
+        tokenizer.tokens += added
+        tokenizer.tokenTypes += added.map { _ in TokenizerSpec.userDefined }
 
         let layout = ParameterLayout(config)
         var params = [Float](repeating: 0, count: layout.count)
@@ -248,7 +250,7 @@ public enum Importer {
                 let w = try load(plan.naming.name(t.name, layer: 0), [V, d])
                 params.replaceSubrange(t.offset..<(t.offset + V * d), with: w)
                 let mean = meanRow(w, rows: V, dim: d)
-                for i in 0..<controlTokens.count {
+                for i in 0..<added.count {
                     params.replaceSubrange((t.offset + (V + i) * d)..<(t.offset + (V + i + 1) * d), with: mean)
                 }
             }

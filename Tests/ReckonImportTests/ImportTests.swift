@@ -144,6 +144,32 @@ final class ImportTests: XCTestCase {
         XCTAssertEqual(Array(ckpt.params[wk.offset..<(wk.offset + 4 * d)]), Importer.interleave(values["blk.0.attn_k.weight"]!, heads: 1, headDim: 4))
     }
 
+    /// Export to GGUF and import again: F32 is bit-exact (the control tokens are kept, not added
+    /// twice); F16 equals each weight rounded to half, norms stay F32.
+    func testGGUFExportRoundTrips() throws {
+        let (w, _) = tinyModel(arch: "qwen2", bias: true)
+        let ckpt = try importing(w, "rt-source.gguf")
+        let f32 = temp("rt-f32.gguf"), f16 = temp("rt-f16.gguf")
+        try GGUFExport.writer(ckpt, precision: .f32, name: "rt").write(to: f32)
+        try GGUFExport.writer(ckpt, precision: .f16, name: "rt").write(to: f16)
+        let back = try Importer.load(f32)
+        XCTAssertEqual(back.config, ckpt.config)
+        XCTAssertEqual(back.params, ckpt.params)
+        XCTAssertEqual(back.tokenizer, ckpt.tokenizer)
+        let file = try GGUFFile(path: f16)
+        XCTAssertEqual(file.metadata["reckon.control_token_ids"], .array([.uint32(262), .uint32(263), .uint32(264)]))
+        XCTAssertEqual(file.metadata["tokenizer.chat_template"], .string("{{ messages }}"))
+        XCTAssertEqual(file.tensor(named: "blk.0.attn_q.weight")?.type, .f16)
+        XCTAssertEqual(file.tensor(named: "blk.0.attn_q.bias")?.type, .f32)
+        let half = try Importer.load(f16)
+        let layout = ParameterLayout(ckpt.config)
+        for t in layout.tensors {
+            let matrix = t.shape.count == 3 || ["tok_embeddings", "wcls"].contains(t.name)
+            let rounded = ckpt.params[t.range].map { matrix ? Dequantize.halfToFloat(GGUFWriter.floatToHalf($0)) : $0 }
+            XCTAssertEqual(Array(half.params[t.range]), rounded, t.name)
+        }
+    }
+
     // MARK: One clear error per bad input
 
     func testTruncatedGGUF() throws {
