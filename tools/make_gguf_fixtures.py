@@ -11,6 +11,7 @@ random raw blocks with finite random f16 scales, so every code and scale bit is 
 """
 import json
 import os
+from importlib.metadata import version
 import numpy as np
 import gguf
 from gguf import GGMLQuantizationType as Q
@@ -82,7 +83,7 @@ def main():
     w.write_tensors_to_file()
     w.close()
     with open(os.path.join(OUT, "all_types.json"), "w") as f:
-        json.dump({"gguf_version": gguf.__version__ if hasattr(gguf, "__version__") else "", "tensors": expected}, f, indent=0)
+        json.dump({"gguf_py": version("gguf"), "tensors": expected}, f, indent=0)
         f.write("\n")
     for name, e in expected.items():
         print(name, e["type"], e["shape"])
