@@ -82,10 +82,9 @@ def smollm2(gguf_path, shard, cache_dir):
     model = None
     prompts = [{"kind": "plain", "text": t, "ids": tok(t, add_special_tokens=False)["input_ids"]} for t in PLAIN]
     for t in CHAT:
-        ids = tok.apply_chat_template([{"role": "user", "content": t}], add_generation_prompt=True, tokenize=True)
-        if isinstance(ids, dict):
-            ids = ids["input_ids"]
-        prompts.append({"kind": "chat", "text": t, "ids": list(ids)})
+        enc = tok.apply_chat_template([{"role": "user", "content": t}], add_generation_prompt=True,
+                                      tokenize=True, return_dict=True)
+        prompts.append({"kind": "chat", "text": t, "ids": list(enc["input_ids"])})
     full_rows = [0, 2, 12, 13]
     os.makedirs(cache_dir, exist_ok=True)
     for i, p in enumerate(prompts):
