@@ -173,8 +173,11 @@ final class SharedBudgetTests: XCTestCase {
         var redis = try redisForTest(scratch: dir)
         let ownRedis = redis.process != nil
         defer {
-            if ownRedis, let c = Self.connect(redis, tries: 5) { _ = try? c.command(["SHUTDOWN", "NOSAVE"]) }
-            redis.process?.waitUntilExit()
+            // A Redis given by $RECKON_TEST_REDIS is left running (restarted by this test).
+            if ownRedis, let c = Self.connect(redis, tries: 5) {
+                _ = try? c.command(["SHUTDOWN", "NOSAVE"])
+                redis.process?.waitUntilExit()
+            }
         }
         guard var redisConn = Self.connect(redis) else { return XCTFail("Redis at \(redis.port) does not answer") }
 
