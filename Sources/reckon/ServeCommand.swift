@@ -51,7 +51,10 @@ struct ServeCommand: AsyncParsableCommand {
         if let m = maxTokensLimit, m < 1 { throw ValidationError("--max-tokens-limit must be ≥ 1") }
         if runtime.arrivalRate != nil { throw ValidationError("--arrival-rate does not apply to serve: requests arrive over HTTP") }
         if let key = apiKey, key.isEmpty { throw ValidationError("--api-key must not be empty") }
-        if budgetStore != nil && runtime.budget == nil { throw ValidationError("--budget-store needs a --budget C:R to share") }
+        if let store = budgetStore {
+            guard runtime.budget != nil else { throw ValidationError("--budget-store needs a --budget C:R to share") }
+            do { _ = try RedisBudgetAddress(parsing: store) } catch { throw ValidationError("--budget-store: \(error)") }
+        }
         guard BudgetStoreFallback(rawValue: budgetStoreFallback) != nil else {
             throw ValidationError("--budget-store-fallback must be deny or local, got \"\(budgetStoreFallback)\"")
         }

@@ -159,6 +159,20 @@ final class SharedBudgetTests: XCTestCase {
                 "refilled": n[5] ?? .nan, "now": (n[6] ?? .nan) + (n[7] ?? .nan) / 1e6]
     }
 
+    func testBadStoreFlagsAreOneLineErrors() throws {
+        let dir = FileManager.default.temporaryDirectory
+        for (args, message) in [
+            (["--budget-store", "redis://127.0.0.1:6379/x"], "--budget-store needs a --budget C:R to share"),
+            (["--budget", "10:1", "--budget-store", "redis://127.0.0.1/x"], "--budget-store: invalid runtime setting: budget store"),
+            (["--budget", "10:1", "--budget-store", "redis://127.0.0.1:6379/x", "--budget-store-fallback", "maybe"],
+             "--budget-store-fallback must be deny or local"),
+        ] {
+            let r = try cli.run(["serve"] + args, in: dir)
+            XCTAssertNotEqual(r.status, 0, r.output)
+            XCTAssertTrue(r.output.contains(message), r.output)
+        }
+    }
+
     // MARK: the test
 
     /// Both replicas under load; at every scrape, from Redis and from both /metrics, the
