@@ -178,7 +178,8 @@ final class SharedBudgetTests: XCTestCase {
     /// Both replicas under load; at every scrape, from Redis and from both /metrics, the
     /// spending stays within C + R·elapsed; Redis stops for 3 s mid-load: the `deny`
     /// replica stops granting, the `local` one spends its private share; both recover, and
-    /// at the end Redis's spent equals the sum of what the replicas metered, to the unit.
+    /// at the end Redis's spent is the sum of what the replicas metered (plus at most one
+    /// unit per replica whose reply was lost as Redis went down).
     func testTwoReplicasShareOneBudgetThroughAnOutage() throws {
         XCTAssertTrue(FileManager.default.fileExists(atPath: cli.reckon.path), "the test target builds reckon; not found at \(cli.reckon.path)")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reckon-shared-\(UUID().uuidString)")
@@ -305,7 +306,11 @@ final class SharedBudgetTests: XCTestCase {
                      + "(expired %.0f, reserved %.3f), B spent %.0f locally in the outage, worst margin Redis %.1f joint %.1f units, "
                      + "allowance at end %.0f", scrapes, redisScrapes, served[0], served[1], ownA, ownB, bk["spent"]!, bk["expired"]!,
                      bk["reserved"]!, spentLocallyByB, worstRedis, worstJoint, Self.capacity + Self.refill * (bk["now"]! - bk["start"]!)))
-        XCTAssertEqual(bk["spent"]!, ownA + ownB, accuracy: 1e-6, "Redis's spent is the sum of the replicas' metering")
+        // Redis's spent is the sum of the replicas' metering, except that an unreserved spend
+        // whose reply was lost as Redis shut down counts in Redis only (the safe side): at
+        // most one such call in flight per replica, 1 unit each.
+        XCTAssertGreaterThanOrEqual(bk["spent"]!, ownA + ownB - 1e-6, "Redis counted every metered unit")
+        XCTAssertLessThanOrEqual(bk["spent"]!, ownA + ownB + 2 + 1e-6, "Redis counted no more than a lost reply per replica")
         XCTAssertEqual(bk["expired"]!, 0, "no lease ran out")
         XCTAssertEqual(bk["reserved"]!, 0, accuracy: 1e-6, "no reservation left")
         XCTAssertEqual(ma["reckon_budget_store_reachable"], 1, "A recovered")
