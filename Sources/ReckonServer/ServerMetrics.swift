@@ -42,6 +42,8 @@ final class ServerMetrics: @unchecked Sendable {
         r.declare("reckon_completion_tokens_total", .counter, help: "Generated tokens of served requests (control tokens included).")
         r.declare("reckon_reasoning_tokens_total", .counter, help: "Reasoning tokens of served requests, per group.")
         r.declare("reckon_http_responses_total", .counter, help: "HTTP responses by status code.")
+        r.declare("reckon_requests_cancelled_total", .counter, help: "Requests whose client went away before they finished (decoding stopped), per group.")
+        r.declare("reckon_cancelled_tokens_total", .counter, help: "Tokens cancelled requests had generated when they were stopped.")
         r.declare("reckon_time_to_first_token_seconds", .histogram, help: "Arrival to token 0 (the mode token), seconds.",
                   buckets: Self.latencyBuckets)
         r.declare("reckon_request_latency_seconds", .histogram, help: "Arrival to last token, seconds, by mode.", buckets: Self.latencyBuckets)
@@ -62,6 +64,8 @@ final class ServerMetrics: @unchecked Sendable {
                       help: "C + R * elapsed at the snapshot: the most that may have been spent. Invariant: spent_total <= allowance.")
             r.declare("reckon_vtc_counter", .gauge, help: "Virtual token counter of each group (thinking service granted, VTC).")
             r.declare("reckon_thinking_service_total", .counter, help: "Budget units metered to each group's thinking.")
+            r.declare("reckon_budget_released_on_cancel_total", .counter,
+                      help: "Budget units cancelled requests had reserved and not spent, returned to the bucket uncharged.")
         }
     }
 
@@ -78,6 +82,12 @@ final class ServerMetrics: @unchecked Sendable {
     func recordResult(_ r: RequestResult, promptTokens: Int, correct: Bool?) {
         let g = groupLabel(r.group)
         let reg = registry
+        if r.finishReason == .cancelled {
+            reg.increment("reckon_requests_cancelled_total", [("group", g)])
+            reg.increment("reckon_cancelled_tokens_total", by: Double(r.tokens.count))
+            if hasBudget { reg.increment("reckon_budget_released_on_cancel_total", by: r.releasedUnits) }
+            return
+        }
         reg.increment("reckon_requests_total", [("group", g)])
         if let action = r.budgetAction { reg.increment("reckon_budget_actions_total", [("action", action.rawValue), ("group", g)]) }
         if r.finishReason == .rejected {
