@@ -43,7 +43,6 @@ let package = Package(
         .target(name: "ReckonServer", dependencies: [
             "ReckonRuntime", "ReckonModel", "ReckonData",
             .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,4 @@
 import Hummingbird
-import HummingbirdCore
 import Logging
 import NIOCore
 import ReckonModel
@@ -17,6 +16,7 @@ public final class ReckonHTTPServer: Sendable {
     let loop: EngineLoop
     let metrics: ServerMetrics
     let routes: Routes
+    let connections: ConnectionCap
     private let logger: Logger
     private let group = GroupBox()
 
@@ -30,6 +30,8 @@ public final class ReckonHTTPServer: Sendable {
         self.logger = log
         let metrics = ServerMetrics(maxGroups: config.maxMetricGroups, hasBudget: engine.budget != nil)
         self.metrics = metrics
+        connections = ConnectionCap(limit: config.maxConnections)
+        metrics.connections = connections
         loop = try EngineLoop(metrics: metrics) { start in
             try Engine(backend: TransformerBackend(model: model, slots: engine.slots), config: engine, start: start)
         }
@@ -51,13 +53,15 @@ public final class ReckonHTTPServer: Sendable {
     public func run(handleSignals: Bool = true, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         loop.start()
         let config = config
+        let cap = connections
         let deadlines = (header: TimeAmount.nanoseconds(Int64(config.headerTimeout * 1e9)),
                          body: TimeAmount.nanoseconds(Int64(config.bodyTimeout * 1e9)))
         let app = Application(
             router: makeRouter(),
-            server: .http1(configuration: .init(additionalChannelHandlers: [ReadDeadlineHandler(header: deadlines.header, body: deadlines.body)])),
-            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "reckon",
-                                 availableConnectionsDelegate: MaximumAvailableConnections(config.maxConnections, logger: logger)),
+            server: .http1(configuration: .init(additionalChannelHandlers: [
+                ConnectionCapHandler(cap: cap), ReadDeadlineHandler(header: deadlines.header, body: deadlines.body),
+            ])),
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "reckon"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? config.port) },
             logger: logger)
         var groupConfig = ServiceGroupConfiguration(

@@ -22,6 +22,8 @@ final class ServerMetrics: @unchecked Sendable {
     private var groups: Set<String> = []
     private var gauges = EngineGauges()
     private let hasBudget: Bool
+    /// The server's connection cap, for the connection gauges (set once, before serving).
+    var connections: ConnectionCap?
 
     static let latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
     static let thinkingBuckets: [Double] = [0, 8, 16, 32, 64, 128, 256, 512, 1024]
@@ -49,6 +51,8 @@ final class ServerMetrics: @unchecked Sendable {
         r.declare("reckon_request_latency_seconds", .histogram, help: "Arrival to last token, seconds, by mode.", buckets: Self.latencyBuckets)
         r.declare("reckon_thinking_tokens", .histogram, help: "Reasoning tokens per request that thought.", buckets: Self.thinkingBuckets)
         r.declare("reckon_p_think", .histogram, help: "The model's p(think) at token 0, per group.", buckets: Self.pThinkBuckets)
+        r.declare("reckon_http_connections_open", .gauge, help: "HTTP connections open now (at most --max-connections).")
+        r.declare("reckon_http_connections_refused_total", .counter, help: "Connections closed at once because --max-connections were open.")
         r.declare("reckon_engine_running", .gauge, help: "Requests holding a batch slot.")
         r.declare("reckon_engine_waiting_for_slot", .gauge, help: "Requests queued for a batch slot.")
         r.declare("reckon_engine_waiting_for_budget", .gauge, help: "Requests that chose to think and wait for budget.")
@@ -135,6 +139,10 @@ final class ServerMetrics: @unchecked Sendable {
     func exposition() -> String {
         let g = engineGauges
         let r = registry
+        if let c = connections?.counts {
+            r.set("reckon_http_connections_open", Double(c.open))
+            r.set("reckon_http_connections_refused_total", Double(c.refused))
+        }
         r.set("reckon_engine_running", Double(g.running))
         r.set("reckon_engine_waiting_for_slot", Double(g.waitingForSlot))
         r.set("reckon_engine_waiting_for_budget", Double(g.waitingForBudget))

@@ -12,7 +12,7 @@ final class AuthTests: XCTestCase {
     /// Every spelling of every protected route, as sent on the request line.
     static let protectedPaths = [
         "/v1/completions", "//v1/completions", "/v1//completions", "/v1/completions/", "///v1///completions",
-        "/v1%2Fcompletions", "%2Fv1%2Fcompletions", "/v1/%63ompletions",
+        "/v1%2Fcompletions", "/%2Fv1%2Fcompletions", "/v1/%63ompletions",
         "/v1/chat/completions", "//v1/chat/completions", "/v1/chat//completions", "/v1/chat/completions/",
         "/v1/models", "//v1/models", "/v1/models/", "/v1//models", "/v1/models/tiny", "//v1/models/tiny", "/v1/models%2Ftiny",
         "/metrics", "/metrics/", "//metrics", "/%2Fmetrics", "/metrics%2F", "/%6Detrics",
@@ -35,6 +35,9 @@ final class AuthTests: XCTestCase {
             }
         }
         XCTAssertEqual(opened, [], "answered without the key")
+        // A request target that is not a path is refused by the HTTP parser before any route.
+        let malformed = try await HTTPTestClient.exchange(port: server.port, method: "GET", path: "%2Fv1%2Fcompletions")
+        XCTAssertEqual(malformed.status, 400)
         // The key opens the canonical routes.
         let auth = ["Authorization": "Bearer \(Self.key)"]
         let completion = try await server.post("/v1/completions", Self.body, headers: auth)

@@ -96,6 +96,9 @@ final class SlowClientTests: XCTestCase {
             return all
         }
         XCTAssertEqual(Set(outcomes.map(\.0)), ["drip", "body"], "\(outcomes)")
+        // Every slow connection is gone: only the one asking for /metrics below is open.
+        let metrics = try await server.get("/metrics").text
+        XCTAssert(metrics.contains("reckon_http_connections_open 1\n"), metrics)
         for (kind, seconds) in outcomes {
             XCTAssertGreaterThanOrEqual(seconds, 0.4, "\(kind) closed before its deadline")
             XCTAssertLessThan(seconds, 5, "\(kind) outlived its deadline")
@@ -110,23 +113,26 @@ final class SlowClientTests: XCTestCase {
     func testOpenConnectionsAreCapped() async throws {
         let server = try await TestServer.start { $0.maxConnections = 3; $0.headerTimeout = 30 }
         let port = server.port
-        let answered: [Connection.ReadOutcome] = try await Self.onThread {
-            // Three idle connections fill the cap (the server has accepted them).
-            let idle = try (0..<3).map { _ in try Connection(port: port, receiveTimeout: 1) }
+        let outcomes: [Connection.ReadOutcome] = try await Self.onThread {
+            // Three idle connections fill the cap.
+            var idle = try (0..<3).map { _ in try Connection(port: port, receiveTimeout: 1) }
             Thread.sleep(forTimeInterval: 0.3)
-            // A fourth connects (the kernel's backlog takes it) but is not served...
-            let fourth = try Connection(port: port, receiveTimeout: 1)
+            // A fourth is closed as soon as it is accepted, unanswered...
+            let fourth = try Connection(port: port, receiveTimeout: 2)
             fourth.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
             let whileFull = fourth.read()
-            // ...until one of the three goes away.
-            _ = idle[0].send("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            _ = idle[0].read()
-            var afterClose = Connection.ReadOutcome.timedOut
-            for _ in 0..<5 where afterClose == .timedOut { afterClose = fourth.read() }
+            // ...until one of the three goes away: then a new one is served.
+            idle.removeFirst()  // closes it
+            Thread.sleep(forTimeInterval: 0.3)
+            let fifth = try Connection(port: port, receiveTimeout: 2)
+            fifth.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            let afterClose = fifth.read()
             withExtendedLifetime(idle) {}
             return [whileFull, afterClose]
         }
-        XCTAssertEqual(answered, [.timedOut, .data])
+        XCTAssertEqual(outcomes, [.closed, .data])
+        let metrics = try await server.get("/metrics").text
+        XCTAssert(metrics.contains("reckon_http_connections_refused_total 1\n"), metrics)
         try await server.stop()
     }
 
