@@ -17,7 +17,7 @@ public struct ServerConfig: Sendable {
     public var headerTimeout = 10.0
     /// Seconds a client has to send a request's body, counted from the end of its head.
     public var bodyTimeout = 30.0
-    /// Open connections at most; further ones wait in the listen backlog until one closes.
+    /// Open connections at most; one accepted over the limit is closed at once.
     public var maxConnections = 512
     /// Seconds graceful shutdown waits for requests in flight before closing their connections.
     public var shutdownTimeout = 30.0

@@ -36,7 +36,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a client has to send a request's line and headers (from connecting, or from the previous response); then the connection closes.")
     var headerTimeout = ServerConfig().headerTimeout
     @Option(help: "Seconds a client has to send a request's body, from the end of its headers.") var bodyTimeout = ServerConfig().bodyTimeout
-    @Option(help: "Open connections at most; more wait in the listen backlog.") var maxConnections = ServerConfig().maxConnections
+    @Option(help: "Open connections at most; one accepted over the limit is closed at once.") var maxConnections = ServerConfig().maxConnections
     @Option(help: "Seconds SIGINT/SIGTERM waits for requests in flight before closing their connections.")
     var shutdownTimeout = ServerConfig().shutdownTimeout
     @Option(help: "Largest max_tokens a request may ask for (default: the model's context).") var maxTokensLimit: Int?
