@@ -262,6 +262,8 @@ public struct Engine<Backend: DecodeBackend> {
     private mutating func route(slot: Int, logits: ArraySlice<Float>, now: Double, into report: inout StepReport) throws {
         guard var a = active[slot] else { return }
         let p = Double(try Sampler.probabilities(logits, over: [Tokenizer.think, Tokenizer.short])[0])
+        // NaN weights or an overflow: no routing decision (and no metric) may come from it.
+        guard p.isFinite else { throw RuntimeError.backend("the model produced non-finite logits at token 0 (p(think) = \(p))") }
         a.pThink = p
         var mode = a.request.routing.choose(pThink: p, u: a.rng.uniformDouble())
         if var controller = load, let base = a.request.routing.loadLinkedBase, let bucket {

@@ -96,3 +96,21 @@ final class MemoryCheckTests: XCTestCase {
         }
     }
 }
+
+/// A model whose logits are NaN: the engine refuses to route on them.
+struct NaNBackend: DecodeBackend {
+    let vocabSize = Tokenizer.vocabSize
+    let contextLength = 32
+    let slots = 1
+    mutating func step(_ rows: [DecodeRow]) throws -> [Float] { [Float](repeating: .nan, count: rows.count * vocabSize) }
+    mutating func release(slot: Int) throws {}
+    func flopsPerToken(context: Int) -> Double { 1 }
+}
+
+final class NonFiniteLogitsTests: XCTestCase {
+    func testNaNLogitsAreAnErrorNotARoute() throws {
+        var engine = try Engine(backend: NaNBackend(), config: EngineConfig(slots: 1))
+        _ = try engine.submit(Request(id: "n", prompt: [Tokenizer.bos, 65]), now: 0)
+        XCTAssertThrowsError(try engine.step(now: 0)) { XCTAssertTrue("\($0)".contains("non-finite logits"), "\($0)") }
+    }
+}
