@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import ReckonModel
+
+/// `reckon tokenize`: a Hugging Face tokenizer.json applied to text or a file, for inspecting
+/// token boundaries and measuring encode speed (tools/bench_tokenizer.py drives `--bench`).
+struct TokenizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize",
+        abstract: "Encode text with a model's byte-level BPE tokenizer (tokenizer.json); print ids, or time encoding.")
+
+    @Option(help: "A Hugging Face tokenizer.json (byte-level BPE).") var tokenizer: String
+    @Option(help: "tokenizer_config.json, for BOS/EOS and the chat template.") var config: String?
+    @Option(help: "Text to encode.") var text: String?
+    @Option(help: "A UTF-8 file to encode, one string per line; '-' reads standard input.") var file: String?
+    @Flag(help: "Match control tokens such as <|im_start|> in the text.") var parseSpecials = false
+    @Option(help: "With --file: time this many full passes and print the median tokens/s.") var bench: Int?
+
+    func validate() throws {
+        guard (text == nil) != (file == nil) else { throw ValidationError("give exactly one of --text and --file") }
+        if let bench, bench < 1 { throw ValidationError("--bench must be ≥ 1") }
+        if bench != nil, file == nil { throw ValidationError("--bench needs --file") }
+    }
+
+    func run() throws {
+        func read(_ path: String) throws -> Data {
+            do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+                throw ValidationError("cannot read \(path): \(error.localizedDescription)")
+            }
+        }
+        let spec: TokenizerSpec
+        let tok: BPETokenizer
+        do {
+            spec = try TokenizerSpec.fromHuggingFace(tokenizerJSON: read(tokenizer), config: config.map(read))
+            tok = try BPETokenizer(spec: spec)
+        } catch let e as TokenizerError {
+            throw ValidationError("\(tokenizer): \(e)")
+        }
+        if let text {
+            let ids = tok.encode(text, parseSpecials: parseSpecials)
+            print(ids.map(String.init).joined(separator: " "))
+            return
+        }
+        guard let file else { return }
+        let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try read(file)
+        guard let all = String(data: data, encoding: .utf8) else { throw ValidationError("\(file) is not UTF-8") }
+        let lines = all.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let passes = bench else {
+            for line in lines { print(tok.encode(line, parseSpecials: parseSpecials).map(String.init).joined(separator: " ")) }
+            return
+        }
+        // Each pass uses a fresh tokenizer, so its piece cache starts empty as in a cold start.
+        var rates: [Double] = []
+        var tokens = 0
+        for _ in 0..<passes {
+            let fresh = try BPETokenizer(spec: spec)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            tokens = 0
+            for line in lines { tokens += fresh.encode(line, parseSpecials: parseSpecials).count }
+            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            rates.append(Double(tokens) / dt)
+        }
+        rates.sort()
+        let median = rates[rates.count / 2]
+        print(String(format: "{\"tokens\": %d, \"bytes\": %d, \"passes\": %d, \"median_tokens_per_s\": %.0f}",
+                     tokens, data.count, passes, median))
+    }
+}
