@@ -6,8 +6,11 @@ import Foundation
 public struct BPETokenizer: TextTokenizer {
     public let spec: TokenizerSpec
     public let preTokenizer: PreTokenizer
-    /// Token id of each byte's one-character token.   [256]
+    /// Token id of each byte's one-character token, -1 when the vocabulary lacks it.   [256]
     private let byteToken: [Int32]
+    /// Bytes with no token. Encoding drops them, as HF `tokenizers` does, so
+    /// `decode(encode(s)) == s` holds exactly for text without them (`represents`).
+    public let missingBytes: [UInt8]
     /// (left id << 32 | right id) -> (rank, merged id).
     private let merges: [UInt64: Merge]
     /// Bytes of each token.   [vocab]
@@ -68,13 +71,14 @@ public struct BPETokenizer: TextTokenizer {
             }
             if idOf[text] == nil { idOf[text] = id }
         }
+        // SmolLM2's vocabulary, for one, lacks 21 bytes (six ASCII controls, the lead bytes of
+        // planes 4–11, and bytes no valid UTF-8 has); HF `tokenizers` and llama.cpp drop such bytes.
         var byteToken = [Int32](repeating: -1, count: 256)
-        for b in 0..<256 {
-            guard let id = idOf[String(ByteLevel.unicode[b])] else {
-                throw .invalidSpec("byte 0x\(String(b, radix: 16)) has no token; a byte-level vocabulary needs all 256")
-            }
-            byteToken[b] = id
+        for b in 0..<256 { byteToken[b] = idOf[String(ByteLevel.unicode[b])] ?? -1 }
+        guard byteToken.filter({ $0 >= 0 }).count >= 128 else {
+            throw .invalidSpec("only \(byteToken.filter { $0 >= 0 }.count) of the 256 bytes have a token; not a byte-level vocabulary")
         }
+        missingBytes = (0..<256).filter { byteToken[$0] < 0 }.map { UInt8($0) }
         var merges: [UInt64: Merge] = [:]
         merges.reserveCapacity(spec.merges.count)
         for (rank, rule) in spec.merges.enumerated() {
@@ -147,7 +151,7 @@ public struct BPETokenizer: TextTokenizer {
     /// Merges the lowest-ranked adjacent pair, leftmost first, until none is ranked.
     func bpe(_ piece: [UInt8]) -> [Int32] {
         if preTokenizer.ignoresMerges, let id = wholePiece[piece] { return [id] }
-        var sym = piece.map { byteToken[Int($0)] }
+        var sym = piece.compactMap { b in byteToken[Int(b)] >= 0 ? byteToken[Int(b)] : nil }
         while sym.count > 1 {
             var best = -1
             var bestMerge = Merge(rank: .max, id: -1)
@@ -162,6 +166,11 @@ public struct BPETokenizer: TextTokenizer {
             sym.remove(at: best + 1)
         }
         return sym
+    }
+
+    /// Whether every byte of `text` has a token, so that encoding loses nothing.
+    public func represents(_ text: String) -> Bool {
+        missingBytes.isEmpty || text.utf8.allSatisfy { byteToken[Int($0)] >= 0 }
     }
 
     public func bytes(of id: Int32) throws(ModelError) -> [UInt8] {

@@ -36,10 +36,11 @@ public struct ChatTemplate: Sendable, Equatable {
     /// The template for a model: `override` when given (keeping the model's default system
     /// prompt if its own template is of the same kind), else its recognised Jinja source.
     public static func resolve(source: String?, bosText: String?, override: ChatTemplateKind?) throws(TokenizerError) -> ChatTemplate {
-        let own: ChatTemplate?
-        do { own = try source.map { src throws(TokenizerError) in try recognise(src, bosText: bosText) } } catch {
-            if override == nil { throw error }
-            own = nil
+        var own: ChatTemplate? = nil
+        if let source {
+            do throws(TokenizerError) { own = try recognise(source, bosText: bosText) } catch {
+                if override == nil { throw error }
+            }
         }
         if let override {
             if let own, own.kind == override { return own }

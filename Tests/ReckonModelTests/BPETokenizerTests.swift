@@ -32,7 +32,7 @@ final class BPETokenizerTests: XCTestCase {
                              plain: KeyPath<TokenizerFixtures.Row, [Int32]>?, file: StaticString = #filePath, line: UInt = #line) throws {
         let rows = try TokenizerFixtures.corpus.get()
         XCTAssertGreaterThanOrEqual(rows.count, 2000, file: file, line: line)
-        var failures = 0
+        var failures = 0, lossy = 0
         for row in rows {
             var cases = [(true, row[keyPath: parsed])]
             if let plain { cases.append((false, row[keyPath: plain])) }
@@ -44,10 +44,16 @@ final class BPETokenizerTests: XCTestCase {
                         XCTFail("\(tok.spec.pre) parseSpecials=\(parse) \(row.text.debugDescription): \(ids) != HF \(expected)", file: file, line: line)
                     }
                 }
-                XCTAssertEqual(try tok.decode(ids), row.text, "round trip", file: file, line: line)
+                if tok.represents(row.text) {
+                    XCTAssertEqual(try tok.decode(ids), row.text, "round trip", file: file, line: line)
+                } else {
+                    lossy += 1
+                }
             }
         }
         XCTAssertEqual(failures, 0, "\(failures) of \(rows.count) strings differ from HF", file: file, line: line)
+        // Only the strings with a byte the vocabulary lacks skip the round trip.
+        XCTAssertLessThanOrEqual(lossy, 2 * rows.count / 100, file: file, line: line)
     }
 
     func testSmolLM2MatchesHuggingFaceOnCorpus() throws {
@@ -58,7 +64,15 @@ final class BPETokenizerTests: XCTestCase {
         XCTAssertEqual(spec.bos, 1)
         XCTAssertEqual(spec.eos, 2)
         XCTAssertFalse(spec.addBos)
-        try checkParity(BPETokenizer(spec: spec), parsed: \.smollm, plain: \.smollm_plain)
+        let tok = try BPETokenizer(spec: spec)
+        try checkParity(tok, parsed: \.smollm, plain: \.smollm_plain)
+        // The vocabulary lacks 21 bytes; like HF, encoding drops them ("a\u{4}b" is HF's [81, 82]).
+        XCTAssertEqual(tok.missingBytes, [4, 6, 19, 20, 22, 29, 192, 193, 241, 242] + (245...255).map { UInt8($0) })
+        XCTAssertEqual(tok.encode("a\u{4}b"), [81, 82])
+        XCTAssertFalse(tok.represents("a\u{4}b"))
+        XCTAssertTrue(tok.represents("héllo 你好 🎉"))
+        XCTAssertEqual(tok.encode("Hello world 12345 <|im_start|> héllo 你好 🎉", parseSpecials: true),
+                       [19556, 905, 216, 33, 34, 35, 36, 37, 216, 1, 294, 2756, 31394, 216, 18645, 250, 48392, 138, 15107, 232, 227])
     }
 
     /// transformers reads the GGUF with GPT-2's split alone; our gpt2 scanner gives its ids.
