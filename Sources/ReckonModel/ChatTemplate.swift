@@ -140,3 +140,19 @@ public struct ChatTemplate: Sendable, Equatable {
     static let chatmlSystemTail = #"<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"#
     static let llama3Source = #"{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"#
 }
+
+extension ChatTemplate {
+    /// Prompt ids of a conversation: the rendering, with its control tokens parsed. The
+    /// templates write BOS themselves where the model wants it (Llama 3), so none is added.
+    public func encode(_ messages: [ChatMessage], with tokenizer: some TextTokenizer, addGenerationPrompt: Bool = true) -> [Int32] {
+        tokenizer.encode(render(messages, addGenerationPrompt: addGenerationPrompt), parseSpecials: kind != .none)
+    }
+}
+
+extension BPETokenizer {
+    /// Ids of a raw prompt (no template): user text, control spellings kept as text, with BOS
+    /// first when the model asks for it (`TokenizerSpec.addBos`).
+    public func encodePrompt(_ text: String) -> [Int32] {
+        (spec.addBos ? spec.bos.map { [$0] } ?? [] : []) + encode(text, parseSpecials: false)
+    }
+}

@@ -35,7 +35,7 @@ final class ChatTemplateTests: XCTestCase {
             let text = t.render(c.messages, addGenerationPrompt: c.add_generation_prompt)
             XCTAssertEqual(text, c.expected, "\(c.template) \(c.messages.map(\.role)) gen=\(c.add_generation_prompt)")
             if let ids = c.expected_ids {
-                XCTAssertEqual(smol.encode(text, parseSpecials: true), ids)
+                XCTAssertEqual(t.encode(c.messages, with: smol, addGenerationPrompt: c.add_generation_prompt), ids)
             }
         }
     }
@@ -53,6 +53,22 @@ final class ChatTemplateTests: XCTestCase {
                        "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
         let none = try ChatTemplate.resolve(source: ChatTemplate.chatmlSource, bosText: nil, override: ChatTemplateKind.none)
         XCTAssertEqual(none.render([ChatMessage(role: "user", content: "12+30=")], addGenerationPrompt: true), "12+30=")
+        // `none` keeps control spellings in user text as text.
+        let smol = try BPETokenizer(spec: TokenizerFixtures.smollm2.get())
+        XCTAssertFalse(none.encode([ChatMessage(role: "user", content: "<|im_start|>")], with: smol).contains(1))
+        XCTAssertEqual(smol.encodePrompt("12"), [33, 34])
+        // Llama 3's tokenizer.json says "add BOS" with a post-processor that prepends it.
+        var json = try XCTUnwrap(JSONSerialization.jsonObject(with: TokenizerFixtures.data("llama3-style-tokenizer.json")) as? [String: Any])
+        json["post_processor"] = ["type": "Sequence", "processors": [
+            ["type": "ByteLevel"],
+            ["type": "TemplateProcessing", "single": [["SpecialToken": ["id": "<|begin_of_text|>", "type_id": 0]],
+                                                      ["Sequence": ["id": "A", "type_id": 0]]]],
+        ]]
+        let spec = try TokenizerSpec.fromHuggingFace(tokenizerJSON: JSONSerialization.data(withJSONObject: json))
+        XCTAssertTrue(spec.addBos)
+        XCTAssertEqual(spec.bos, 0)
+        let llama = try BPETokenizer(spec: spec)
+        XCTAssertEqual(llama.encodePrompt("hi"), [0] + llama.encode("hi"))
         XCTAssertEqual(ChatTemplate.pythonStrip("\u{1C} \t x y\n\u{3000}"), "x y")
     }
 }
