@@ -39,7 +39,7 @@ def main():
     nbytes = os.path.getsize(path)
 
     out = subprocess.run([args.reckon, "tokenize", "--tokenizer", args.tokenizer, "--file", path,
-                          "--bench", str(args.passes)], check=True, capture_output=True, text=True).stdout
+                          "--parse-specials", "--bench", str(args.passes)], check=True, capture_output=True, text=True).stdout
     reckon = json.loads(out.strip().splitlines()[-1])
 
     rates, n = [], 0
@@ -49,6 +49,13 @@ def main():
         n = sum(len(tok.encode(line, add_special_tokens=False).ids) for line in lines)
         rates.append(n / (time.perf_counter() - t0))
     hf = statistics.median(rates)
+    batch_rates = []
+    for _ in range(args.passes):
+        tok = Tokenizer.from_file(args.tokenizer)
+        t0 = time.perf_counter()
+        nb = sum(len(e.ids) for e in tok.encode_batch(lines, add_special_tokens=False))
+        batch_rates.append(nb / (time.perf_counter() - t0))
+    hf_batch = statistics.median(batch_rates)
     os.unlink(path)
 
     print(f"text: {len(lines)} lines, {nbytes / 1e6:.2f} MB; tokenizer {os.path.basename(args.tokenizer)}; 1 thread, median of {args.passes}")
@@ -56,7 +63,8 @@ def main():
     print(f"|---|---:|---:|")
     print(f"| Reckon BPETokenizer | {reckon['tokens']} | {reckon['median_tokens_per_s']:,.0f} |")
     print(f"| HF tokenizers {__import__('tokenizers').__version__} (encode per line) | {n} | {hf:,.0f} |")
-    print(f"Reckon / HF: {reckon['median_tokens_per_s'] / hf:.2f}x")
+    print(f"| HF tokenizers {__import__('tokenizers').__version__} (encode_batch, RAYON_NUM_THREADS=1) | {nb} | {hf_batch:,.0f} |")
+    print(f"Reckon / HF encode: {reckon['median_tokens_per_s'] / hf:.2f}x; Reckon / HF encode_batch: {reckon['median_tokens_per_s'] / hf_batch:.2f}x")
     if reckon["tokens"] != n:
         print(f"warning: token counts differ ({reckon['tokens']} vs {n})")
 

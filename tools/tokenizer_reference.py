@@ -113,6 +113,12 @@ def synthetic_strings(rng):
         for _ in range(4):
             i = rng.randrange(len(t))
             out.append(t[i:i + rng.randint(1, 12)])
+    # Long pieces (one regex match of hundreds of bytes) take the heap merge path.
+    out.append("中文句子没有空格" * 40)
+    out.append("supercalifragilisticexpialidocious" * 12)
+    out.append("!?-=+*/" * 60)
+    out.append(" " * 300 + "x")
+    out.append("🎉🚀👍🏽" * 30)
     specials = ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<think>", "</think>", "<short>"]
     for _ in range(150):
         parts = []

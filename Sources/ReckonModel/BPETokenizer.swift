@@ -151,12 +151,27 @@ public struct BPETokenizer: TextTokenizer {
     /// Merges the lowest-ranked adjacent pair, leftmost first, until none is ranked.
     func bpe(_ piece: [UInt8]) -> [Int32] {
         if preTokenizer.ignoresMerges, let id = wholePiece[piece] { return [id] }
-        var sym = piece.compactMap { b in byteToken[Int(b)] >= 0 ? byteToken[Int(b)] : nil }
+        let sym = byteSymbols(piece)
+        return sym.count <= 16 ? mergeByScan(sym) : mergeByHeap(sym)
+    }
+
+    /// One symbol per byte; bytes without a token are dropped before merging, as HF does.
+    func byteSymbols(_ piece: [UInt8]) -> [Int32] {
+        piece.compactMap { b in byteToken[Int(b)] >= 0 ? byteToken[Int(b)] : nil }
+    }
+
+    private func rankedMerge(_ l: Int32, _ r: Int32) -> Merge? {
+        merges[UInt64(UInt32(l)) << 32 | UInt64(UInt32(r))]
+    }
+
+    /// Short pieces (most of them): rescan all pairs after each merge, O(n²).
+    func mergeByScan(_ symbols: [Int32]) -> [Int32] {
+        var sym = symbols
         while sym.count > 1 {
             var best = -1
             var bestMerge = Merge(rank: .max, id: -1)
             for j in 0..<(sym.count - 1) {
-                if let m = merges[UInt64(UInt32(sym[j])) << 32 | UInt64(UInt32(sym[j + 1]))], m.rank < bestMerge.rank {
+                if let m = rankedMerge(sym[j], sym[j + 1]), m.rank < bestMerge.rank {
                     best = j
                     bestMerge = m
                 }
@@ -166,6 +181,39 @@ public struct BPETokenizer: TextTokenizer {
             sym.remove(at: best + 1)
         }
         return sym
+    }
+
+    /// Long pieces (a run of CJK or punctuation can be thousands of bytes): the same merge
+    /// order from a min-heap of (rank, position) over a linked list, O(n log n).
+    func mergeByHeap(_ symbols: [Int32]) -> [Int32] {
+        let n = symbols.count
+        var id = symbols                                   // [n], merged symbols live at their left end
+        var next = (0..<n).map { $0 + 1 }                  // [n], n = none
+        var prev = (0..<n).map { $0 - 1 }                  // [n], -1 = none
+        var alive = [Bool](repeating: true, count: n)      // [n]
+        var heap = PairHeap()
+        for i in 0..<(n - 1) {
+            if let m = rankedMerge(id[i], id[i + 1]) { heap.push(PairHeap.Entry(rank: m.rank, pos: i, left: id[i], right: id[i + 1])) }
+        }
+        while let e = heap.pop() {
+            let i = e.pos, j = next[i]
+            // Entries go stale when a neighbour merged first; the ids tell.
+            guard alive[i], j < n, id[i] == e.left, id[j] == e.right, let m = rankedMerge(e.left, e.right) else { continue }
+            id[i] = m.id
+            alive[j] = false
+            next[i] = next[j]
+            if next[j] < n { prev[next[j]] = i }
+            if prev[i] >= 0, let pm = rankedMerge(id[prev[i]], id[i]) {
+                heap.push(PairHeap.Entry(rank: pm.rank, pos: prev[i], left: id[prev[i]], right: id[i]))
+            }
+            if next[i] < n, let nm = rankedMerge(id[i], id[next[i]]) {
+                heap.push(PairHeap.Entry(rank: nm.rank, pos: i, left: id[i], right: id[next[i]]))
+            }
+        }
+        var out: [Int32] = []
+        var i = 0
+        while i < n { out.append(id[i]); i = next[i] }
+        return out
     }
 
     /// Whether every byte of `text` has a token, so that encoding loses nothing.
@@ -259,5 +307,43 @@ final class PieceCache: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         if map.count >= capacity { map.removeAll(keepingCapacity: true) }
         map[key] = ids
+    }
+}
+
+/// A binary min-heap of candidate merges ordered by (rank, position).
+struct PairHeap {
+    struct Entry { var rank: Int32; var pos: Int; var left: Int32; var right: Int32 }
+    private var items: [Entry] = []
+
+    private static func less(_ a: Entry, _ b: Entry) -> Bool { a.rank < b.rank || (a.rank == b.rank && a.pos < b.pos) }
+
+    mutating func push(_ e: Entry) {
+        items.append(e)
+        var c = items.count - 1
+        while c > 0 {
+            let p = (c - 1) / 2
+            guard Self.less(items[c], items[p]) else { break }
+            items.swapAt(c, p)
+            c = p
+        }
+    }
+
+    mutating func pop() -> Entry? {
+        guard let top = items.first else { return nil }
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var p = 0
+            while true {
+                let l = 2 * p + 1, r = l + 1
+                var m = p
+                if l < items.count, Self.less(items[l], items[m]) { m = l }
+                if r < items.count, Self.less(items[r], items[m]) { m = r }
+                if m == p { break }
+                items.swapAt(p, m)
+                p = m
+            }
+        }
+        return top
     }
 }

@@ -25,7 +25,7 @@ struct TokenizeCommand: ParsableCommand {
     func run() throws {
         func read(_ path: String) throws -> Data {
             do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-                throw ValidationError("cannot read \(path): \(error.localizedDescription)")
+                throw InputError(description: "cannot read \(path): \(error.localizedDescription)")
             }
         }
         let spec: TokenizerSpec
@@ -34,7 +34,7 @@ struct TokenizeCommand: ParsableCommand {
             spec = try TokenizerSpec.fromHuggingFace(tokenizerJSON: read(tokenizer), config: config.map(read))
             tok = try BPETokenizer(spec: spec)
         } catch let e as TokenizerError {
-            throw ValidationError("\(tokenizer): \(e)")
+            throw InputError(description: "\(tokenizer): \(e)")
         }
         if let text {
             let ids = tok.encode(text, parseSpecials: parseSpecials)
@@ -43,8 +43,9 @@ struct TokenizeCommand: ParsableCommand {
         }
         guard let file else { return }
         let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try read(file)
-        guard let all = String(data: data, encoding: .utf8) else { throw ValidationError("\(file) is not UTF-8") }
-        let lines = all.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard String(data: data, encoding: .utf8) != nil else { throw InputError(description: "\(file) is not UTF-8") }
+        // Split on the byte, not on Characters, where "\r\n" is one grapheme.
+        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         guard let passes = bench else {
             for line in lines { print(tok.encode(line, parseSpecials: parseSpecials).map(String.init).joined(separator: " ")) }
             return
@@ -65,4 +66,9 @@ struct TokenizeCommand: ParsableCommand {
         print(String(format: "{\"tokens\": %d, \"bytes\": %d, \"passes\": %d, \"median_tokens_per_s\": %.0f}",
                      tokens, data.count, passes, median))
     }
+}
+
+/// One line on standard error, exit code 1.
+private struct InputError: Error, CustomStringConvertible {
+    let description: String
 }

@@ -128,6 +128,19 @@ final class BPETokenizerTests: XCTestCase {
         XCTAssertThrowsError(try tok.decode([260])) { XCTAssertEqual($0 as? ModelError, .tokenOutOfRange(id: 260, vocabSize: 260)) }
     }
 
+    /// Long pieces merge through a heap, short ones by rescanning; both give the same ids.
+    func testHeapMergeEqualsScanMerge() throws {
+        let tok = try BPETokenizer(spec: TokenizerFixtures.smollm2.get())
+        var rng = RNG(seed: 22)
+        let alphabet = Array("etaoinshrdlu 的是不了人我在有他这ééñ'…—!?0123456789\n\t")
+        for _ in 0..<300 {
+            let n = 2 + Int(rng.uniform() * 120)
+            let text = String((0..<n).map { _ in alphabet[min(alphabet.count - 1, Int(rng.uniform() * Float(alphabet.count)))] })
+            let sym = tok.byteSymbols(Array(text.utf8))
+            XCTAssertEqual(tok.mergeByHeap(sym), tok.mergeByScan(sym), text.debugDescription)
+        }
+    }
+
     /// The router's first token on a real vocabulary: `<think>`/`<short>` are control tokens,
     /// user text cannot produce them, and the sampler's restricted draw returns one of them.
     func testControlTokensOnRealVocabulary() throws {
