@@ -61,8 +61,11 @@ public struct BPETokenizer: TextTokenizer {
             if type == TokenizerSpec.control || type == TokenizerSpec.userDefined {
                 let b = Array(text.utf8)
                 bytesOf.append(b)
+                // The router's tokens are control tokens whatever type the spec records, so user
+                // text can never open or close a mode.
+                let isControl = type == TokenizerSpec.control || ControlTokens.spellings.contains(text)
                 if let first = b.first {
-                    added[first, default: []].append(AddedToken(bytes: b, id: id, isControl: type == TokenizerSpec.control))
+                    added[first, default: []].append(AddedToken(bytes: b, id: id, isControl: isControl))
                 }
             } else {
                 let b = ByteLevel.bytes(of: text)

@@ -31,6 +31,7 @@ public struct ControlTokens: Sendable, Equatable {
 
     /// The spellings a real vocabulary carries them under.
     public static let names = (think: "<think>", endThink: "</think>", short: "<short>")
+    public static let spellings: Set<String> = [names.think, names.endThink, names.short]
 
     /// Token 0's allowed set: `<think>` or `<short>`.
     public var firstToken: [Int32] { [think, short] }

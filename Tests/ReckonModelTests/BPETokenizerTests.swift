@@ -160,6 +160,12 @@ final class BPETokenizerTests: XCTestCase {
             XCTAssertTrue(ctl.firstToken.contains(t))
         }
         XCTAssertEqual(Tokenizer().controlTokens?.firstToken, [Tokenizer.think, Tokenizer.short])
+        // Recorded as user-defined (type 4), they still need parseSpecials.
+        var spec = try TokenizerFixtures.smollm2.get()
+        spec.tokenTypes[Int(ctl.think)] = TokenizerSpec.userDefined
+        let typed4 = try BPETokenizer(spec: spec)
+        XCTAssertFalse(typed4.encode("<think>").contains(ctl.think))
+        XCTAssertEqual(typed4.encode("<think>", parseSpecials: true), [ctl.think])
     }
 
     func testUnsupportedInputsAreClearErrors() throws {
