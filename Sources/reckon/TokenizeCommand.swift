@@ -12,12 +12,18 @@ struct TokenizeCommand: ParsableCommand {
     @Option(help: "A Hugging Face tokenizer.json (byte-level BPE).") var tokenizer: String
     @Option(help: "tokenizer_config.json, for BOS/EOS and the chat template.") var config: String?
     @Option(help: "Text to encode.") var text: String?
+    @Option(help: "A conversation to render with the chat template and encode: a JSON file of [{\"role\", \"content\"}].")
+    var messages: String?
+    @Option(help: "Override the model's chat template: chatml, llama3 or none.") var chatTemplate: ChatTemplateKind?
     @Option(help: "A UTF-8 file to encode, one string per line; '-' reads standard input.") var file: String?
     @Flag(help: "Match control tokens such as <|im_start|> in the text.") var parseSpecials = false
     @Option(help: "With --file: time this many full passes and print the median tokens/s.") var bench: Int?
 
     func validate() throws {
-        guard (text == nil) != (file == nil) else { throw ValidationError("give exactly one of --text and --file") }
+        guard [text != nil, file != nil, messages != nil].filter({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --text, --file and --messages")
+        }
+        if chatTemplate != nil, messages == nil { throw ValidationError("--chat-template needs --messages") }
         if let bench, bench < 1 { throw ValidationError("--bench must be ≥ 1") }
         if bench != nil, file == nil { throw ValidationError("--bench needs --file") }
     }
@@ -35,6 +41,23 @@ struct TokenizeCommand: ParsableCommand {
             tok = try BPETokenizer(spec: spec)
         } catch let e as TokenizerError {
             throw InputError(description: "\(tokenizer): \(e)")
+        }
+        if let messages {
+            let conversation: [ChatMessage]
+            do { conversation = try JSONDecoder().decode([ChatMessage].self, from: read(messages)) } catch let e as InputError {
+                throw e
+            } catch {
+                throw InputError(description: "\(messages): not a JSON array of {\"role\", \"content\"} objects")
+            }
+            let bosText = spec.bos.map { spec.tokens[Int($0)] }
+            let template: ChatTemplate
+            do { template = try ChatTemplate.resolve(source: spec.chatTemplate, bosText: bosText, override: chatTemplate) } catch {
+                throw InputError(description: "\(config ?? tokenizer): \(error)")
+            }
+            // The rendering goes to standard error so standard output stays one line of ids.
+            FileHandle.standardError.write(Data(template.render(conversation, addGenerationPrompt: true).utf8))
+            print(template.encode(conversation, with: tok).map(String.init).joined(separator: " "))
+            return
         }
         if let text {
             let ids = tok.encode(text, parseSpecials: parseSpecials)
