@@ -166,6 +166,13 @@ final class ParityTests: XCTestCase {
         let prompts = try raw.map(prompt)
         XCTAssertGreaterThanOrEqual(prompts.count, 20)
         XCTAssertEqual(Set(raw.compactMap { $0["kind"] as? String }), ["plain", "chat"])
+        // The imported tokenizer (GGUF metadata plus the control tokens) encodes the plain prompts
+        // to the ids transformers' tokenizer gave them.
+        let tokenizer = try BPETokenizer(spec: try XCTUnwrap(ckpt.tokenizer))
+        for (p, entry) in zip(prompts, raw) where entry["kind"] as? String == "plain" {
+            XCTAssertEqual(tokenizer.encode(p.text), p.ids, "encoding of \"\(p.text)\"")
+        }
+        XCTAssertEqual(tokenizer.encode("<think>", parseSpecials: true), [49152])
         let rowsData = try XCTUnwrap(FileManager.default.contents(atPath: Fixtures.path("smollm2_rows.f32")))
         let fullRows = rowsData.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
         let V = try XCTUnwrap(ref["vocab_size"] as? Int)
