@@ -32,7 +32,8 @@ def main():
     a = ap.parse_args()
     ref = json.load(open(os.path.join(FIXTURES, "smollm2_reference.json")))
     rows = np.fromfile(os.path.join(FIXTURES, "smollm2_rows.f32"), dtype="<f4").reshape(-1, ref["vocab_size"])
-    llm = Llama(model_path=a.gguf, n_ctx=256, n_threads=a.threads, n_threads_batch=a.threads, logits_all=False, verbose=False)
+    # logits_all: without it this llama-cpp-python leaves `scores` at zero after eval().
+    llm = Llama(model_path=a.gguf, n_ctx=256, n_threads=a.threads, n_threads_batch=a.threads, logits_all=True, verbose=False)
     V = ref["vocab_size"]
     identical = 0
     for i, p in enumerate(ref["prompts"]):
