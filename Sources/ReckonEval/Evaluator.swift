@@ -22,11 +22,13 @@ public struct EvalRecord: Sendable, Equatable, Codable {
     public var correct: Bool
     /// The prompt filled the context, so nothing was generated; counted apart from the figures.
     public var skipped: Bool
+    /// The generated token ids, token 0 first (what the golden test pins down).
+    public var tokens: [Int32]
 
     enum CodingKeys: String, CodingKey {
         case index, id, group, difficulty, mode
         case pThink = "p_think", generatedTokens = "generated_tokens"
-        case answer, wellFormed = "well_formed", correct, skipped
+        case answer, wellFormed = "well_formed", correct, skipped, tokens
     }
 }
 
@@ -57,7 +59,7 @@ public enum Evaluator {
         return EvalRecord(index: index, id: example.id, group: example.group, difficulty: example.difficulty,
                           mode: parsed.mode, pThink: generation.pThink, generatedTokens: parsed.tokenCount,
                           answer: parsed.answer, wellFormed: parsed.isWellFormed, correct: correct,
-                          skipped: generation.tokens.isEmpty)
+                          skipped: generation.tokens.isEmpty, tokens: generation.tokens)
     }
 
     /// Runs every example under the routing policy and returns the per-example records.

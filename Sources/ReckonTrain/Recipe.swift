@@ -86,7 +86,7 @@ public struct Recipe: Sendable, Equatable {
         public var seed = 1
     }
 
-    /// Stage 2 of Thinkless: reinforcement learning of the mode choice (DESIGN.md §6).
+    /// Stage 2 of Thinkless: reinforcement learning of the mode choice (docs/degrpo.md).
     public struct DeGRPO: Sendable, Equatable {
         /// The warm-up checkpoint to start from (and the frozen KL reference); empty means
         /// this run's sft model (`model.h5` in the output folder).
