@@ -7,4 +7,19 @@ struct Reckon: AsyncParsableCommand {
         abstract: "Train and serve self-routing language models.",
         subcommands: [BenchCommand.self, DataCommand.self, InspectCommand.self, ExportCommand.self, InitCheckpointCommand.self, TrainCommand.self, EvalCommand.self, GenerateCommand.self, AuditCommand.self, ServeCommand.self]
     )
+
+    /// Parsing, help and validation as ArgumentParser does them. An error a command throws
+    /// while running is one `error: …` line on standard error and exit status 1, so commands
+    /// let typed errors propagate instead of wrapping each call; `ExitCode` keeps its status.
+    static func main() async {
+        var command: ParsableCommand
+        do { command = try await asyncParseAsRoot() } catch { exit(withError: error) }
+        do {
+            if var asyncCommand = command as? AsyncParsableCommand { try await asyncCommand.run() } else { try command.run() }
+        } catch where error is ExitCode || error is CleanExit || error is ValidationError {
+            exit(withError: error)
+        } catch {
+            exit(withError: fail(error))
+        }
+    }
 }

@@ -34,12 +34,12 @@ enum DefaultCheckpoint {
 
 /// Routing, budget, arrivals and sampling, shared by `generate`, `eval` and `audit`.
 struct RuntimeOptions: ParsableArguments {
-    @Option(help: "model, think, short or threshold:T.") var routing = "model"
-    @Option(help: "Global thinking budget C or C:R (capacity, refill per second); none by default.") var budget: String?
-    @Option(help: "When the budget cannot pay: truncate, downgrade, queue or reject.") var budgetPolicy = "truncate"
-    @Option(help: "Budget unit: tokens or flops.") var budgetUnit = "tokens"
+    @Option(help: "model, think, short or threshold:T.") var routing: RoutingPolicy = .model
+    @Option(help: "Global thinking budget C or C:R (capacity, refill per second); none by default.") var budget: BudgetSpec?
+    @Option(help: "When the budget cannot pay: truncate, downgrade, queue or reject.") var budgetPolicy: BudgetPolicy = .truncate
+    @Option(help: "Budget unit: tokens or flops.") var budgetUnit: BudgetUnit = .tokens
     @Option(help: "Seconds a request may wait for budget under --budget-policy queue.") var queueDeadline = 5.0
-    @Option(help: "Who gets scarce budget first: fifo, value or fair.") var order = "fifo"
+    @Option(help: "Who gets scarce budget first: fifo, value or fair.") var order: GrantOrder = .fifo
     @Flag(help: "Raise the think threshold as demand outruns the budget's refill (see docs/runtime.md).") var loadLinked = false
     @Option(help: "Poisson arrivals per second; all at once when omitted.") var arrivalRate: Double?
     @Option(help: "Seed of the arrival times.") var arrivalSeed: UInt64 = 1
@@ -54,7 +54,6 @@ struct RuntimeOptions: ParsableArguments {
     @Option(help: "Seed of sampling and of model routing's draws.") var seed: UInt64 = 1
 
     func validate() throws {
-        _ = try routingPolicy()
         _ = try engineConfig()
         _ = try replayClock()
         _ = try arrivalProcess()
@@ -63,22 +62,16 @@ struct RuntimeOptions: ParsableArguments {
         do { try sampling.validate() } catch { throw ValidationError("\(error)") }
     }
 
-    func routingPolicy() throws -> RoutingPolicy {
-        do { return try RoutingPolicy(parsing: routing) } catch { throw ValidationError("--routing: \(error)") }
-    }
-
     var sampling: SamplingParams { SamplingParams(temperature: temperature, topK: topK, topP: topP) }
 
     func engineConfig() throws -> EngineConfig {
-        guard let unit = BudgetUnit(rawValue: budgetUnit) else { throw ValidationError("--budget-unit must be tokens or flops, got \"\(budgetUnit)\"") }
-        guard let policy = BudgetPolicy(rawValue: budgetPolicy) else {
-            throw ValidationError("--budget-policy must be truncate, downgrade, queue or reject, got \"\(budgetPolicy)\"")
-        }
-        guard let grantOrder = GrantOrder(rawValue: order) else { throw ValidationError("--order must be fifo, value or fair, got \"\(order)\"") }
         do {
-            let b = try budget.map { try BudgetConfig(parsing: $0, unit: unit, policy: policy, queueDeadline: queueDeadline) }
+            let b = try budget.map {
+                try BudgetConfig(capacity: $0.capacity, refillPerSecond: $0.refillPerSecond, unit: budgetUnit, policy: budgetPolicy,
+                                 queueDeadline: queueDeadline)
+            }
             if loadLinked && b == nil { throw ValidationError("--load-linked needs a --budget to link to") }
-            return try EngineConfig(slots: slots, budget: b, order: grantOrder, loadLinked: loadLinked ? LoadLinkedConfig() : nil)
+            return try EngineConfig(slots: slots, budget: b, order: order, loadLinked: loadLinked ? LoadLinkedConfig() : nil)
         } catch let e as RuntimeError { throw ValidationError("\(e)") }
     }
 
@@ -97,9 +90,9 @@ struct RuntimeOptions: ParsableArguments {
         return .poisson(rate: arrivalRate, seed: arrivalSeed)
     }
 
-    /// A request for input line `index`.
+    /// A request for input line `index + 1`.
     func request(id: String, prompt: [Int32], group: String?, index: Int) throws -> Request {
-        Request(id: id, prompt: prompt, group: group ?? "default", routing: try routingPolicy(), sampling: sampling,
-                seed: seed &+ UInt64(index) &* 0x9E37_79B9, maxTokens: maxTokens, thinkingTokenBudget: thinkingTokenBudget)
+        Request(id: id, prompt: prompt, group: group ?? "default", routing: routing, sampling: sampling,
+                seed: Request.seed(base: seed, number: UInt64(index) + 1), maxTokens: maxTokens, thinkingTokenBudget: thinkingTokenBudget)
     }
 }

@@ -68,7 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
         config.modelName = modelName ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         config.maxMetricGroups = maxGroups
         config.logLevel = logLevel
-        config.defaults.routing = try runtime.routingPolicy()
+        config.defaults.routing = runtime.routing
         config.defaults.sampling = runtime.sampling
         config.defaults.maxTokens = runtime.maxTokens
         config.defaults.thinkingTokenBudget = runtime.thinkingTokenBudget
