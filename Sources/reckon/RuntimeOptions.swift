@@ -28,7 +28,7 @@ enum DefaultCheckpoint {
 
     static func loadModel(_ given: String?) throws -> (Transformer, String) {
         let path = try resolve(given)
-        do { return (try Checkpoint.load(from: path).model(), path) } catch { throw fail(error) }
+        return (try Checkpoint.load(from: path).model(), path)
     }
 }
 
