@@ -16,8 +16,8 @@ struct Reckon: AsyncParsableCommand {
         do { command = try await asyncParseAsRoot() } catch { exit(withError: error) }
         do {
             if var asyncCommand = command as? AsyncParsableCommand { try await asyncCommand.run() } else { try command.run() }
-        } catch where error is ExitCode || error is CleanExit || error is ValidationError {
-            exit(withError: error)
+        } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            exit(withError: error)  // help, usage, validation and exit codes, as ArgumentParser prints them
         } catch {
             exit(withError: fail(error))
         }

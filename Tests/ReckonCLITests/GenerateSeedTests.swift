@@ -34,3 +34,18 @@ final class GenerateSeedTests: XCTestCase {
         }
     }
 }
+
+/// Errors a command throws while running are one `error:` line and status 1; help and usage
+/// stay ArgumentParser's.
+final class CLIErrorTests: XCTestCase {
+    func testRunErrorsAreOneLineAndHelpStillWorks() throws {
+        let dir = FileManager.default.temporaryDirectory
+        let help = try CLI().run(["help", "train"], in: dir)
+        XCTAssertEqual(help.status, 0, help.output)
+        XCTAssertTrue(help.output.contains("--resume"), help.output)
+        let missing = try CLI().run(["train", "no-such-recipe.toml"], in: dir)
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertEqual(missing.output.split(separator: "\n").count, 1, missing.output)
+        XCTAssertTrue(missing.output.hasPrefix("error: no-such-recipe.toml: cannot read the recipe"), missing.output)
+    }
+}
