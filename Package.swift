@@ -16,11 +16,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         // C bindings: OpenBLAS and HDF5, found through pkg-config.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        // hiredis: the Redis client behind the shared budget store (docs/deployment.md).
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
 
         // Decode's AVX/FMA kernels (few-row product, attention over the cache) and the worker pool.
         .target(name: "CKernels", linkerSettings: [.linkedLibrary("pthread", .when(platforms: [.linux]))]),
@@ -37,7 +40,7 @@ let package = Package(
         // Task generators, dialect renderers, verifiers, JSONL datasets.
         .target(name: "ReckonData", dependencies: ["ReckonCore"]),
         // Serving engine: continuous batching, routing at token 0, the global budget, clocks.
-        .target(name: "ReckonRuntime", dependencies: ["ReckonModel"]),
+        .target(name: "ReckonRuntime", dependencies: ["ReckonModel", "CHiredis"]),
         // `reckon serve`: the OpenAI-compatible HTTP server around the runtime's engine.
         .target(name: "ReckonServer", dependencies: [
             "ReckonRuntime", "ReckonModel", "ReckonData",
@@ -47,6 +50,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
         ]),
         // Fairness audit: per-group metrics, bootstrap CIs, tests, verdicts, reports.
         .target(name: "ReckonAudit", dependencies: ["ReckonCore"]),

@@ -52,8 +52,11 @@ public struct StepReport: Sendable {
 public struct Engine<Backend: DecodeBackend> {
     public private(set) var backend: Backend
     public let config: EngineConfig
-    public private(set) var bucket: TokenBucket?
-    public private(set) var counters = VirtualTokenCounters()
+    /// The budget's bucket and VTC counters; nil when thinking is free.
+    public private(set) var store: (any BudgetStore)?
+    /// The in-process bucket (nil without a budget, or when it lives in a shared store).
+    public var bucket: TokenBucket? { store?.localBucket }
+    public var counters: VirtualTokenCounters { store?.counters ?? VirtualTokenCounters() }
     /// Thinking units metered per group (the service VTC equalises).
     public private(set) var service: [String: Double] = [:]
     private var load: LoadController?
@@ -93,16 +96,25 @@ public struct Engine<Backend: DecodeBackend> {
         var flops = 0.0
         /// Generated tokens allowed: maxTokens, capped by the context.
         var limit: Int
+        /// The stop strings' bytes, made once per request rather than once per token.
+        var stops: [[UInt8]]
     }
 
-    public init(backend: Backend, config: EngineConfig, start: Double = 0) throws(RuntimeError) {
+    /// `store` keeps the budget elsewhere (a shared store); by default a budget lives in a
+    /// `LocalBudgetStore` whose bucket starts full at `start`.
+    public init(backend: Backend, config: EngineConfig, start: Double = 0, store: (any BudgetStore)? = nil) throws(RuntimeError) {
         guard backend.slots >= config.slots else {
             throw .invalidConfig("the model backend has \(backend.slots) slots, fewer than the \(config.slots) asked for")
         }
         self.backend = backend
         self.config = config
         if let b = config.budget {
-            bucket = try TokenBucket(capacity: b.capacity, refillPerSecond: b.refillPerSecond, start: start)
+            if var store {
+                store.abandonReservations()
+                self.store = store
+            } else {
+                self.store = LocalBudgetStore(bucket: try TokenBucket(capacity: b.capacity, refillPerSecond: b.refillPerSecond, start: start))
+            }
             meanThinkTokens = b.initialReservation
         } else {
             meanThinkTokens = 64
@@ -115,6 +127,8 @@ public struct Engine<Backend: DecodeBackend> {
     public struct Snapshot: Sendable {
         public var now: Double
         public var bucket: TokenBucket?
+        /// The whole budget and this process's part (shared figures with a shared store).
+        public var budget: BudgetFigures?
         public var service: [String: Double]
         public var counters: VirtualTokenCounters
         /// Groups with a request that chose to think and waits for budget.
@@ -122,7 +136,7 @@ public struct Engine<Backend: DecodeBackend> {
     }
 
     public func snapshot(now: Double) -> Snapshot {
-        Snapshot(now: now, bucket: bucket, service: service, counters: counters,
+        Snapshot(now: now, bucket: bucket, budget: store?.figures(at: now), service: service, counters: counters,
                  backlogged: Set(active.compactMap { $0?.phase == .waitingGrant ? $0?.request.group : nil }))
     }
 
@@ -144,11 +158,16 @@ public struct Engine<Backend: DecodeBackend> {
         }
         guard request.maxTokens >= 1 else { throw .invalidRequest("max_tokens must be ≥ 1, got \(request.maxTokens)") }
         if let b = request.thinkingTokenBudget, b < 0 { throw .invalidRequest("thinking_token_budget must be ≥ 0, got \(b)") }
+        // Each generated token adds at most one byte to the answer, so a longer stop can never match.
+        if let long = request.stop.first(where: { $0.utf8.count > backend.contextLength }) {
+            throw .invalidRequest("a stop string of \(long.utf8.count) bytes is longer than the \(backend.contextLength)-token context")
+        }
         do { try request.sampling.validate() } catch { throw .invalidRequest("\(error)") }
         guard pending.count < config.maxPending else {
             return rejected(request, arrival: now, at: now, reason: .queueFull, pThink: nil)
         }
-        if !activeGroups.contains(request.group) { counters.activate(request.group, active: activeGroups) }
+        let groups = activeGroups
+        if !groups.contains(request.group) { store?.activate(request.group, active: groups) }
         load?.observeArrival(at: now)
         pending.append(Pending(request: request, arrival: now, sequence: sequence))
         sequence += 1
@@ -165,7 +184,7 @@ public struct Engine<Backend: DecodeBackend> {
         var report = StepReport()
         stamped = []
         stepStart = now
-        bucket?.refill(to: now)
+        store?.refill(to: now)
         expireWaiting(now: now, into: &report)
         admit(now: now)
 
@@ -220,7 +239,8 @@ public struct Engine<Backend: DecodeBackend> {
             let p = pending.remove(at: i)
             let limit = min(p.request.maxTokens, backend.contextLength - p.request.prompt.count)
             active[slot] = Active(request: p.request, arrival: p.arrival, sequence: p.sequence,
-                                  rng: RNG(seed: p.request.seed), limit: limit)
+                                  rng: RNG(seed: p.request.seed), limit: limit,
+                                  stops: p.request.stop.filter { !$0.isEmpty }.map { Array($0.utf8) })
         }
     }
 
@@ -250,17 +270,19 @@ public struct Engine<Backend: DecodeBackend> {
     private mutating func route(slot: Int, logits: ArraySlice<Float>, now: Double, into report: inout StepReport) throws {
         guard var a = active[slot] else { return }
         let p = Double(try Sampler.probabilities(logits, over: [Tokenizer.think, Tokenizer.short])[0])
+        // NaN weights or an overflow: no routing decision (and no metric) may come from it.
+        guard p.isFinite else { throw RuntimeError.backend("the model produced non-finite logits at token 0 (p(think) = \(p))") }
         a.pThink = p
         var mode = a.request.routing.choose(pThink: p, u: a.rng.uniformDouble())
-        if var controller = load, let base = a.request.routing.loadLinkedBase, let bucket {
+        if var controller = load, let base = a.request.routing.loadLinkedBase, let store {
             controller.observeRoute(pThink: p, wouldThink: mode == .think)
-            let tau = controller.threshold(base: base, refillPerSecond: bucket.refillPerSecond, waiting: waitingForBudget)
+            let tau = controller.threshold(base: base, refillPerSecond: store.refillPerSecond, waiting: waitingForBudget)
             load = controller
             a.loadThreshold = tau
             if mode == .think && p < tau { mode = .short; a.action = .downgrade }
         }
         active[slot] = a
-        if mode == .short || bucket == nil {
+        if mode == .short || store == nil {
             emitControl(mode, slot: slot, now: now, into: &report)
         } else {
             active[slot]?.phase = .waitingGrant
@@ -299,24 +321,20 @@ public struct Engine<Backend: DecodeBackend> {
         while !waiting.isEmpty {
             let k = nextWaitingIndex(waiting)
             let slot = waiting.remove(at: k)
-            guard var a = active[slot], var b = bucket else { continue }
+            guard var a = active[slot], store != nil else { continue }
             let tokens = Double(min(thinkCap(a), Int(meanThinkTokens.rounded(.up))))
             let estimate = tokens * unitCost(a, position: a.request.prompt.count + 1 + Int(tokens / 2))
-            if b.reserve(estimate) {
+            if store?.reserve(estimate, group: a.request.group) == true {
                 a.reservation = estimate
                 if now > a.waitStart { a.action = .queue }
-                counters.charge(a.request.group, estimate)
-                bucket = b; active[slot] = a
+                active[slot] = a
                 emitControl(.think, slot: slot, now: now, into: &report)
                 continue
             }
             switch budget.policy {
             case .truncate:
-                let all = b.level
-                _ = b.reserve(all)
-                a.reservation = all
-                counters.charge(a.request.group, all)
-                bucket = b; active[slot] = a
+                a.reservation = store?.reserveRemaining(group: a.request.group) ?? 0
+                active[slot] = a
                 emitControl(.think, slot: slot, now: now, into: &report)
             case .downgrade:
                 a.action = .downgrade
@@ -392,7 +410,7 @@ public struct Engine<Backend: DecodeBackend> {
         active[slot] = a
         if t == Tokenizer.eos {
             finish(slot: slot, now: now, reason: .stop, into: &report)
-        } else if part == .answer, let cut = Self.stopCut(a.answer, stops: a.request.stop) {
+        } else if part == .answer, let cut = Self.stopEnding(a.answer, stops: a.stops) {
             active[slot]?.answer = Array(a.answer[..<cut])
             finish(slot: slot, now: now, reason: .stop, into: &report)
         } else if a.tokens.count >= a.limit {
@@ -402,22 +420,32 @@ public struct Engine<Backend: DecodeBackend> {
 
     /// Meters one thinking token: out of the reservation, else out of the bucket.
     private mutating func pay(_ cost: Double, for a: inout Active) -> Bool {
-        guard var b = bucket else { return true }
+        // Optional chaining mutates the store in place (a copy would copy its counters).
+        guard store != nil else { return true }
         if a.reservation >= cost {
             a.reservation -= cost
-            b.spendReserved(cost)
-        } else if b.spendUnreserved(cost) {
-            counters.charge(a.request.group, cost)
-        } else {
+            store?.spendReserved(cost)
+        } else if store?.spendUnreserved(cost, group: a.request.group) != true {
             return false
         }
-        bucket = b
         a.thinkUnits += cost
         service[a.request.group, default: 0] += cost
         return true
     }
 
     private static func byte(_ t: Int32) -> UInt8? { (0..<256).contains(t) ? UInt8(t) : nil }
+
+    /// The start of a stop string that ends at the last byte of `answer`, the earliest if
+    /// several do. Called after every answer byte, so an earlier match would already have
+    /// been found: only the suffix needs checking, with no per-token copies.
+    static func stopEnding(_ answer: [UInt8], stops: [[UInt8]]) -> Int? {
+        var best: Int?
+        for needle in stops where needle.count <= answer.count {
+            let start = answer.count - needle.count
+            if answer[start...].elementsEqual(needle) { best = min(best ?? start, start) }
+        }
+        return best
+    }
 
     /// The byte offset of the first stop string in `answer`, if any.
     static func stopCut(_ answer: [UInt8], stops: [String]) -> Int? {
@@ -435,15 +463,33 @@ public struct Engine<Backend: DecodeBackend> {
 
     // MARK: finishing
 
+    /// Ends request `id` because its client went away: it leaves the queue, or its slot is
+    /// freed and the budget it reserved but did not spend goes back to the bucket (and off its
+    /// group's counter). Thinking tokens already generated stay charged. Nil when the
+    /// request is not here (already finished).
+    public mutating func cancel(id: String, now: Double) -> RequestResult? {
+        if let i = pending.firstIndex(where: { $0.request.id == id }) {
+            let p = pending.remove(at: i)
+            var r = rejected(p.request, arrival: p.arrival, at: now, reason: .invalidRequest, pThink: nil)
+            r.finishReason = .cancelled
+            r.rejectReason = nil
+            r.budgetAction = nil
+            return r
+        }
+        guard let slot = active.firstIndex(where: { $0?.request.id == id }) else { return nil }
+        var report = StepReport()
+        finish(slot: slot, now: now, reason: .cancelled, into: &report)
+        return report.finished.first
+    }
+
     private mutating func finish(slot: Int, now: Double, reason: FinishReason, reject: RejectReason? = nil,
                                  into report: inout StepReport) {
         guard let a = active[slot] else { return }
-        if a.reservation > 0, var b = bucket {
-            b.release(a.reservation)
-            bucket = b
-            counters.charge(a.request.group, -a.reservation)
-        }
+        // Every thinker settles, even with nothing left to return: a shared store sends its
+        // spending with the settlement.
+        let released = a.reservation
         if a.tokens.first == Tokenizer.think {
+            store?.release(a.reservation, group: a.request.group)
             meanThinkTokens += (Double(a.reasoningTokens) - meanThinkTokens) / 16
             load?.observeThinking(units: a.thinkUnits)
         }
@@ -454,6 +500,7 @@ public struct Engine<Backend: DecodeBackend> {
             answerTokens: a.answerTokens, budgetAction: a.action, thinkTruncated: a.thinkTruncated,
             finishReason: reason, rejectReason: reject, loadThreshold: a.loadThreshold, arrival: a.arrival,
             firstToken: a.firstToken, finished: now, flops: a.flops)
+        result.releasedUnits = released
         if reason == .rejected { result.budgetAction = .reject }
         report.finished.append(result)
         active[slot] = nil

@@ -27,6 +27,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let recipe = try Recipe.load(path: self.recipe, overrides: overrides)
+        try TrainPreflight.run(recipe)
         BLAS.setThreads(threads)
         let out = recipe.output.dir
         try makeFolder(out)
