@@ -69,7 +69,7 @@ struct GenerateCommand: ParsableCommand {
                 throw fail("\(name): cannot read the file: \((error as NSError).localizedDescription)")
             }
         }
-        do { return try GenerationInput.parse(data, file: name == "-" ? "<stdin>" : name) } catch { throw fail(error) }
+        return try GenerationInput.parse(data, file: name == "-" ? "<stdin>" : name)
     }
 
     /// Runs every input through the engine on the configured clock, with a progress bar.
@@ -83,8 +83,7 @@ struct GenerateCommand: ParsableCommand {
             requests.append(try options.request(id: input.id ?? "\(i + 1)", prompt: tokens, group: input.group, index: i))
         }
         let config = try options.engineConfig()
-        var engine: Engine<TransformerBackend>
-        do { engine = try Engine(backend: TransformerBackend(model: model, slots: config.slots), config: config) } catch { throw fail(error) }
+        var engine = try Engine(backend: TransformerBackend(model: model, slots: config.slots), config: config)
         let arrivals = try options.arrivalProcess().times(count: requests.count)
         let bar = ProgressBar(total: requests.count, label: label)
         let results = try Replay.run(requests, arrivals: arrivals, engine: &engine, clock: try options.replayClock(),

@@ -77,8 +77,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         BLAS.setThreads(threads)
         let path = try Self.checkpointPath(checkpoint)
-        let model: Transformer
-        do { model = try Checkpoint.load(from: path).model() } catch { throw fail(error) }
+        let model = try Checkpoint.load(from: path).model()
 
         var engine = try runtime.engineConfig()
         engine.maxPending = maxPending
@@ -103,8 +102,7 @@ struct ServeCommand: AsyncParsableCommand {
         config.defaults.thinkingTokenBudget = runtime.thinkingTokenBudget
         config.defaults.seed = runtime.seed
 
-        let server: ReckonHTTPServer
-        do { server = try ReckonHTTPServer(model: model, engine: engine, config: config) } catch { throw fail(error) }
+        let server = try ReckonHTTPServer(model: model, engine: engine, config: config)
         let summary = "serve: \(config.modelName) (\(path), \(model.parameterCount) parameters), \(engine.slots) slots, queue \(maxPending)"
             + (runtime.budget.map { ", budget \($0) (\(runtime.budgetPolicy), \(runtime.order)\(runtime.loadLinked ? ", load-linked" : ""))" } ?? "")
             + (config.budgetStore.map { ", shared through \($0) (fallback \(budgetStoreFallback))" } ?? "")
