@@ -42,12 +42,15 @@ struct TrainCommand: ParsableCommand {
             model = try runPhases(recipe, recipeText: stored, train: trainSet, eval: evalSet,
                                   generate: stages.contains("data"), resumeStage: resumeStage)
         }
+        let before = stages.contains("degrpo") && stages.contains("eval") && recipe.eval.beforeAfter
+            ? try evalBefore(recipe, warmup: model, eval: evalSet) : nil
         if stages.contains("degrpo") {
             model = try runDeGRPO(recipe, recipeText: stored, train: trainSet, eval: evalSet, warmup: model, resumeStage: resumeStage)
         }
         if stages.contains("eval") {
             let m = try model ?? loadFinalModel(out)
-            try runEval(recipe, model: m, eval: evalSet)
+            let after = try runEval(recipe, model: m, eval: evalSet)
+            if let before { printBeforeAfter(before: before, after: after) }
         }
     }
 
@@ -267,7 +270,8 @@ struct TrainCommand: ParsableCommand {
 
     // MARK: Eval
 
-    func runEval(_ r: Recipe, model: Transformer, eval: [Example]) throws {
+    @discardableResult
+    func runEval(_ r: Recipe, model: Transformer, eval: [Example]) throws -> [EvalReport] {
         let examples = r.eval.n > 0 ? Array(eval.prefix(r.eval.n)) : eval
         var reports: [EvalReport] = []
         for spec in r.eval.routing.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
@@ -283,6 +287,7 @@ struct TrainCommand: ParsableCommand {
             reports.append(report)
         }
         if reports.count > 1 { print(EvalTable.compare(reports)) }
+        return reports
     }
 
     // MARK: Helpers
