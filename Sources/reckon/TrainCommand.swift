@@ -15,7 +15,7 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Run a training recipe: generate data, warm-up SFT, DeGRPO, evaluate.",
         discussion: """
-        Example: reckon train Recipes/quickstart.toml --set sft.lr=3e-3 --set output.dir=runs/try
+        Example: reckon train Recipes/quickstart.toml --set degrpo.steps=60 --set output.dir=runs/try
         Ctrl-C finishes the current step, saves a checkpoint and exits; continue with --resume.
         """)
 
