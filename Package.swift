@@ -21,6 +21,8 @@ let package = Package(
         // C bindings: OpenBLAS and HDF5, found through pkg-config.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        // hiredis: the Redis client behind the shared budget store (docs/deployment.md).
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
 
         // Decode's AVX/FMA kernels (few-row product, attention over the cache) and the worker pool.
         .target(name: "CKernels", linkerSettings: [.linkedLibrary("pthread", .when(platforms: [.linux]))]),
@@ -37,7 +39,7 @@ let package = Package(
         // Task generators, dialect renderers, verifiers, JSONL datasets.
         .target(name: "ReckonData", dependencies: ["ReckonCore"]),
         // Serving engine: continuous batching, routing at token 0, the global budget, clocks.
-        .target(name: "ReckonRuntime", dependencies: ["ReckonModel"]),
+        .target(name: "ReckonRuntime", dependencies: ["ReckonModel", "CHiredis"]),
         // `reckon serve`: the OpenAI-compatible HTTP server around the runtime's engine.
         .target(name: "ReckonServer", dependencies: [
             "ReckonRuntime", "ReckonModel", "ReckonData",
@@ -68,7 +70,7 @@ let package = Package(
         .testTarget(name: "ReckonRuntimeTests", dependencies: ["ReckonRuntime"]),
         .testTarget(name: "ReckonAuditTests", dependencies: ["ReckonAudit"]),
         // Runs the built `reckon` binary.
-        .testTarget(name: "ReckonCLITests", dependencies: ["reckon", "ReckonCheckpoint"]),
+        .testTarget(name: "ReckonCLITests", dependencies: ["reckon", "ReckonCheckpoint", "ReckonRuntime"]),
         .testTarget(name: "ReckonServerTests", dependencies: ["ReckonServer", "ReckonRuntime", "ReckonModel"]),
     ]
 )

@@ -17,13 +17,14 @@ public struct TokenBucket: Sendable, Equatable {
     public private(set) var time: Double
     public let start: Double
 
-    public init(capacity: Double, refillPerSecond: Double, start: Double = 0) throws(RuntimeError) {
+    /// The bucket starts full at `start`, or at `level` when given (0 ≤ level ≤ capacity).
+    public init(capacity: Double, refillPerSecond: Double, start: Double = 0, level: Double? = nil) throws(RuntimeError) {
         guard capacity.isFinite, capacity >= 0 else { throw .invalidBudget("capacity must be a finite number ≥ 0, got \(capacity)") }
         guard refillPerSecond.isFinite, refillPerSecond >= 0 else {
             throw .invalidBudget("refill must be a finite number ≥ 0 per second, got \(refillPerSecond)")
         }
         self.capacity = capacity; self.refillPerSecond = refillPerSecond
-        level = capacity; time = start; self.start = start
+        self.level = min(capacity, max(0, level ?? capacity)); time = start; self.start = start
     }
 
     /// The most that may ever have been spent by `t`: C + R·(t − start).

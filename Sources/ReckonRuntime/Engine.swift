@@ -52,8 +52,11 @@ public struct StepReport: Sendable {
 public struct Engine<Backend: DecodeBackend> {
     public private(set) var backend: Backend
     public let config: EngineConfig
-    public private(set) var bucket: TokenBucket?
-    public private(set) var counters = VirtualTokenCounters()
+    /// The budget's bucket and VTC counters; nil when thinking is free.
+    public private(set) var store: (any BudgetStore)?
+    /// The in-process bucket (nil without a budget, or when it lives in a shared store).
+    public var bucket: TokenBucket? { store?.localBucket }
+    public var counters: VirtualTokenCounters { store?.counters ?? VirtualTokenCounters() }
     /// Thinking units metered per group (the service VTC equalises).
     public private(set) var service: [String: Double] = [:]
     private var load: LoadController?
@@ -95,14 +98,21 @@ public struct Engine<Backend: DecodeBackend> {
         var limit: Int
     }
 
-    public init(backend: Backend, config: EngineConfig, start: Double = 0) throws(RuntimeError) {
+    /// `store` keeps the budget elsewhere (a shared store); by default a budget lives in a
+    /// `LocalBudgetStore` whose bucket starts full at `start`.
+    public init(backend: Backend, config: EngineConfig, start: Double = 0, store: (any BudgetStore)? = nil) throws(RuntimeError) {
         guard backend.slots >= config.slots else {
             throw .invalidConfig("the model backend has \(backend.slots) slots, fewer than the \(config.slots) asked for")
         }
         self.backend = backend
         self.config = config
         if let b = config.budget {
-            bucket = try TokenBucket(capacity: b.capacity, refillPerSecond: b.refillPerSecond, start: start)
+            if var store {
+                store.abandonReservations()
+                self.store = store
+            } else {
+                self.store = LocalBudgetStore(bucket: try TokenBucket(capacity: b.capacity, refillPerSecond: b.refillPerSecond, start: start))
+            }
             meanThinkTokens = b.initialReservation
         } else {
             meanThinkTokens = 64
@@ -115,6 +125,8 @@ public struct Engine<Backend: DecodeBackend> {
     public struct Snapshot: Sendable {
         public var now: Double
         public var bucket: TokenBucket?
+        /// The whole budget and this process's part (shared figures with a shared store).
+        public var budget: BudgetFigures?
         public var service: [String: Double]
         public var counters: VirtualTokenCounters
         /// Groups with a request that chose to think and waits for budget.
@@ -122,7 +134,7 @@ public struct Engine<Backend: DecodeBackend> {
     }
 
     public func snapshot(now: Double) -> Snapshot {
-        Snapshot(now: now, bucket: bucket, service: service, counters: counters,
+        Snapshot(now: now, bucket: bucket, budget: store?.figures(at: now), service: service, counters: counters,
                  backlogged: Set(active.compactMap { $0?.phase == .waitingGrant ? $0?.request.group : nil }))
     }
 
@@ -148,7 +160,8 @@ public struct Engine<Backend: DecodeBackend> {
         guard pending.count < config.maxPending else {
             return rejected(request, arrival: now, at: now, reason: .queueFull, pThink: nil)
         }
-        if !activeGroups.contains(request.group) { counters.activate(request.group, active: activeGroups) }
+        let groups = activeGroups
+        if !groups.contains(request.group) { store?.activate(request.group, active: groups) }
         load?.observeArrival(at: now)
         pending.append(Pending(request: request, arrival: now, sequence: sequence))
         sequence += 1
@@ -165,7 +178,7 @@ public struct Engine<Backend: DecodeBackend> {
         var report = StepReport()
         stamped = []
         stepStart = now
-        bucket?.refill(to: now)
+        store?.refill(to: now)
         expireWaiting(now: now, into: &report)
         admit(now: now)
 
@@ -257,15 +270,15 @@ public struct Engine<Backend: DecodeBackend> {
         let p = Double(try Sampler.probabilities(logits, over: [Tokenizer.think, Tokenizer.short])[0])
         a.pThink = p
         var mode = a.request.routing.choose(pThink: p, u: a.rng.uniformDouble())
-        if var controller = load, let base = a.request.routing.loadLinkedBase, let bucket {
+        if var controller = load, let base = a.request.routing.loadLinkedBase, let store {
             controller.observeRoute(pThink: p, wouldThink: mode == .think)
-            let tau = controller.threshold(base: base, refillPerSecond: bucket.refillPerSecond, waiting: waitingForBudget)
+            let tau = controller.threshold(base: base, refillPerSecond: store.refillPerSecond, waiting: waitingForBudget)
             load = controller
             a.loadThreshold = tau
             if mode == .think && p < tau { mode = .short; a.action = .downgrade }
         }
         active[slot] = a
-        if mode == .short || bucket == nil {
+        if mode == .short || store == nil {
             emitControl(mode, slot: slot, now: now, into: &report)
         } else {
             active[slot]?.phase = .waitingGrant
@@ -304,24 +317,20 @@ public struct Engine<Backend: DecodeBackend> {
         while !waiting.isEmpty {
             let k = nextWaitingIndex(waiting)
             let slot = waiting.remove(at: k)
-            guard var a = active[slot], var b = bucket else { continue }
+            guard var a = active[slot], store != nil else { continue }
             let tokens = Double(min(thinkCap(a), Int(meanThinkTokens.rounded(.up))))
             let estimate = tokens * unitCost(a, position: a.request.prompt.count + 1 + Int(tokens / 2))
-            if b.reserve(estimate) {
+            if store?.reserve(estimate, group: a.request.group) == true {
                 a.reservation = estimate
                 if now > a.waitStart { a.action = .queue }
-                counters.charge(a.request.group, estimate)
-                bucket = b; active[slot] = a
+                active[slot] = a
                 emitControl(.think, slot: slot, now: now, into: &report)
                 continue
             }
             switch budget.policy {
             case .truncate:
-                let all = b.level
-                _ = b.reserve(all)
-                a.reservation = all
-                counters.charge(a.request.group, all)
-                bucket = b; active[slot] = a
+                a.reservation = store?.reserveRemaining(group: a.request.group) ?? 0
+                active[slot] = a
                 emitControl(.think, slot: slot, now: now, into: &report)
             case .downgrade:
                 a.action = .downgrade
@@ -416,16 +425,14 @@ public struct Engine<Backend: DecodeBackend> {
 
     /// Meters one thinking token: out of the reservation, else out of the bucket.
     private mutating func pay(_ cost: Double, for a: inout Active) -> Bool {
-        guard var b = bucket else { return true }
+        // Optional chaining mutates the store in place (a copy would copy its counters).
+        guard store != nil else { return true }
         if a.reservation >= cost {
             a.reservation -= cost
-            b.spendReserved(cost)
-        } else if b.spendUnreserved(cost) {
-            counters.charge(a.request.group, cost)
-        } else {
+            store?.spendReserved(cost)
+        } else if store?.spendUnreserved(cost, group: a.request.group) != true {
             return false
         }
-        bucket = b
         a.thinkUnits += cost
         service[a.request.group, default: 0] += cost
         return true
@@ -452,11 +459,9 @@ public struct Engine<Backend: DecodeBackend> {
     private mutating func finish(slot: Int, now: Double, reason: FinishReason, reject: RejectReason? = nil,
                                  into report: inout StepReport) {
         guard let a = active[slot] else { return }
-        if a.reservation > 0, var b = bucket {
-            b.release(a.reservation)
-            bucket = b
-            counters.charge(a.request.group, -a.reservation)
-        }
+        // Every thinker settles, even with nothing left to return: a shared store sends its
+        // spending with the settlement.
+        if a.tokens.first == Tokenizer.think { store?.release(a.reservation, group: a.request.group) }
         if a.tokens.first == Tokenizer.think {
             meanThinkTokens += (Double(a.reasoningTokens) - meanThinkTokens) / 16
             load?.observeThinking(units: a.thinkUnits)

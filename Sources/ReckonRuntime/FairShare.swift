@@ -11,6 +11,9 @@ public struct VirtualTokenCounters: Sendable, Equatable {
 
     public init() {}
 
+    /// Counters read back from a shared store.
+    public init(counters: [String: Double]) { self.counters = counters }
+
     public func counter(_ group: String) -> Double { counters[group] ?? 0 }
 
     /// Called when `group` gets work while it had none; `active` are the groups with

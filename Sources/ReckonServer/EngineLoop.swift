@@ -58,6 +58,7 @@ final class EngineLoop: @unchecked Sendable {
         self.metrics = metrics
         self.makeEngine = makeEngine
         engine = try makeEngine(0)
+        publish(at: 0)  // /metrics shows the budget before the first request
     }
 
     /// Seconds since the loop was made: the engine's clock.
@@ -226,7 +227,7 @@ final class EngineLoop: @unchecked Sendable {
 
     private func publish(at t: Double) {
         let snap = engine.snapshot(now: t)
-        metrics.publish(EngineGauges(now: t, bucket: snap.bucket, running: engine.running, waitingForSlot: engine.waitingForSlot,
+        metrics.publish(EngineGauges(now: t, budget: snap.budget, running: engine.running, waitingForSlot: engine.waitingForSlot,
                                      waitingForBudget: engine.waitingForBudget, steps: steps, service: snap.service,
                                      counters: snap.counters.counters))
     }

@@ -29,8 +29,17 @@ public final class ReckonHTTPServer: Sendable {
         self.logger = log
         let metrics = ServerMetrics(maxGroups: config.maxMetricGroups, hasBudget: engine.budget != nil)
         self.metrics = metrics
-        loop = try EngineLoop(metrics: metrics) { start in
-            try Engine(backend: TransformerBackend(model: model, slots: engine.slots), config: engine, start: start)
+        var store: RedisBudgetStore?
+        if let address = config.budgetStore {
+            guard let budget = engine.budget else { throw RuntimeError.invalidConfig("a budget store needs a --budget") }
+            let storeLog = log
+            store = try RedisBudgetStore(address: address, budget: budget, fallback: config.budgetStoreFallback) {
+                storeLog.warning("\($0)")
+            }
+            log.info("budget store \(address): replica \(store?.replica ?? "?"), fallback \(config.budgetStoreFallback.rawValue)")
+        }
+        loop = try EngineLoop(metrics: metrics) { [store] start in
+            try Engine(backend: TransformerBackend(model: model, slots: engine.slots), config: engine, start: start, store: store)
         }
         routes = Routes(builder: RequestBuilder(config: config, contextLength: model.config.maxSeqLen), loop: loop,
                         metrics: metrics, limit: BodyLimit(maxBytes: config.maxBodyBytes), config: config)

@@ -1,4 +1,5 @@
 import ReckonModel
+import ReckonRuntime
 
 /// Settings of `reckon serve`: where it listens, who may call it, its limits, and the
 /// defaults a request gets for the fields it leaves out.
@@ -26,6 +27,9 @@ public struct ServerConfig: Sendable {
     public var defaults = RequestDefaults()
     /// trace, debug, info, notice, warning, error or critical (standard error).
     public var logLevel = "info"
+    /// Keep the budget in Redis, shared with every replica naming it (docs/deployment.md).
+    public var budgetStore: RedisBudgetAddress?
+    public var budgetStoreFallback: BudgetStoreFallback = .deny
 
     public init() {}
 }

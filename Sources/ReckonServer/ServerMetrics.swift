@@ -5,7 +5,7 @@ import ReckonRuntime
 struct EngineGauges: Sendable {
     /// Engine clock (seconds since the server started) of the snapshot.
     var now = 0.0
-    var bucket: TokenBucket?
+    var budget: BudgetFigures?
     var running = 0
     var waitingForSlot = 0
     var waitingForBudget = 0
@@ -60,6 +60,13 @@ final class ServerMetrics: @unchecked Sendable {
             r.declare("reckon_budget_tokens_spent_total", .counter, help: "Budget units metered to thinking tokens since start.")
             r.declare("reckon_budget_allowance", .gauge,
                       help: "C + R * elapsed at the snapshot: the most that may have been spent. Invariant: spent_total <= allowance.")
+            r.declare("reckon_budget_tokens_expired_total", .counter,
+                      help: "Budget units of replicas whose lease ran out, counted as spent (shared store only; 0 in process).")
+            r.declare("reckon_budget_own_tokens_spent_total", .counter, help: "Budget units this replica metered to thinking tokens.")
+            r.declare("reckon_budget_own_tokens_reserved", .gauge, help: "Budget units held by this replica's running thinkers.")
+            r.declare("reckon_budget_replicas", .gauge, help: "Replicas holding a live lease on the budget (1 in process).")
+            r.declare("reckon_budget_store_reachable", .gauge, help: "1 while the budget store answers (always 1 in process).")
+            r.declare("reckon_budget_fallback_active", .gauge, help: "1 while this replica serves under --budget-store-fallback.")
             r.declare("reckon_vtc_counter", .gauge, help: "Virtual token counter of each group (thinking service granted, VTC).")
             r.declare("reckon_thinking_service_total", .counter, help: "Budget units metered to each group's thinking.")
         }
@@ -130,13 +137,20 @@ final class ServerMetrics: @unchecked Sendable {
         r.set("reckon_engine_waiting_for_budget", Double(g.waitingForBudget))
         r.set("reckon_engine_steps_total", Double(g.steps))
         r.set("reckon_engine_clock_seconds", g.now)
-        if hasBudget, let b = g.bucket {
+        if hasBudget, let b = g.budget {
+            // The whole bucket (every replica's, with a shared store) and this replica's part.
             r.set("reckon_budget_capacity", b.capacity)
             r.set("reckon_budget_refill_per_second", b.refillPerSecond)
             r.set("reckon_budget_tokens_available", b.level)
             r.set("reckon_budget_tokens_reserved", b.reserved)
             r.set("reckon_budget_tokens_spent_total", b.spent)
-            r.set("reckon_budget_allowance", b.allowance(at: g.now))
+            r.set("reckon_budget_allowance", b.allowance)
+            r.set("reckon_budget_tokens_expired_total", b.expired)
+            r.set("reckon_budget_own_tokens_spent_total", b.ownSpent)
+            r.set("reckon_budget_own_tokens_reserved", b.ownReserved)
+            r.set("reckon_budget_replicas", Double(b.replicas))
+            r.set("reckon_budget_store_reachable", b.reachable ? 1 : 0)
+            r.set("reckon_budget_fallback_active", b.fallbackActive ? 1 : 0)
             r.replace("reckon_vtc_counter", g.counters.map { ([("group", groupLabel($0.key))], $0.value) })
             r.replace("reckon_thinking_service_total", g.service.map { ([("group", groupLabel($0.key))], $0.value) })
         }

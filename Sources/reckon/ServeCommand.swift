@@ -37,6 +37,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Distinct request groups kept as metric labels (the rest count as _other).") var maxGroups = 256
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
     @Option(help: "BLAS and worker threads.") var threads = 2
+    @Option(help: "Keep the budget in Redis, shared by every replica naming it: redis://HOST:PORT/NAME (see docs/deployment.md).")
+    var budgetStore: String?
+    @Option(help: "While the budget store is unreachable: deny (no new thinking budget) or local (a private 1/n share, paid back on return).")
+    var budgetStoreFallback = "deny"
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
@@ -47,6 +51,13 @@ struct ServeCommand: AsyncParsableCommand {
         if let m = maxTokensLimit, m < 1 { throw ValidationError("--max-tokens-limit must be ≥ 1") }
         if runtime.arrivalRate != nil { throw ValidationError("--arrival-rate does not apply to serve: requests arrive over HTTP") }
         if let key = apiKey, key.isEmpty { throw ValidationError("--api-key must not be empty") }
+        if let store = budgetStore {
+            guard runtime.budget != nil else { throw ValidationError("--budget-store needs a --budget C:R to share") }
+            do { _ = try RedisBudgetAddress(parsing: store) } catch { throw ValidationError("--budget-store: \(error)") }
+        }
+        guard BudgetStoreFallback(rawValue: budgetStoreFallback) != nil else {
+            throw ValidationError("--budget-store-fallback must be deny or local, got \"\(budgetStoreFallback)\"")
+        }
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         guard levels.contains(logLevel) else { throw ValidationError("--log-level must be one of \(levels.joined(separator: ", "))") }
     }
@@ -71,6 +82,8 @@ struct ServeCommand: AsyncParsableCommand {
         config.modelName = modelName ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         config.maxMetricGroups = maxGroups
         config.logLevel = logLevel
+        do { config.budgetStore = try budgetStore.map { try RedisBudgetAddress(parsing: $0) } } catch { throw ValidationError("--budget-store: \(error)") }
+        config.budgetStoreFallback = BudgetStoreFallback(rawValue: budgetStoreFallback) ?? .deny
         config.defaults.routing = try runtime.routingPolicy(stored: stored)
         config.defaults.sampling = runtime.sampling
         config.defaults.maxTokens = runtime.maxTokens
@@ -81,6 +94,7 @@ struct ServeCommand: AsyncParsableCommand {
         do { server = try ReckonHTTPServer(model: model, engine: engine, config: config) } catch { throw fail(error) }
         let summary = "serve: \(config.modelName) (\(path), \(model.parameterCount) parameters), \(runtime.routingNote(stored: stored)), \(engine.slots) slots, queue \(maxPending)"
             + (runtime.budget.map { ", budget \($0) (\(runtime.budgetPolicy), \(runtime.order)\(runtime.loadLinked ? ", load-linked" : ""))" } ?? "")
+            + (config.budgetStore.map { ", shared through \($0) (fallback \(budgetStoreFallback))" } ?? "")
             + (config.apiKey != nil ? ", bearer auth on" : "")
         let host = host
         try await server.run { port in
