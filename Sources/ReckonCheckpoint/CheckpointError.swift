@@ -15,6 +15,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case wrongType(path: String, dataset: String, found: String, expected: String)
     /// The tensor's stored checksum does not match its bytes (bit rot, a bad copy).
     case corrupted(path: String, dataset: String, detail: String)
+    /// A tensor holds NaN or an infinity: `element` is its flat index within the tensor.
+    case nonFinite(path: String, dataset: String, element: Int, value: String)
     case missingAttribute(path: String, object: String, name: String)
     case wrongAttribute(path: String, object: String, name: String, found: String, expected: String)
     case invalidConfig(path: String, reason: String)
@@ -41,6 +43,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
         case .wrongShape(let p, let d, let f, let e): "\(p): dataset \(d) has shape \(f), expected \(e)"
         case .wrongType(let p, let d, let f, let e): "\(p): dataset \(d) holds \(f), expected \(e)"
         case .corrupted(let p, let d, let detail): "\(p): dataset \(d) is corrupted: \(detail)"
+        case .nonFinite(let p, let d, let i, let v):
+            "\(p): dataset \(d) holds a non-finite value (\(v) at element \(i)); a model with it gives wrong answers"
         case .missingAttribute(let p, let o, let n): "\(p): attribute \(n) is missing on \(o)"
         case .wrongAttribute(let p, let o, let n, let f, let e): "\(p): attribute \(n) on \(o) is \(f), expected \(e)"
         case .invalidConfig(let p, let r): "\(p): invalid model config: \(r)"

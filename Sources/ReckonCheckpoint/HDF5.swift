@@ -180,8 +180,10 @@ final class HDF5File {
 
     // MARK: Datasets
 
-    /// Writes a contiguous dataset of `shape` (row-major); `data.count` must match the shape.
-    func write<T: HDF5Number>(_ name: String, _ data: [T], shape: [Int]) throws(CheckpointError) {
+    /// Writes a dataset of `shape` (row-major); `data.count` must match the shape. With
+    /// `checksummed` (always, outside tests that build files other writers make) it is
+    /// chunked with a Fletcher-32 checksum; without, it is stored contiguous and unchecked.
+    func write<T: HDF5Number>(_ name: String, _ data: [T], shape: [Int], checksummed: Bool = true) throws(CheckpointError) {
         precondition(data.count == shape.reduce(1, *), "dataset \(name): \(data.count) values for shape \(shape)")
         let dims = shape.map { hsize_t($0) }
         let space = shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(dims.count), dims, nil)
@@ -192,7 +194,7 @@ final class HDF5File {
         let dcpl = H5Pcreate(reckon_H5P_DATASET_CREATE())
         guard dcpl >= 0 else { throw failure("create dataset properties for \(name)") }
         defer { H5Pclose(dcpl) }
-        if !shape.isEmpty, !shape.contains(0) {
+        if checksummed, !shape.isEmpty, !shape.contains(0) {
             // HDF5 chunks must stay under 4 GiB; halve leading dimensions until one is ≤ 1 GiB.
             var chunk = dims
             for axis in chunk.indices {
@@ -211,6 +213,28 @@ final class HDF5File {
             H5Dwrite(ds, T.memoryType, reckon_H5S_ALL(), reckon_H5S_ALL(), reckon_H5P_DEFAULT(), $0.baseAddress)
         }
         guard status >= 0 else { throw failure("write dataset \(name)") }
+    }
+
+    /// Whether a dataset's reads are checked by a Fletcher-32 checksum (a chunked dataset
+    /// with that filter); a contiguous dataset has none.
+    func hasChecksum(_ name: String) throws(CheckpointError) -> Bool {
+        let ds = H5Dopen2(id, name, reckon_H5P_DEFAULT())
+        guard ds >= 0 else { throw failure("open dataset \(name)") }
+        defer { H5Dclose(ds) }
+        let dcpl = H5Dget_create_plist(ds)
+        guard dcpl >= 0 else { throw failure("read the storage properties of \(name)") }
+        defer { H5Pclose(dcpl) }
+        let count = H5Pget_nfilters(dcpl)
+        guard count >= 0 else { throw failure("list the filters of \(name)") }
+        for i in 0..<UInt32(count) {
+            var flags: UInt32 = 0, elements = 0, config: UInt32 = 0
+            var values = [UInt32](repeating: 0, count: 8)
+            var filterName = [CChar](repeating: 0, count: 64)
+            elements = values.count
+            let filter = H5Pget_filter2(dcpl, i, &flags, &elements, &values, filterName.count, &filterName, &config)
+            if filter == H5Z_FILTER_FLETCHER32 { return true }
+        }
+        return false
     }
 
     /// Shape and element type of a dataset.

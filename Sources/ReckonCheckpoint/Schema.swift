@@ -169,7 +169,8 @@ enum Schema {
         }
 
         /// Checks every tensor of `layout` under `group` (present, float32, right shape) and
-        /// that nothing else is there; with `readData`, returns the flat buffer.
+        /// that nothing else is there; with `readData`, returns the flat buffer, every value
+        /// of it finite.
         func tensors(in group: String, layout: ParameterLayout, readData: Bool) throws(CheckpointError) -> [Float] {
             try requireGroup(group)
             let expected = Set(layout.tensors.map(\.name))
@@ -200,6 +201,7 @@ enum Schema {
                     flat.replaceSubrange(t.range, with: values)
                 }
             }
+            if readData { try FiniteCheck.check(flat, layout: layout, group: group, path: path) }
             return flat
         }
 

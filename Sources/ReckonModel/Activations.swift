@@ -88,6 +88,13 @@ public struct Activations {
 
     public var batch: Int { layout.batch }
     public var seqLen: Int { layout.seqLen }
+
+    /// Bytes the three buffers of a (batch, seqLen) shape take, without allocating them
+    /// (a run's memory estimate).
+    public static func bytes(config: ModelConfig, batch: Int, seqLen: Int) -> Int {
+        let l = ActivationLayout(config, batch: batch, seqLen: seqLen)
+        return (l.actsCount + l.scratchCount) * MemoryLayout<Float>.size + l.intsCount * MemoryLayout<Int32>.size
+    }
     public var rows: Int { layout.batch * layout.seqLen }
 
     /// Loads a batch: tokens (B·T) and targets (B·T, −1 where no loss applies).

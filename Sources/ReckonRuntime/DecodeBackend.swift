@@ -22,8 +22,10 @@ public struct TransformerBackend: DecodeBackend {
     private var cache: KVCache
     private var scratch: DecodeScratch
 
-    public init(model: Transformer, slots: Int) throws(RuntimeError) {
+    /// `memoryAvailable` (bytes; default: what the machine has now) bounds the KV cache, see `MemoryCheck`.
+    public init(model: Transformer, slots: Int, memoryAvailable: UInt64? = nil) throws(RuntimeError) {
         guard slots > 0 else { throw .invalidConfig("the batch needs at least one slot") }
+        try MemoryCheck.check(model.config, slots: slots, available: memoryAvailable ?? MemoryCheck.availableBytes())
         self.model = model
         do { cache = try KVCache(config: model.config, slots: slots) } catch { throw .backend("\(error)") }
         // Prefill of a full batch of prompts can reach slots × context rows; the scratch grows on demand.

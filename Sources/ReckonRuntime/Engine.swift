@@ -96,6 +96,8 @@ public struct Engine<Backend: DecodeBackend> {
         var flops = 0.0
         /// Generated tokens allowed: maxTokens, capped by the context.
         var limit: Int
+        /// The stop strings' bytes, made once per request rather than once per token.
+        var stops: [[UInt8]]
     }
 
     /// `store` keeps the budget elsewhere (a shared store); by default a budget lives in a
@@ -156,6 +158,10 @@ public struct Engine<Backend: DecodeBackend> {
         }
         guard request.maxTokens >= 1 else { throw .invalidRequest("max_tokens must be ≥ 1, got \(request.maxTokens)") }
         if let b = request.thinkingTokenBudget, b < 0 { throw .invalidRequest("thinking_token_budget must be ≥ 0, got \(b)") }
+        // Each generated token adds at most one byte to the answer, so a longer stop can never match.
+        if let long = request.stop.first(where: { $0.utf8.count > backend.contextLength }) {
+            throw .invalidRequest("a stop string of \(long.utf8.count) bytes is longer than the \(backend.contextLength)-token context")
+        }
         do { try request.sampling.validate() } catch { throw .invalidRequest("\(error)") }
         guard pending.count < config.maxPending else {
             return rejected(request, arrival: now, at: now, reason: .queueFull, pThink: nil)
@@ -233,7 +239,8 @@ public struct Engine<Backend: DecodeBackend> {
             let p = pending.remove(at: i)
             let limit = min(p.request.maxTokens, backend.contextLength - p.request.prompt.count)
             active[slot] = Active(request: p.request, arrival: p.arrival, sequence: p.sequence,
-                                  rng: RNG(seed: p.request.seed), limit: limit)
+                                  rng: RNG(seed: p.request.seed), limit: limit,
+                                  stops: p.request.stop.filter { !$0.isEmpty }.map { Array($0.utf8) })
         }
     }
 
@@ -268,6 +275,8 @@ public struct Engine<Backend: DecodeBackend> {
     private mutating func route(slot: Int, logits: ArraySlice<Float>, now: Double, into report: inout StepReport) throws {
         guard var a = active[slot] else { return }
         let p = Double(try Sampler.probabilities(logits, over: [Tokenizer.think, Tokenizer.short])[0])
+        // NaN weights or an overflow: no routing decision (and no metric) may come from it.
+        guard p.isFinite else { throw RuntimeError.backend("the model produced non-finite logits at token 0 (p(think) = \(p))") }
         a.pThink = p
         var mode = a.request.routing.choose(pThink: p, u: a.rng.uniformDouble())
         if var controller = load, let base = a.request.routing.loadLinkedBase, let store {
@@ -415,7 +424,7 @@ public struct Engine<Backend: DecodeBackend> {
         active[slot] = a
         if t == Tokenizer.eos {
             finish(slot: slot, now: now, reason: .stop, into: &report)
-        } else if part == .answer, let cut = Self.stopCut(a.answer, stops: a.request.stop) {
+        } else if part == .answer, let cut = Self.stopEnding(a.answer, stops: a.stops) {
             active[slot]?.answer = Array(a.answer[..<cut])
             finish(slot: slot, now: now, reason: .stop, into: &report)
         } else if a.tokens.count >= a.limit {
@@ -440,6 +449,18 @@ public struct Engine<Backend: DecodeBackend> {
 
     private static func byte(_ t: Int32) -> UInt8? { (0..<256).contains(t) ? UInt8(t) : nil }
 
+    /// The start of a stop string that ends at the last byte of `answer`, the earliest if
+    /// several do. Called after every answer byte, so an earlier match would already have
+    /// been found: only the suffix needs checking, with no per-token copies.
+    static func stopEnding(_ answer: [UInt8], stops: [[UInt8]]) -> Int? {
+        var best: Int?
+        for needle in stops where needle.count <= answer.count {
+            let start = answer.count - needle.count
+            if answer[start...].elementsEqual(needle) { best = min(best ?? start, start) }
+        }
+        return best
+    }
+
     /// The byte offset of the first stop string in `answer`, if any.
     static func stopCut(_ answer: [UInt8], stops: [String]) -> Int? {
         var best: Int?
@@ -456,13 +477,33 @@ public struct Engine<Backend: DecodeBackend> {
 
     // MARK: finishing
 
+    /// Ends request `id` because its client went away: it leaves the queue, or its slot is
+    /// freed and the budget it reserved but did not spend goes back to the bucket (and off its
+    /// group's counter). Thinking tokens already generated stay charged. Nil when the
+    /// request is not here (already finished).
+    public mutating func cancel(id: String, now: Double) -> RequestResult? {
+        if let i = pending.firstIndex(where: { $0.request.id == id }) {
+            let p = pending.remove(at: i)
+            var r = rejected(p.request, arrival: p.arrival, at: now, reason: .invalidRequest, pThink: nil)
+            r.finishReason = .cancelled
+            r.rejectReason = nil
+            r.budgetAction = nil
+            return r
+        }
+        guard let slot = active.firstIndex(where: { $0?.request.id == id }) else { return nil }
+        var report = StepReport()
+        finish(slot: slot, now: now, reason: .cancelled, into: &report)
+        return report.finished.first
+    }
+
     private mutating func finish(slot: Int, now: Double, reason: FinishReason, reject: RejectReason? = nil,
                                  into report: inout StepReport) {
         guard let a = active[slot] else { return }
         // Every thinker settles, even with nothing left to return: a shared store sends its
         // spending with the settlement.
-        if a.tokens.first == Tokenizer.think { store?.release(a.reservation, group: a.request.group) }
+        let released = a.reservation
         if a.tokens.first == Tokenizer.think {
+            store?.release(a.reservation, group: a.request.group)
             meanThinkTokens += (Double(a.reasoningTokens) - meanThinkTokens) / 16
             load?.observeThinking(units: a.thinkUnits)
         }
@@ -473,6 +514,7 @@ public struct Engine<Backend: DecodeBackend> {
             answerTokens: a.answerTokens, budgetAction: a.action, thinkTruncated: a.thinkTruncated,
             finishReason: reason, rejectReason: reject, loadThreshold: a.loadThreshold, arrival: a.arrival,
             firstToken: a.firstToken, finished: now, flops: a.flops)
+        result.releasedUnits = released
         if reason == .rejected { result.budgetAction = .reject }
         report.finished.append(result)
         active[slot] = nil

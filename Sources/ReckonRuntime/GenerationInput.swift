@@ -25,7 +25,8 @@ public struct GenerationInput: Sendable, Equatable {
             func bad(_ problem: String) -> RuntimeError { .badInput(file: file, line: lineNumber, problem: problem) }
             guard String(data: Data(line), encoding: .utf8) != nil else { throw bad("not valid UTF-8") }
             let object: Any
-            do { object = try JSONSerialization.jsonObject(with: Data(line)) } catch {
+            // Fragments parse, so a scalar line is "expected a JSON object", as `JSONL` (eval, audit) says.
+            do { object = try JSONSerialization.jsonObject(with: Data(line), options: [.fragmentsAllowed]) } catch {
                 throw bad("not valid JSON")
             }
             guard let dict = object as? [String: Any] else { throw bad("expected a JSON object {...}") }

@@ -50,6 +50,8 @@ public enum FinishReason: String, Sendable, Equatable, Codable {
     /// `maxTokens` or the context ran out.
     case length
     case rejected
+    /// The client went away before the request finished.
+    case cancelled
 }
 
 /// Machine-readable reasons a request was not served.
@@ -88,6 +90,8 @@ public struct RequestResult: Sendable, Equatable {
     public var finished: Double
     /// Decode FLOPs spent on this request: its prompt and every generated token, attention included.
     public var flops: Double
+    /// Budget reserved for this request and returned unspent when it finished.
+    public var releasedUnits: Double = 0
 
     public var latency: Double { finished - arrival }
     public var timeToFirstToken: Double? { firstToken.map { $0 - arrival } }

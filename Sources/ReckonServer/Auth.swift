@@ -1,17 +1,18 @@
 import HTTPTypes
 import Hummingbird
 
-/// Bearer-token authentication (`--api-key`): `/v1/*` and `/metrics` need
-/// `Authorization: Bearer <key>`; `/health` stays open for liveness probes.
+/// Bearer-token authentication (`--api-key`). Deny by default: every request needs
+/// `Authorization: Bearer <key>` except one whose path is exactly `/health` (liveness
+/// probes). The path is compared as sent, without normalising it, because the router
+/// collapses `//` and ignores a trailing slash: any prefix test on the raw path would let
+/// `//v1/completions` or `/metrics/` through to a protected handler.
 struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let key: [UInt8]
 
     init(key: String) { self.key = Array(key.utf8) }
 
-    static func protects(_ path: String) -> Bool { path.hasPrefix("/v1/") || path == "/v1" || path == "/metrics" }
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard Self.protects(request.uri.path) else { return try await next(request, context) }
+        guard AuthPolicy.needsKey(request.uri.path) else { return try await next(request, context) }
         guard let header = request.headers[.authorization], authorizes(header) else { throw APIError.unauthorized }
         return try await next(request, context)
     }
@@ -29,4 +30,12 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         return diff == 0
     }
+}
+
+/// Which paths `--api-key` guards: all but exactly `/health`.
+enum AuthPolicy {
+    /// The only path served without the key.
+    static let openPath = "/health"
+
+    static func needsKey(_ path: String) -> Bool { path != openPath }
 }

@@ -37,8 +37,12 @@ final class EngineLoop: @unchecked Sendable {
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var inbox: [Submission] = []
+    /// Ids of requests whose client went away.
+    private var cancellations: [String] = []
     private var stopRequested = false
     private var held = false
+    /// Testing: seconds the loop sleeps after each step, to make decoding slow.
+    private var pause = 0.0
     private var started = false
     private var exited = false
     private var exitWaiters: [CheckedContinuation<Void, Never>] = []
@@ -93,6 +97,15 @@ final class EngineLoop: @unchecked Sendable {
         return stream
     }
 
+    /// Stops request `id` at the next step boundary (its client disconnected): decoding ends
+    /// and its unspent budget reservation goes back. A no-op once it has finished.
+    func cancel(id: String) {
+        condition.lock()
+        cancellations.append(id)
+        condition.signal()
+        condition.unlock()
+    }
+
     /// Finishes the requests in flight, then ends the loop; new submissions are refused.
     func stop() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
@@ -119,6 +132,13 @@ final class EngineLoop: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Sleeps `seconds` after every step (a slow model, for tests of what happens mid-decode).
+    func slowDown(_ seconds: Double) {
+        condition.lock()
+        pause = seconds
+        condition.unlock()
+    }
+
     func release() {
         condition.lock()
         held = false
@@ -138,22 +158,27 @@ final class EngineLoop: @unchecked Sendable {
         var waitForBudget = false
         while true {
             condition.lock()
-            while held || (inbox.isEmpty && idle && !stopRequested) { condition.wait() }
-            if waitForBudget && inbox.isEmpty && !stopRequested {
+            while held || (inbox.isEmpty && cancellations.isEmpty && idle && !stopRequested) { condition.wait() }
+            if waitForBudget && inbox.isEmpty && cancellations.isEmpty && !stopRequested {
                 _ = condition.wait(until: Date(timeIntervalSinceNow: Self.idleTick))
             }
             let incoming = inbox
             inbox.removeAll(keepingCapacity: true)
+            let cancelled = cancellations
+            cancellations.removeAll()
             let stopping = stopRequested
+            let pause = pause
             condition.unlock()
 
             for s in incoming { admit(s) }
+            for id in cancelled { cancel(id) }
             if idle {
                 publish(at: now())
                 if stopping { break }
                 continue
             }
             waitForBudget = step()
+            if pause > 0 { Thread.sleep(forTimeInterval: pause) }
         }
         condition.lock()
         exited = true
@@ -182,6 +207,11 @@ final class EngineLoop: @unchecked Sendable {
         }
     }
 
+    private func cancel(_ id: String) {
+        guard broken == nil, let s = streams.removeValue(forKey: id), let r = engine.cancel(id: id, now: now()) else { return }
+        complete(s, r)
+    }
+
     /// One step; true when it ran no model rows (everyone waits for budget).
     private func step() -> Bool {
         let t = now()
@@ -207,7 +237,7 @@ final class EngineLoop: @unchecked Sendable {
 
     private func complete(_ s: Submission, _ r: RequestResult) {
         var correct: Bool?
-        if let gold = s.expectedAnswer, r.finishReason != .rejected { correct = Verifier.matches(r.answer, gold: gold) }
+        if let gold = s.expectedAnswer, r.finishReason != .rejected, r.finishReason != .cancelled { correct = Verifier.matches(r.answer, gold: gold) }
         metrics.recordResult(r, promptTokens: s.request.prompt.count, correct: correct)
         s.continuation.yield(.finished(r, correct: correct))
         s.continuation.finish()

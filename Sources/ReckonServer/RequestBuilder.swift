@@ -99,6 +99,10 @@ final class RequestBuilder: @unchecked Sendable {
         }
         let stops = (wire.stop ?? []).filter { !$0.isEmpty }
         guard stops.count <= 16 else { throw .invalid("at most 16 stop strings, got \(stops.count)", param: "stop") }
+        // Each generated token adds at most one byte to the answer: a longer stop never matches.
+        if let long = stops.first(where: { $0.utf8.count > contextLength }) {
+            throw .invalid("a stop string of \(long.utf8.count) bytes is longer than the model's \(contextLength)-token context", param: "stop")
+        }
         if let options = wire.streamOptions, options.includeUsage != nil, wire.stream != true {
             throw .invalid("stream_options is only allowed with \"stream\": true", param: "stream_options")
         }

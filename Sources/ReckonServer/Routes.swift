@@ -70,16 +70,22 @@ struct Routes: Sendable {
         let prepared = try builder.build(wire, endpoint: endpoint)
         let updates = loop.submit(prepared)
         if prepared.stream { return try await stream(prepared, updates) }
-        for await update in updates {
-            switch update {
-            case .token: continue
-            case .refused(let error): throw error
-            case .finished(let r, let correct):
-                if r.finishReason == .rejected { throw Self.rejection(r) }
-                return json(WireResponse.complete(prepared, r, correct: correct))
+        let loop = loop, id = prepared.request.id
+        // A handler cancelled (the connection closed under a shutdown deadline) stops decoding.
+        return try await withTaskCancellationHandler {
+            for await update in updates {
+                switch update {
+                case .token: continue
+                case .refused(let error): throw error
+                case .finished(let r, let correct):
+                    if r.finishReason == .rejected { throw Self.rejection(r) }
+                    return json(WireResponse.complete(prepared, r, correct: correct))
+                }
             }
+            throw APIError.internalError("the request ended without a result")
+        } onCancel: {
+            loop.cancel(id: id)
         }
-        throw APIError.internalError("the request ended without a result")
     }
 
     /// SSE. The status waits for the first update, so a request the engine rejects (queue
@@ -92,16 +98,28 @@ struct Routes: Sendable {
         case .finished(let r, _) where r.finishReason == .rejected: throw Self.rejection(r)
         default: break
         }
+        let loop = loop, id = prepared.request.id
         let body = ResponseBody { writer in
-            var sse = SSEStream(prepared)
-            var update: EngineUpdate? = first
-            while let u = update {
-                let (events, finished) = sse.events(for: u)
-                try await writer.write(ByteBuffer(string: events.joined()))
-                if finished { break }
-                update = await iterator.next()
+            // A write fails once the client has gone: cancel the request so decoding stops
+            // and its unspent budget goes back (see docs/http-api.md, "Disconnects").
+            do {
+                try await withTaskCancellationHandler {
+                    var sse = SSEStream(prepared)
+                    var update: EngineUpdate? = first
+                    while let u = update {
+                        let (events, finished) = sse.events(for: u)
+                        try await writer.write(ByteBuffer(string: events.joined()))
+                        if finished { break }
+                        update = await iterator.next()
+                    }
+                    try await writer.finish(nil)
+                } onCancel: {
+                    loop.cancel(id: id)
+                }
+            } catch {
+                loop.cancel(id: id)
+                throw error
             }
-            try await writer.finish(nil)
         }
         return Response(status: .ok, headers: SSE.headers, body: body)
     }

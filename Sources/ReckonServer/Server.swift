@@ -9,13 +9,14 @@ import UnixSignals
 /// `reckon serve`: an OpenAI-compatible HTTP server in front of one engine.
 ///
 /// `run` binds, serves until SIGINT or SIGTERM (or `shutdown()`), then shuts down
-/// gracefully: it stops accepting connections, lets every request in flight finish, and
-/// stops the engine loop.
+/// gracefully: it stops accepting connections, lets every request in flight finish (for at
+/// most `shutdownTimeout` seconds, then closes what is left), and stops the engine loop.
 public final class ReckonHTTPServer: Sendable {
     public let config: ServerConfig
     let loop: EngineLoop
     let metrics: ServerMetrics
     let routes: Routes
+    let connections: ConnectionCap
     private let logger: Logger
     private let group = GroupBox()
 
@@ -38,6 +39,8 @@ public final class ReckonHTTPServer: Sendable {
             }
             log.info("budget store \(address): replica \(store?.replica ?? "?"), fallback \(config.budgetStoreFallback.rawValue)")
         }
+        connections = ConnectionCap(limit: config.maxConnections)
+        metrics.connections = connections
         loop = try EngineLoop(metrics: metrics) { [store] start in
             try Engine(backend: TransformerBackend(model: model, slots: engine.slots), config: engine, start: start, store: store)
         }
@@ -59,13 +62,22 @@ public final class ReckonHTTPServer: Sendable {
     public func run(handleSignals: Bool = true, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         loop.start()
         let config = config
+        let cap = connections
+        let deadlines = (header: TimeAmount.nanoseconds(Int64(config.headerTimeout * 1e9)),
+                         body: TimeAmount.nanoseconds(Int64(config.bodyTimeout * 1e9)))
         let app = Application(
             router: makeRouter(),
+            server: .http1(configuration: .init(additionalChannelHandlers: [
+                ConnectionCapHandler(cap: cap), ReadDeadlineHandler(header: deadlines.header, body: deadlines.body),
+            ])),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "reckon"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? config.port) },
             logger: logger)
-        let serviceGroup = ServiceGroup(configuration: .init(
-            services: [app], gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [], logger: logger))
+        var groupConfig = ServiceGroupConfiguration(
+            services: [app], gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [], logger: logger)
+        // Past the deadline the server task is cancelled, which closes the stalled connections.
+        groupConfig.maximumGracefulShutdownDuration = Duration.milliseconds(Int64(config.shutdownTimeout * 1000))
+        let serviceGroup = ServiceGroup(configuration: groupConfig)
         await group.set(serviceGroup)
         do {
             try await serviceGroup.run()

@@ -11,8 +11,17 @@ public struct ServerConfig: Sendable {
     public var host = "127.0.0.1"
     /// 0 picks a free port (tests); the port bound is reported when the server starts.
     public var port = ServerConfig.defaultPort
-    /// When set, `/v1/*` and `/metrics` need `Authorization: Bearer <key>`.
+    /// When set, every path but exactly `/health` needs `Authorization: Bearer <key>`.
     public var apiKey: String?
+    /// Seconds a client has to send a request's head (request line and headers), counted
+    /// from the connection opening or the previous response ending; then the connection closes.
+    public var headerTimeout = 10.0
+    /// Seconds a client has to send a request's body, counted from the end of its head.
+    public var bodyTimeout = 30.0
+    /// Open connections at most; one accepted over the limit is closed at once.
+    public var maxConnections = 512
+    /// Seconds graceful shutdown waits for requests in flight before closing their connections.
+    public var shutdownTimeout = 30.0
     /// Larger bodies get 413.
     public var maxBodyBytes = 1 << 20
     /// The largest `max_tokens` a request may ask for; nil: the model's context length.

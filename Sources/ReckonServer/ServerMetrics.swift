@@ -22,6 +22,8 @@ final class ServerMetrics: @unchecked Sendable {
     private var groups: Set<String> = []
     private var gauges = EngineGauges()
     private let hasBudget: Bool
+    /// The server's connection cap, for the connection gauges (set once, before serving).
+    var connections: ConnectionCap?
 
     static let latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
     static let thinkingBuckets: [Double] = [0, 8, 16, 32, 64, 128, 256, 512, 1024]
@@ -42,11 +44,15 @@ final class ServerMetrics: @unchecked Sendable {
         r.declare("reckon_completion_tokens_total", .counter, help: "Generated tokens of served requests (control tokens included).")
         r.declare("reckon_reasoning_tokens_total", .counter, help: "Reasoning tokens of served requests, per group.")
         r.declare("reckon_http_responses_total", .counter, help: "HTTP responses by status code.")
+        r.declare("reckon_requests_cancelled_total", .counter, help: "Requests whose client went away before they finished (decoding stopped), per group.")
+        r.declare("reckon_cancelled_tokens_total", .counter, help: "Tokens cancelled requests had generated when they were stopped.")
         r.declare("reckon_time_to_first_token_seconds", .histogram, help: "Arrival to token 0 (the mode token), seconds.",
                   buckets: Self.latencyBuckets)
         r.declare("reckon_request_latency_seconds", .histogram, help: "Arrival to last token, seconds, by mode.", buckets: Self.latencyBuckets)
         r.declare("reckon_thinking_tokens", .histogram, help: "Reasoning tokens per request that thought.", buckets: Self.thinkingBuckets)
         r.declare("reckon_p_think", .histogram, help: "The model's p(think) at token 0, per group.", buckets: Self.pThinkBuckets)
+        r.declare("reckon_http_connections_open", .gauge, help: "HTTP connections open now (at most --max-connections).")
+        r.declare("reckon_http_connections_refused_total", .counter, help: "Connections closed at once because --max-connections were open.")
         r.declare("reckon_engine_running", .gauge, help: "Requests holding a batch slot.")
         r.declare("reckon_engine_waiting_for_slot", .gauge, help: "Requests queued for a batch slot.")
         r.declare("reckon_engine_waiting_for_budget", .gauge, help: "Requests that chose to think and wait for budget.")
@@ -69,6 +75,8 @@ final class ServerMetrics: @unchecked Sendable {
             r.declare("reckon_budget_fallback_active", .gauge, help: "1 while this replica serves under --budget-store-fallback.")
             r.declare("reckon_vtc_counter", .gauge, help: "Virtual token counter of each group (thinking service granted, VTC).")
             r.declare("reckon_thinking_service_total", .counter, help: "Budget units metered to each group's thinking.")
+            r.declare("reckon_budget_released_on_cancel_total", .counter,
+                      help: "Budget units cancelled requests had reserved and not spent, returned to the bucket uncharged.")
         }
     }
 
@@ -85,6 +93,12 @@ final class ServerMetrics: @unchecked Sendable {
     func recordResult(_ r: RequestResult, promptTokens: Int, correct: Bool?) {
         let g = groupLabel(r.group)
         let reg = registry
+        if r.finishReason == .cancelled {
+            reg.increment("reckon_requests_cancelled_total", [("group", g)])
+            reg.increment("reckon_cancelled_tokens_total", by: Double(r.tokens.count))
+            if hasBudget { reg.increment("reckon_budget_released_on_cancel_total", by: r.releasedUnits) }
+            return
+        }
         reg.increment("reckon_requests_total", [("group", g)])
         if let action = r.budgetAction { reg.increment("reckon_budget_actions_total", [("action", action.rawValue), ("group", g)]) }
         if r.finishReason == .rejected {
@@ -132,6 +146,10 @@ final class ServerMetrics: @unchecked Sendable {
     func exposition() -> String {
         let g = engineGauges
         let r = registry
+        if let c = connections?.counts {
+            r.set("reckon_http_connections_open", Double(c.open))
+            r.set("reckon_http_connections_refused_total", Double(c.refused))
+        }
         r.set("reckon_engine_running", Double(g.running))
         r.set("reckon_engine_waiting_for_slot", Double(g.waitingForSlot))
         r.set("reckon_engine_waiting_for_budget", Double(g.waitingForBudget))

@@ -113,13 +113,35 @@ public struct WireRequest: Decodable, Sendable {
         do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
             throw .invalid("the request body is not valid JSON", code: "invalid_json")
         }
-        guard object is [String: Any] else { throw .invalid("the request body must be a JSON object {...}", code: "invalid_json") }
+        guard let fields = object as? [String: Any] else { throw .invalid("the request body must be a JSON object {...}", code: "invalid_json") }
+        try checkNumbers(fields)
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         do { return try decoder.decode(WireRequest.self, from: data) } catch let error as DecodingError {
             throw Self.describe(error)
         } catch {
             throw .invalid("the request body could not be read: \(error)", code: "invalid_json")
+        }
+    }
+
+    /// Integer fields, decoded as 64-bit integers.
+    static let integerFields = ["max_tokens", "max_completion_tokens", "top_k", "seed", "n", "thinking_token_budget", "priority"]
+    /// Number fields, decoded as 32-bit floats.
+    static let floatFields = ["temperature", "top_p"]
+
+    /// A number the decoder cannot hold (1.5 or 1e300 for an integer, 2⁶⁴ for the seed, 1e39
+    /// for a 32-bit float) gets a 400 naming its field; the decoder alone would report it as
+    /// a body that is not valid JSON. Values of the wrong type are left to the decoder.
+    static func checkNumbers(_ fields: [String: Any]) throws(APIError) {
+        for name in integerFields {
+            guard let v = fields[name], let n = v as? NSNumber, !(v is Bool) else { continue }
+            guard (v as? Int64) == nil else { continue }
+            throw .invalid("field \"\(name)\" must be a whole number from \(Int64.min) to \(Int64.max), got \(n)", param: name)
+        }
+        for name in floatFields {
+            guard let v = fields[name], let n = v as? NSNumber, !(v is Bool) else { continue }
+            if n.doubleValue.magnitude <= Double(Float.greatestFiniteMagnitude) { continue }
+            throw .invalid("field \"\(name)\" is out of range: \(n) does not fit a 32-bit float", param: name)
         }
     }
 

@@ -19,6 +19,7 @@ enum WireResponse {
         case .stop: .string("stop")
         case .length: .string("length")
         case .rejected: .string("rejected")
+        case .cancelled: .string("cancelled")
         }
     }
 

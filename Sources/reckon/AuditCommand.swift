@@ -47,6 +47,19 @@ struct AuditCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Everything before the verdict is input: a failure there exits 2, never 1 (which
+        // means a fairness check failed).
+        let result: AuditReport
+        do { result = try evaluate() } catch let code as ExitCode {
+            throw code == .failure ? Self.inputError : code
+        } catch {
+            throw inputFail(error)
+        }
+        try conclude(result)
+    }
+
+    /// Reads the data and the checkpoint, replays the examples and runs the checks.
+    func evaluate() throws -> AuditReport {
         BLAS.setThreads(threads)
         var examples: [Example]
         do { examples = try JSONL.read(path: data).examples } catch { throw inputFail(error) }
@@ -65,6 +78,12 @@ struct AuditCommand: ParsableCommand {
             }
             examples = mixed
         }
+        var seen: [String: Int] = [:]
+        for (i, e) in examples.enumerated() {
+            guard let id = e.id else { continue }
+            if let first = seen[id] { throw inputFail("\(data): duplicate id \"\(id)\" (examples \(first + 1) and \(i + 1)); ids must be unique") }
+            seen[id] = i
+        }
         let (model, path, stored) = try DefaultCheckpoint.loadModel(checkpoint)
         let routing = try runtime.routingPolicy(stored: stored)
         note("audit: \(examples.count) examples in \(groups.count + (adversarial ? 1 : 0)) groups with \(path), \(runtime.routingNote(stored: stored))"
@@ -82,8 +101,11 @@ struct AuditCommand: ParsableCommand {
         }
         let audit = Audit(reference: reference, minRatio: minRatio, maxAccuracyGap: maxAccGap, alpha: alpha,
                           bootstrapResamples: bootstrap, seed: runtime.seed, minGroupSize: minGroupSize)
-        let result: AuditReport
-        do { result = try audit.run(records) } catch { throw inputFail(error) }
+        do { return try audit.run(records) } catch { throw inputFail(error) }
+    }
+
+    /// Prints and writes the report; exits 1 when a check failed.
+    func conclude(_ result: AuditReport) throws {
         print(result.markdown())
         do {
             if let json { try result.json().write(to: URL(fileURLWithPath: json)); note("wrote \(json)") }

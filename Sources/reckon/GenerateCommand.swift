@@ -52,7 +52,11 @@ struct GenerateCommand: ParsableCommand {
         } else {
             sink = FileHandle.standardOutput
         }
-        for (input, result) in zip(inputs, results) { sink.write(Self.jsonLine(result, input: input)) }
+        for (i, (input, result)) in zip(inputs, results).enumerated() {
+            do { sink.write(try Self.jsonLine(result, input: input)) } catch {
+                throw fail("result \(i + 1) (id \(result.id)) cannot be written as JSON: \(error)")
+            }
+        }
         note(Self.summary(results, inputs: inputs))
     }
 
@@ -96,7 +100,9 @@ struct GenerateCommand: ParsableCommand {
         input.answer.map { ComputeEval.isCorrect(r, gold: $0) }
     }
 
-    static func jsonLine(_ r: RequestResult, input: GenerationInput) -> Data {
+    /// One JSONL line; throws for a result JSON cannot hold (a non-finite number), never
+    /// writing a placeholder in its place.
+    static func jsonLine(_ r: RequestResult, input: GenerationInput) throws -> Data {
         var o: [String: Any] = [
             "id": r.id, "group": r.group, "answer": r.answer, "reasoning": r.reasoning,
             "reasoning_tokens": r.reasoningTokens, "answer_tokens": r.answerTokens,
@@ -111,8 +117,10 @@ struct GenerateCommand: ParsableCommand {
         if let t = r.timeToFirstToken { o["ttft"] = t }
         if let correct = isCorrect(r, input) { o["correct"] = correct }
         if let d = input.difficulty { o["difficulty"] = d }
-        let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return data + Data("\n".utf8)
+        for (key, value) in o {
+            if let d = value as? Double, !d.isFinite { throw GenerateError.nonFinite(field: key, value: d) }
+        }
+        return try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) + Data("\n".utf8)
     }
 
     static func summary(_ results: [RequestResult], inputs: [GenerationInput]) -> String {
@@ -143,5 +151,15 @@ struct GenerateCommand: ParsableCommand {
             parts.append(String(format: "latency p50 %.3fs p95 %.3fs", q(0.5), q(0.95)))
         }
         return parts.joined(separator: ", ")
+    }
+}
+
+enum GenerateError: Error, CustomStringConvertible {
+    case nonFinite(field: String, value: Double)
+
+    var description: String {
+        switch self {
+        case .nonFinite(let field, let value): "field \"\(field)\" is \(value), which JSON cannot represent"
+        }
     }
 }

@@ -13,20 +13,26 @@ struct InspectCommand: ParsableCommand {
 
     @Argument(help: "Checkpoint file (.h5).") var checkpoint: String
     @Flag(help: "Print JSON (the format tools/inspect_checkpoint.py --compare-json reads).") var json = false
-    @Flag(help: "Also read every tensor, checking its Fletcher-32 checksum.") var verify = false
+    @Flag(help: "Also read every tensor (optimizer moments included): check that each value is finite and, for tensors stored with one, its Fletcher-32 checksum; say which had no checksum.")
+    var verify = false
 
     func run() throws {
-        let s = try CheckpointSummary.read(from: checkpoint)
+        let s: CheckpointSummary
+        do { s = try CheckpointSummary.read(from: checkpoint) } catch { throw fail(error) }
+        var verification: CheckpointVerification?
         if verify {
-            _ = try Checkpoint.load(from: checkpoint, includeOptimizer: s.hasOptimizer && s.train != nil)
+            do { verification = try CheckpointVerification.run(path: checkpoint) } catch { throw fail(error) }
         }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(Report(s)), as: UTF8.self))
+            var report = Report(s)
+            report.verify = verification.map { Report.Verify(tensors: $0.datasets.count, values: $0.values, checksummed: $0.checksummed,
+                                                            unchecksummed: $0.unchecksummed, optimizer_read: $0.optimizerRead) }
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             print(text(s))
-            if verify { print("verified    every tensor read back with a matching checksum") }
+            if let verification { print(verification.report.joined(separator: "\n")) }
         }
     }
 
@@ -99,6 +105,13 @@ struct InspectCommand: ParsableCommand {
         let has_optimizer: Bool
         let optimizer: Optimizer?
         let train: Train?
+        /// With --verify only: what was read and which tensors had a checksum.
+        struct Verify: Encodable {
+            let tensors, values: Int
+            let checksummed, unchecksummed: [String]
+            let optimizer_read: Bool
+        }
+        var verify: Verify?
 
         init(_ s: CheckpointSummary) {
             let c = s.config
@@ -125,7 +138,7 @@ struct InspectCommand: ParsableCommand {
         // Optionals are written as null rather than omitted, so readers see every key.
         func encode(to encoder: Encoder) throws {
             enum Key: String, CodingKey {
-                case path, format_version, config, parameter_count, tensors, has_optimizer, optimizer, train
+                case path, format_version, config, parameter_count, tensors, has_optimizer, optimizer, train, verify
             }
             var c = encoder.container(keyedBy: Key.self)
             try c.encode(path, forKey: .path)
@@ -136,6 +149,7 @@ struct InspectCommand: ParsableCommand {
             try c.encode(has_optimizer, forKey: .has_optimizer)
             try c.encode(optimizer, forKey: .optimizer)
             try c.encode(train, forKey: .train)
+            try c.encodeIfPresent(verify, forKey: .verify)
         }
     }
 }

@@ -19,7 +19,9 @@ struct ServeCommand: AsyncParsableCommand {
         (routing, max_tokens, thinking_token_budget, temperature, top_p, top_k, seed); the \
         clock is always real and arrivals come from the network (--clock and --arrival-* do \
         not apply). SIGINT or SIGTERM stops accepting connections, finishes the requests in \
-        flight, then exits. See docs/http-api.md.
+        flight (closing what is left after --shutdown-timeout), then exits. With --api-key every \
+        path but exactly /health needs the key. A client that disconnects mid-stream has its \
+        request cancelled. See docs/http-api.md.
 
         Example: reckon serve --budget 2000:500 --budget-policy truncate --api-key secret
         """)
@@ -28,9 +30,15 @@ struct ServeCommand: AsyncParsableCommand {
     var checkpoint: String?
     @Option(help: "Address to bind; 0.0.0.0 exposes the server to the network.") var host = "127.0.0.1"
     @Option(help: "Port to bind (0: any free port).") var port = ServerConfig.defaultPort
-    @Option(help: "Require 'Authorization: Bearer KEY' on /v1/* and /metrics (default: $RECKON_API_KEY if set).")
+    @Option(help: "Require 'Authorization: Bearer KEY' on every path but exactly /health (default: $RECKON_API_KEY if set).")
     var apiKey: String?
     @Option(help: "Largest request body in bytes (413 above).") var maxBodyBytes = 1 << 20
+    @Option(help: "Seconds a client has to send a request's line and headers (from connecting, or from the previous response); then the connection closes.")
+    var headerTimeout = ServerConfig().headerTimeout
+    @Option(help: "Seconds a client has to send a request's body, from the end of its headers.") var bodyTimeout = ServerConfig().bodyTimeout
+    @Option(help: "Open connections at most; one accepted over the limit is closed at once.") var maxConnections = ServerConfig().maxConnections
+    @Option(help: "Seconds SIGINT/SIGTERM waits for requests in flight before closing their connections.")
+    var shutdownTimeout = ServerConfig().shutdownTimeout
     @Option(help: "Largest max_tokens a request may ask for (default: the model's context).") var maxTokensLimit: Int?
     @Option(help: "Requests queued for a batch slot before new ones get 429 queue_full.") var maxPending = 256
     @Option(help: "Model name in /v1/models and responses (default: the checkpoint's file name).") var modelName: String?
@@ -47,6 +55,10 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be ≥ 1024") }
         guard maxPending >= 1 else { throw ValidationError("--max-pending must be ≥ 1") }
+        for (flag, seconds) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout), ("--shutdown-timeout", shutdownTimeout)] {
+            guard seconds > 0, seconds <= 86_400 else { throw ValidationError("\(flag) must be in (0, 86400] seconds, got \(seconds)") }
+        }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be ≥ 1") }
         guard threads >= 1, maxGroups >= 1 else { throw ValidationError("--threads and --max-groups must be ≥ 1") }
         if let m = maxTokensLimit, m < 1 { throw ValidationError("--max-tokens-limit must be ≥ 1") }
         if runtime.arrivalRate != nil { throw ValidationError("--arrival-rate does not apply to serve: requests arrive over HTTP") }
@@ -78,6 +90,10 @@ struct ServeCommand: AsyncParsableCommand {
         config.port = port
         config.apiKey = apiKey ?? ProcessInfo.processInfo.environment["RECKON_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         config.maxBodyBytes = maxBodyBytes
+        config.headerTimeout = headerTimeout
+        config.bodyTimeout = bodyTimeout
+        config.maxConnections = maxConnections
+        config.shutdownTimeout = shutdownTimeout
         config.maxTokensLimit = maxTokensLimit
         config.modelName = modelName ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         config.maxMetricGroups = maxGroups

@@ -28,6 +28,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let recipe: Recipe
         do { recipe = try Recipe.load(path: self.recipe, overrides: overrides) } catch { throw fail(error) }
+        try TrainPreflight.run(recipe)
         BLAS.setThreads(threads)
         let out = recipe.output.dir
         try makeFolder(out)
