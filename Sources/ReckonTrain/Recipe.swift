@@ -84,6 +84,9 @@ public struct Recipe: Sendable, Equatable {
         /// Generated tokens allowed per answer, prompt excluded; capped by the context.
         public var maxTokens = 200
         public var seed = 1
+        /// Also evaluate the model the degrpo stage started from, and print the two side by
+        /// side: think rate and accuracy by level, before and after.
+        public var beforeAfter = false
     }
 
     /// Stage 2 of Thinkless: reinforcement learning of the mode choice (DESIGN.md §6).
@@ -301,6 +304,7 @@ extension Recipe {
             .int("eval", "n", \.eval.n, min: 0),
             .int("eval", "max_tokens", \.eval.maxTokens, min: 1),
             .int("eval", "seed", \.eval.seed, min: 0),
+            .bool("eval", "before_after", \.eval.beforeAfter),
 
             .string("output", "dir", \.output.dir, check: { $0.isEmpty ? "must not be empty" : nil }),
         ]

@@ -21,7 +21,8 @@ struct EvalCommand: ParsableCommand {
 
     @Option(help: "Checkpoint (HDF5); the shipped default when omitted.") var checkpoint: String?
     @Option(help: "JSONL data set.") var data: String
-    @Option(help: "model, think, short or threshold:T; or a comma list of them.") var routing = "model"
+    @Option(help: "model, think, short or threshold:T; or a comma list of them (default: the rule stored in the checkpoint, else model).")
+    var routing: String?
     @Option(help: "Compute-allocation methods to compare (instead of --routing): short, think, self-route, threshold:T, sample, best-of-N, adaptive-entropy[:MEAN_N], adaptive-nll[:MEAN_N]; 'thresholds' adds threshold:0.1…0.9.")
     var methods: String?
     @Option(help: "Validation split (JSONL) on which adaptive methods fit their rule; never the --data file.") var validation: String?
@@ -58,12 +59,15 @@ struct EvalCommand: ParsableCommand {
         }
     }
 
-    var routingSpecs: [String] { routing.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    var routingSpecs: [String] { (routing ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 
     func run() throws {
         BLAS.setThreads(threads)
-        let (model, path) = try DefaultCheckpoint.loadModel(checkpoint)
+        let (model, path, stored) = try DefaultCheckpoint.loadModel(checkpoint)
         if checkpoint == nil { note("eval: no --checkpoint given; using the shipped default \(path)") }
+        if routing == nil && methods == nil {
+            note("eval: no --routing given; " + (stored.map { "using the rule stored in the checkpoint, \($0.summary)" } ?? "the checkpoint stores no rule, so model"))
+        }
         let contents: JSONLContents
         do { contents = try JSONL.read(path: data, skipBad: skipBad) } catch { throw fail(error) }
         if contents.skippedCount > 0 { note("\(data): skipped \(contents.skippedCount) bad lines (first: \(contents.skipped[0]))") }
@@ -72,9 +76,9 @@ struct EvalCommand: ParsableCommand {
         if methods != nil { return try runMethods(model: model, examples: examples) }
 
         var reports: [EvalReport] = []
-        for spec in routingSpecs {
-            let policy: RoutingPolicy
-            do { policy = try RoutingPolicy(parsing: spec) } catch { throw fail(error) }
+        let policies: [RoutingPolicy]
+        do { policies = routing == nil ? [stored?.policy ?? .model] : try routingSpecs.map { try RoutingPolicy(parsing: $0) } } catch { throw fail(error) }
+        for policy in policies {
             let report = try Self.evaluate(model: model, examples: examples, dataName: data,
                                            options: EvalOptions(routing: policy, maxNewTokens: maxTokens, batchSize: batch, seed: seed),
                                            keepRecords: records)

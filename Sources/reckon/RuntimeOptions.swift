@@ -5,9 +5,10 @@ import ReckonModel
 import ReckonRuntime
 
 /// The shipped default model, used when no --checkpoint is given: looked up relative to the
-/// working directory, then to the repository the executable was built in.
+/// working directory, then to the repository the executable was built in. It is the shipped
+/// model that routes best, and it stores the routing rule it is used with (README, "Shipped checkpoints").
 enum DefaultCheckpoint {
-    static let relativePath = "checkpoints/selfroute-small.h5"
+    static let relativePath = "checkpoints/overthink-router.h5"
 
     static func resolve(_ given: String?) throws -> String {
         if let given { return given }
@@ -26,15 +27,19 @@ enum DefaultCheckpoint {
         return (candidates.first(where: { FileManager.default.fileExists(atPath: $0) }), candidates)
     }
 
-    static func loadModel(_ given: String?) throws -> (Transformer, String) {
+    /// The model, the path it was loaded from, and the routing rule stored with it.
+    static func loadModel(_ given: String?) throws -> (model: Transformer, path: String, routing: StoredRouting?) {
         let path = try resolve(given)
-        do { return (try Checkpoint.load(from: path).model(), path) } catch { throw fail(error) }
+        do {
+            let checkpoint = try Checkpoint.load(from: path)
+            return (try checkpoint.model(), path, checkpoint.routing)
+        } catch { throw fail(error) }
     }
 }
 
 /// Routing, budget, arrivals and sampling, shared by `generate`, `eval` and `audit`.
 struct RuntimeOptions: ParsableArguments {
-    @Option(help: "model, think, short or threshold:T.") var routing = "model"
+    @Option(help: "model, think, short or threshold:T (default: the rule stored in the checkpoint, else model).") var routing: String?
     @Option(help: "Global thinking budget C or C:R (capacity, refill per second); none by default.") var budget: String?
     @Option(help: "When the budget cannot pay: truncate, downgrade, queue or reject.") var budgetPolicy = "truncate"
     @Option(help: "Budget unit: tokens or flops.") var budgetUnit = "tokens"
@@ -54,7 +59,7 @@ struct RuntimeOptions: ParsableArguments {
     @Option(help: "Seed of sampling and of model routing's draws.") var seed: UInt64 = 1
 
     func validate() throws {
-        _ = try routingPolicy()
+        _ = try routingPolicy(stored: nil)
         _ = try engineConfig()
         _ = try replayClock()
         _ = try arrivalProcess()
@@ -63,8 +68,17 @@ struct RuntimeOptions: ParsableArguments {
         do { try sampling.validate() } catch { throw ValidationError("\(error)") }
     }
 
-    func routingPolicy() throws -> RoutingPolicy {
+    /// --routing, else the checkpoint's stored rule, else the model's own sampled choice.
+    func routingPolicy(stored: StoredRouting?) throws -> RoutingPolicy {
+        guard let routing else { return stored?.policy ?? .model }
         do { return try RoutingPolicy(parsing: routing) } catch { throw ValidationError("--routing: \(error)") }
+    }
+
+    /// The routing in use and where it came from, for progress output.
+    func routingNote(stored: StoredRouting?) -> String {
+        if let routing { return "routing \(routing)" }
+        guard let stored else { return "routing model (no rule stored in the checkpoint)" }
+        return "routing \(stored.policy) (stored in the checkpoint, chosen on \(stored.split))"
     }
 
     var sampling: SamplingParams { SamplingParams(temperature: temperature, topK: topK, topP: topP) }
@@ -97,9 +111,9 @@ struct RuntimeOptions: ParsableArguments {
         return .poisson(rate: arrivalRate, seed: arrivalSeed)
     }
 
-    /// A request for input line `index`.
-    func request(id: String, prompt: [Int32], group: String?, index: Int) throws -> Request {
-        Request(id: id, prompt: prompt, group: group ?? "default", routing: try routingPolicy(), sampling: sampling,
+    /// A request for input line `index`, routed by `routing`.
+    func request(id: String, prompt: [Int32], group: String?, index: Int, routing: RoutingPolicy) -> Request {
+        Request(id: id, prompt: prompt, group: group ?? "default", routing: routing, sampling: sampling,
                 seed: seed &+ UInt64(index) &* 0x9E37_79B9, maxTokens: maxTokens, thinkingTokenBudget: thinkingTokenBudget)
     }
 }
