@@ -57,16 +57,20 @@ public struct Checkpoint: Sendable {
     public var params: [Float]
     public var optimizer: OptimizerState?
     public var train: TrainingState?
+    /// The routing rule to use when none is asked for, with the split it was chosen on.
+    public var routing: StoredRouting?
 
-    public init(config: ModelConfig, params: [Float], optimizer: OptimizerState? = nil, train: TrainingState? = nil) {
+    public init(config: ModelConfig, params: [Float], optimizer: OptimizerState? = nil, train: TrainingState? = nil,
+                routing: StoredRouting? = nil) {
         self.config = config
         self.params = params
         self.optimizer = optimizer
         self.train = train
+        self.routing = routing
     }
 
-    public init(model: Transformer, optimizer: OptimizerState? = nil, train: TrainingState? = nil) {
-        self.init(config: model.config, params: model.params, optimizer: optimizer, train: train)
+    public init(model: Transformer, optimizer: OptimizerState? = nil, train: TrainingState? = nil, routing: StoredRouting? = nil) {
+        self.init(config: model.config, params: model.params, optimizer: optimizer, train: train, routing: routing)
     }
 
     public var layout: ParameterLayout { ParameterLayout(config) }
@@ -170,8 +174,9 @@ public struct Checkpoint: Sendable {
             guard train != nil else { throw .notResumable(path: path, reason: "it has no /train group (stage, step, RNG state)") }
             optimizer = try reader.optimizer(layout: layout, readMoments: true)
         }
+        let routing = try reader.routing()
         try file.close()
-        return Checkpoint(config: config, params: params, optimizer: optimizer, train: train)
+        return Checkpoint(config: config, params: params, optimizer: optimizer, train: train, routing: routing)
     }
 }
 
@@ -189,6 +194,7 @@ public struct CheckpointSummary: Sendable {
     public var optimizerConfig: OptimizerState?
     public var optimizerStep: Int?
     public var train: TrainingState?
+    public var routing: StoredRouting?
 
     public static func read(from path: String) throws(CheckpointError) -> CheckpointSummary {
         let file = try HDF5File.open(path)
@@ -200,10 +206,11 @@ public struct CheckpointSummary: Sendable {
         _ = try reader.tensors(in: "/model", layout: layout, readData: false)
         let optimizer = file.exists("/optimizer") ? try reader.optimizer(layout: layout, readMoments: false) : nil
         let train = try reader.trainingState()
+        let routing = try reader.routing()
         try file.close()
         return CheckpointSummary(
             path: path, formatVersion: version, config: config, parameterCount: layout.count,
             tensors: layout.tensors.map { ($0.name, $0.shape) }, hasOptimizer: optimizer != nil,
-            optimizerConfig: optimizer, optimizerStep: optimizer?.step, train: train)
+            optimizerConfig: optimizer, optimizerStep: optimizer?.step, train: train, routing: routing)
     }
 }

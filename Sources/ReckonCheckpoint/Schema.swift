@@ -9,6 +9,7 @@ import ReckonModel
 ///     /optimizer   step, beta1, beta2, eps, weight_decay, grad_clip;  m/<t>, v/<t> datasets
 ///     /train       stage, step, recipe, rng_state;  /train/rng: named extra RNG states
 ///     /metrics     optional float64 attributes
+///     /routing     optional: the stored routing rule and its validation split (StoredRouting.swift)
 enum Schema {
     static let format = "reckon-checkpoint"
     static let version = 1
@@ -74,6 +75,7 @@ enum Schema {
                 }
             }
         }
+        if let r = c.routing { try write(r, to: f) }
     }
 
     /// FNV-1a 64 of the UTF-8 of stage, a 0 byte, and recipe. Variable-length strings live

@@ -27,7 +27,7 @@ public struct EvalRecord: Sendable, Equatable, Codable {
     /// The prompt filled the context, so nothing was generated; counted apart from the figures.
     public var skipped: Bool
     /// The generated token ids, token 0 first (what the golden test pins down).
-    public var tokens: [Int32]
+    public var tokens: [Int32] = []
 
     enum CodingKeys: String, CodingKey {
         case index, id, group, difficulty, mode

@@ -38,6 +38,7 @@ public struct Recipe: Sendable, Equatable {
     public struct Eval: Sendable, Equatable {
         public var routing: [RoutingPolicy] = [.think, .short, .model]
         public var n = 0, maxTokens = 200, seed = 1
+        public var beforeAfter = false
     }
 
     /// Stage 2 of Thinkless: reinforcement learning of the mode choice (docs/degrpo.md).
@@ -217,6 +218,8 @@ extension Recipe {
         .int("eval", "n", \.eval.n, min: 0, "examples of the eval set to use; 0 = all"),
         .int("eval", "max_tokens", \.eval.maxTokens, min: 1, "generated tokens per answer, capped by the context"),
         .int("eval", "seed", \.eval.seed, min: 0, "seed of the model routing's draws"),
+        .bool("eval", "before_after", \.eval.beforeAfter,
+              "also evaluate the model the degrpo stage started from, and print think rate and accuracy by level before and after"),
 
         .string("output", "dir", \.output.dir, "output folder", check: { $0.isEmpty ? "must not be empty" : nil }),
         ]

@@ -21,7 +21,8 @@ struct EvalCommand: ParsableCommand {
 
     @Option(help: "Checkpoint (HDF5); the shipped default when omitted.") var checkpoint: String?
     @Option(help: "JSONL data set.") var data: String
-    @Option(help: "model, think, short or threshold:T; or a comma list of them.") var routing = RoutingList([.model])
+    @Option(help: "model, think, short or threshold:T; or a comma list of them (default: the rule stored in the checkpoint, else model).")
+    var routing: RoutingList?
     @Option(help: "Compute-allocation methods to compare (instead of --routing): short, think, self-route, threshold:T, sample, best-of-N, adaptive-entropy[:MEAN_N], adaptive-nll[:MEAN_N]; 'thresholds' adds threshold:0.1…0.9.")
     var methods: String?
     @Option(help: "Validation split (JSONL) on which adaptive methods fit their rule; never the --data file.") var validation: String?
@@ -57,15 +58,18 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(threads)
-        let (model, path) = try DefaultCheckpoint.loadModel(checkpoint)
+        let (model, path, stored) = try DefaultCheckpoint.loadModel(checkpoint)
         if checkpoint == nil { note("eval: no --checkpoint given; using the shipped default \(path)") }
+        if routing == nil && methods == nil {
+            note("eval: no --routing given; " + (stored.map { "using the rule stored in the checkpoint, \($0.summary)" } ?? "the checkpoint stores no rule, so model"))
+        }
         let all = try readExamples(data, skipBad: skipBad)
         let examples = limit.map { Array(all.prefix($0)) } ?? all
         guard !examples.isEmpty else { throw CLIError("\(data): no examples to evaluate") }
         if methods != nil { return try runMethods(model: model, examples: examples) }
 
         var reports: [EvalReport] = []
-        for policy in routing.policies {
+        for policy in routing?.policies ?? [stored?.policy ?? .model] {
             let report = try Self.evaluate(model: model, examples: examples, dataName: data,
                                            options: EvalOptions(routing: policy, maxNewTokens: maxTokens, batchSize: batch, seed: seed),
                                            keepRecords: records)

@@ -54,6 +54,7 @@ struct InspectCommand: ParsableCommand {
         } else {
             lines.append("optimizer   none (model-only checkpoint: loads for inference, cannot resume)")
         }
+        if let r = s.routing { lines.append("routing     \(r.summary)") }
         if let t = s.train {
             lines.append("training    stage \(t.stage), step \(t.step), rng_state 0x\(String(t.rngState, radix: 16))")
             for (name, state) in t.rngStreams.sorted(by: { $0.key < $1.key }) {

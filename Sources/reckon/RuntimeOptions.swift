@@ -5,9 +5,10 @@ import ReckonModel
 import ReckonRuntime
 
 /// The shipped default model, used when no --checkpoint is given: looked up relative to the
-/// working directory, then to the repository the executable was built in.
+/// working directory, then to the repository the executable was built in. It is the shipped
+/// model that routes best, and it stores the routing rule it is used with (README, "Shipped checkpoints").
 enum DefaultCheckpoint {
-    static let relativePath = "checkpoints/selfroute-small.h5"
+    static let relativePath = "checkpoints/overthink-router.h5"
 
     static func resolve(_ given: String?) throws -> String {
         if let given { return given }
@@ -26,15 +27,17 @@ enum DefaultCheckpoint {
         return (candidates.first(where: { FileManager.default.fileExists(atPath: $0) }), candidates)
     }
 
-    static func loadModel(_ given: String?) throws -> (Transformer, String) {
+    /// The model, the path it was loaded from, and the routing rule stored with it.
+    static func loadModel(_ given: String?) throws -> (model: Transformer, path: String, routing: StoredRouting?) {
         let path = try resolve(given)
-        return (try Checkpoint.load(from: path).model(), path)
+        let checkpoint = try Checkpoint.load(from: path)
+        return (try checkpoint.model(), path, checkpoint.routing)
     }
 }
 
 /// Routing, budget, arrivals and sampling, shared by `generate`, `eval` and `audit`.
 struct RuntimeOptions: ParsableArguments {
-    @Option(help: "model, think, short or threshold:T.") var routing: RoutingPolicy = .model
+    @Option(help: "model, think, short or threshold:T (default: the rule stored in the checkpoint, else model).") var routing: RoutingPolicy?
     @Option(help: "Global thinking budget C or C:R (capacity, refill per second); none by default.") var budget: BudgetSpec?
     @Option(help: "When the budget cannot pay: truncate, downgrade, queue or reject.") var budgetPolicy: BudgetPolicy = .truncate
     @Option(help: "Budget unit: tokens or flops.") var budgetUnit: BudgetUnit = .tokens
@@ -60,6 +63,16 @@ struct RuntimeOptions: ParsableArguments {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be ≥ 1, got \(maxTokens)") }
         if let t = thinkingTokenBudget, t < 0 { throw ValidationError("--thinking-token-budget must be ≥ 0, got \(t)") }
         do { try sampling.validate() } catch { throw ValidationError("\(error)") }
+    }
+
+    /// --routing, else the checkpoint's stored rule, else the model's own sampled choice.
+    func routingPolicy(stored: StoredRouting?) -> RoutingPolicy { routing ?? stored?.policy ?? .model }
+
+    /// The routing in use and where it came from, for progress output.
+    func routingNote(stored: StoredRouting?) -> String {
+        if let routing { return "routing \(routing)" }
+        guard let stored else { return "routing model (no rule stored in the checkpoint)" }
+        return "routing \(stored.policy) (stored in the checkpoint, chosen on \(stored.split))"
     }
 
     var sampling: SamplingParams { SamplingParams(temperature: temperature, topK: topK, topP: topP) }
@@ -90,8 +103,8 @@ struct RuntimeOptions: ParsableArguments {
         return .poisson(rate: arrivalRate, seed: arrivalSeed)
     }
 
-    /// A request for input line `index + 1`.
-    func request(id: String, prompt: [Int32], group: String?, index: Int) throws -> Request {
+    /// A request for input line `index + 1`, routed by `routing`.
+    func request(id: String, prompt: [Int32], group: String?, index: Int, routing: RoutingPolicy) -> Request {
         Request(id: id, prompt: prompt, group: group ?? "default", routing: routing, sampling: sampling,
                 seed: Request.seed(base: seed, number: UInt64(index) + 1), maxTokens: maxTokens, thinkingTokenBudget: thinkingTokenBudget)
     }

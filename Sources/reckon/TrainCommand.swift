@@ -15,7 +15,7 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Run a training recipe: generate data, warm-up SFT, DeGRPO, evaluate.",
         discussion: """
-        Example: reckon train Recipes/quickstart.toml --set sft.lr=3e-3 --set output.dir=runs/try
+        Example: reckon train Recipes/quickstart.toml --set degrpo.steps=60 --set output.dir=runs/try
         Ctrl-C finishes the current step, saves a checkpoint and exits; continue with --resume.
         """)
 
@@ -42,12 +42,15 @@ struct TrainCommand: ParsableCommand {
             model = try runPhases(recipe, recipeText: stored, train: trainSet, eval: evalSet,
                                   generate: stages.contains(.data), resumeStage: resumeStage)
         }
+        let before = stages.contains(.degrpo) && stages.contains(.eval) && recipe.eval.beforeAfter
+            ? try evalBefore(recipe, warmup: model, eval: evalSet) : nil
         if stages.contains(.degrpo) {
             model = try runDeGRPO(recipe, recipeText: stored, train: trainSet, eval: evalSet, warmup: model, resumeStage: resumeStage)
         }
         if stages.contains(.eval) {
             let m = try model ?? loadFinalModel(out)
-            try runEval(recipe, model: m, eval: evalSet)
+            let after = try runEval(recipe, model: m, eval: evalSet)
+            if let before { printBeforeAfter(before: before, after: after) }
         }
     }
 
@@ -184,7 +187,8 @@ struct TrainCommand: ParsableCommand {
 
     // MARK: Eval
 
-    func runEval(_ r: Recipe, model: Transformer, eval: [Example]) throws {
+    @discardableResult
+    func runEval(_ r: Recipe, model: Transformer, eval: [Example]) throws -> [EvalReport] {
         let examples = r.eval.n > 0 ? Array(eval.prefix(r.eval.n)) : eval
         var reports: [EvalReport] = []
         for routing in r.eval.routing {
@@ -199,6 +203,7 @@ struct TrainCommand: ParsableCommand {
             reports.append(report)
         }
         if reports.count > 1 { print(EvalTable.compare(reports)) }
+        return reports
     }
 
     // MARK: Helpers
