@@ -85,7 +85,7 @@ struct AuditCommand: ParsableCommand {
             seen[id] = i
         }
         let (model, path, stored) = try DefaultCheckpoint.loadModel(checkpoint)
-        let routing = try runtime.routingPolicy(stored: stored)
+        let routing = runtime.routingPolicy(stored: stored)
         note("audit: \(examples.count) examples in \(groups.count + (adversarial ? 1 : 0)) groups with \(path), \(runtime.routingNote(stored: stored))"
              + (runtime.budget.map { ", budget \($0) (\(runtime.budgetPolicy), \(runtime.order))" } ?? ", no budget"))
         let inputs = examples.enumerated().map { i, e in

@@ -38,7 +38,7 @@ struct GenerateCommand: ParsableCommand {
         let inputs = try readInputs()
         guard !inputs.isEmpty else { throw fail("no prompts to answer (the input has no lines)") }
         let (model, path, stored) = try DefaultCheckpoint.loadModel(checkpoint)
-        let routing = try runtime.routingPolicy(stored: stored)
+        let routing = runtime.routingPolicy(stored: stored)
         note("generate: \(inputs.count) prompt\(inputs.count == 1 ? "" : "s") with \(path), \(runtime.routingNote(stored: stored))"
              + (runtime.budget.map { ", budget \($0) (\(runtime.budgetPolicy), \(runtime.order)\(runtime.loadLinked ? ", load-linked" : ""))" } ?? ""))
 
@@ -71,7 +71,7 @@ struct GenerateCommand: ParsableCommand {
                 throw fail("\(name): cannot read the file: \((error as NSError).localizedDescription)")
             }
         }
-        do { return try GenerationInput.parse(data, file: name == "-" ? "<stdin>" : name) } catch { throw fail(error) }
+        return try GenerationInput.parse(data, file: name == "-" ? "<stdin>" : name)
     }
 
     /// Runs every input through the engine on the configured clock, with a progress bar.
@@ -86,8 +86,7 @@ struct GenerateCommand: ParsableCommand {
             requests.append(options.request(id: input.id ?? "\(i + 1)", prompt: tokens, group: input.group, index: i, routing: routing))
         }
         let config = try options.engineConfig()
-        var engine: Engine<TransformerBackend>
-        do { engine = try Engine(backend: TransformerBackend(model: model, slots: config.slots), config: config) } catch { throw fail(error) }
+        var engine = try Engine(backend: TransformerBackend(model: model, slots: config.slots), config: config)
         let arrivals = try options.arrivalProcess().times(count: requests.count)
         let bar = ProgressBar(total: requests.count, label: label)
         let results = try Replay.run(requests, arrivals: arrivals, engine: &engine, clock: try options.replayClock(),

@@ -17,12 +17,8 @@ struct InspectCommand: ParsableCommand {
     var verify = false
 
     func run() throws {
-        let s: CheckpointSummary
-        do { s = try CheckpointSummary.read(from: checkpoint) } catch { throw fail(error) }
-        var verification: CheckpointVerification?
-        if verify {
-            do { verification = try CheckpointVerification.run(path: checkpoint) } catch { throw fail(error) }
-        }
+        let s = try CheckpointSummary.read(from: checkpoint)
+        let verification = try verify ? CheckpointVerification.run(path: checkpoint) : nil
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

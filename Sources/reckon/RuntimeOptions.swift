@@ -30,21 +30,19 @@ enum DefaultCheckpoint {
     /// The model, the path it was loaded from, and the routing rule stored with it.
     static func loadModel(_ given: String?) throws -> (model: Transformer, path: String, routing: StoredRouting?) {
         let path = try resolve(given)
-        do {
-            let checkpoint = try Checkpoint.load(from: path)
-            return (try checkpoint.model(), path, checkpoint.routing)
-        } catch { throw fail(error) }
+        let checkpoint = try Checkpoint.load(from: path)
+        return (try checkpoint.model(), path, checkpoint.routing)
     }
 }
 
 /// Routing, budget, arrivals and sampling, shared by `generate`, `eval` and `audit`.
 struct RuntimeOptions: ParsableArguments {
-    @Option(help: "model, think, short or threshold:T (default: the rule stored in the checkpoint, else model).") var routing: String?
-    @Option(help: "Global thinking budget C or C:R (capacity, refill per second); none by default.") var budget: String?
-    @Option(help: "When the budget cannot pay: truncate, downgrade, queue or reject.") var budgetPolicy = "truncate"
-    @Option(help: "Budget unit: tokens or flops.") var budgetUnit = "tokens"
+    @Option(help: "model, think, short or threshold:T (default: the rule stored in the checkpoint, else model).") var routing: RoutingPolicy?
+    @Option(help: "Global thinking budget C or C:R (capacity, refill per second); none by default.") var budget: BudgetSpec?
+    @Option(help: "When the budget cannot pay: truncate, downgrade, queue or reject.") var budgetPolicy: BudgetPolicy = .truncate
+    @Option(help: "Budget unit: tokens or flops.") var budgetUnit: BudgetUnit = .tokens
     @Option(help: "Seconds a request may wait for budget under --budget-policy queue.") var queueDeadline = 5.0
-    @Option(help: "Who gets scarce budget first: fifo, value or fair.") var order = "fifo"
+    @Option(help: "Who gets scarce budget first: fifo, value or fair.") var order: GrantOrder = .fifo
     @Flag(help: "Raise the think threshold as demand outruns the budget's refill (see docs/runtime.md).") var loadLinked = false
     @Option(help: "Poisson arrivals per second; all at once when omitted.") var arrivalRate: Double?
     @Option(help: "Seed of the arrival times.") var arrivalSeed: UInt64 = 1
@@ -59,7 +57,6 @@ struct RuntimeOptions: ParsableArguments {
     @Option(help: "Seed of sampling and of model routing's draws.") var seed: UInt64 = 1
 
     func validate() throws {
-        _ = try routingPolicy(stored: nil)
         _ = try engineConfig()
         _ = try replayClock()
         _ = try arrivalProcess()
@@ -69,10 +66,7 @@ struct RuntimeOptions: ParsableArguments {
     }
 
     /// --routing, else the checkpoint's stored rule, else the model's own sampled choice.
-    func routingPolicy(stored: StoredRouting?) throws -> RoutingPolicy {
-        guard let routing else { return stored?.policy ?? .model }
-        do { return try RoutingPolicy(parsing: routing) } catch { throw ValidationError("--routing: \(error)") }
-    }
+    func routingPolicy(stored: StoredRouting?) -> RoutingPolicy { routing ?? stored?.policy ?? .model }
 
     /// The routing in use and where it came from, for progress output.
     func routingNote(stored: StoredRouting?) -> String {
@@ -84,15 +78,13 @@ struct RuntimeOptions: ParsableArguments {
     var sampling: SamplingParams { SamplingParams(temperature: temperature, topK: topK, topP: topP) }
 
     func engineConfig() throws -> EngineConfig {
-        guard let unit = BudgetUnit(rawValue: budgetUnit) else { throw ValidationError("--budget-unit must be tokens or flops, got \"\(budgetUnit)\"") }
-        guard let policy = BudgetPolicy(rawValue: budgetPolicy) else {
-            throw ValidationError("--budget-policy must be truncate, downgrade, queue or reject, got \"\(budgetPolicy)\"")
-        }
-        guard let grantOrder = GrantOrder(rawValue: order) else { throw ValidationError("--order must be fifo, value or fair, got \"\(order)\"") }
         do {
-            let b = try budget.map { try BudgetConfig(parsing: $0, unit: unit, policy: policy, queueDeadline: queueDeadline) }
+            let b = try budget.map {
+                try BudgetConfig(capacity: $0.capacity, refillPerSecond: $0.refillPerSecond, unit: budgetUnit, policy: budgetPolicy,
+                                 queueDeadline: queueDeadline)
+            }
             if loadLinked && b == nil { throw ValidationError("--load-linked needs a --budget to link to") }
-            return try EngineConfig(slots: slots, budget: b, order: grantOrder, loadLinked: loadLinked ? LoadLinkedConfig() : nil)
+            return try EngineConfig(slots: slots, budget: b, order: order, loadLinked: loadLinked ? LoadLinkedConfig() : nil)
         } catch let e as RuntimeError { throw ValidationError("\(e)") }
     }
 
@@ -111,9 +103,9 @@ struct RuntimeOptions: ParsableArguments {
         return .poisson(rate: arrivalRate, seed: arrivalSeed)
     }
 
-    /// A request for input line `index`, routed by `routing`.
+    /// A request for input line `index + 1`, routed by `routing`.
     func request(id: String, prompt: [Int32], group: String?, index: Int, routing: RoutingPolicy) -> Request {
         Request(id: id, prompt: prompt, group: group ?? "default", routing: routing, sampling: sampling,
-                seed: seed &+ UInt64(index) &* 0x9E37_79B9, maxTokens: maxTokens, thinkingTokenBudget: thinkingTokenBudget)
+                seed: Request.seed(base: seed, number: UInt64(index) + 1), maxTokens: maxTokens, thinkingTokenBudget: thinkingTokenBudget)
     }
 }

@@ -77,11 +77,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         BLAS.setThreads(threads)
         let path = try Self.checkpointPath(checkpoint)
-        let model: Transformer, stored: StoredRouting?
-        do {
-            let checkpoint = try Checkpoint.load(from: path)
-            (model, stored) = (try checkpoint.model(), checkpoint.routing)
-        } catch { throw fail(error) }
+        let checkpoint = try Checkpoint.load(from: path)
+        let (model, stored) = (try checkpoint.model(), checkpoint.routing)
 
         var engine = try runtime.engineConfig()
         engine.maxPending = maxPending
@@ -100,14 +97,13 @@ struct ServeCommand: AsyncParsableCommand {
         config.logLevel = logLevel
         do { config.budgetStore = try budgetStore.map { try RedisBudgetAddress(parsing: $0) } } catch { throw ValidationError("--budget-store: \(error)") }
         config.budgetStoreFallback = BudgetStoreFallback(rawValue: budgetStoreFallback) ?? .deny
-        config.defaults.routing = try runtime.routingPolicy(stored: stored)
+        config.defaults.routing = runtime.routingPolicy(stored: stored)
         config.defaults.sampling = runtime.sampling
         config.defaults.maxTokens = runtime.maxTokens
         config.defaults.thinkingTokenBudget = runtime.thinkingTokenBudget
         config.defaults.seed = runtime.seed
 
-        let server: ReckonHTTPServer
-        do { server = try ReckonHTTPServer(model: model, engine: engine, config: config) } catch { throw fail(error) }
+        let server = try ReckonHTTPServer(model: model, engine: engine, config: config)
         let summary = "serve: \(config.modelName) (\(path), \(model.parameterCount) parameters), \(runtime.routingNote(stored: stored)), \(engine.slots) slots, queue \(maxPending)"
             + (runtime.budget.map { ", budget \($0) (\(runtime.budgetPolicy), \(runtime.order)\(runtime.loadLinked ? ", load-linked" : ""))" } ?? "")
             + (config.budgetStore.map { ", shared through \($0) (fallback \(budgetStoreFallback))" } ?? "")

@@ -12,9 +12,8 @@ extension TrainCommand {
         let examples = r.eval.n > 0 ? Array(eval.prefix(r.eval.n)) : eval
         note("eval: the model before DeGRPO (\(r.degrpo.initFrom.isEmpty ? "this run's warm-up" : r.degrpo.initFrom))")
         var reports: [EvalReport] = []
-        for spec in r.eval.routing.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-            let routing: RoutingPolicy
-            do { routing = try RoutingPolicy(parsing: spec) } catch { throw fail(error) }
+        for routing in r.eval.routing {
+            let spec = routing.description
             let report = try EvalCommand.evaluate(model: start, examples: examples,
                                                   dataName: r.data.eval.isEmpty ? "\(r.output.dir)/eval.jsonl" : r.data.eval,
                                                   options: EvalOptions(routing: routing, maxNewTokens: r.eval.maxTokens, seed: UInt64(r.eval.seed)),
