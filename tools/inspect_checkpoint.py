@@ -111,10 +111,19 @@ def summarize(path):
             if int(t["text_checksum"]) != text_checksum(train["stage"], train["recipe"]):
                 fail(path, "/train stage and recipe text do not match text_checksum (damaged file)")
 
+        routing = None
+        if "routing" in f:  # the optional stored routing rule (docs/checkpoint.md)
+            r = f["routing"].attrs
+            routing = {"rule": text(r["rule"]), "criterion": text(r["criterion"]), "split": text(r["split"]),
+                       "split_examples": int(r["split_examples"]), "split_checksum": int(r["split_checksum"]),
+                       **{k: float(r[k]) for k in ("accuracy", "think_rate", "mean_tokens")}}
+            if int(r["text_checksum"]) != text_checksum(routing["rule"], routing["criterion"] + "\0" + routing["split"] + "\0"):
+                fail(path, "/routing rule, criterion and split text do not match text_checksum (damaged file)")
+
         return {"path": path, "format_version": int(f.attrs["format_version"]), "config": config,
                 "parameter_count": count, "tensors": [{"name": n, "shape": s} for n, s in tensors],
                 "has_optimizer": optimizer is not None, "optimizer": optimizer, "train": train,
-                "tokenizer": tokenizer, "all_finite": finite}
+                "tokenizer": tokenizer, "all_finite": finite, "routing": routing}
 
 
 def print_summary(s):
@@ -131,6 +140,10 @@ def print_summary(s):
         print(f"  {t['name']:<{width}}  {str(t['shape']):<14} {int(np.prod(t['shape']))}")
     o = s["optimizer"]
     print(f"optimizer   AdamW, step {o['step']}" if o else "optimizer   none (model-only checkpoint)")
+    if s["routing"]:
+        r = s["routing"]
+        print(f"routing     {r['rule']}, chosen on {r['split']} ({r['split_examples']} examples) by {r['criterion']}: "
+              f"accuracy {100 * r['accuracy']:.1f}%, think rate {100 * r['think_rate']:.1f}%, {r['mean_tokens']:.1f} tokens")
     t = s["train"]
     if t:
         print(f"training    stage {t['stage']}, step {t['step']}, rng_state {t['rng_state']:#x}")

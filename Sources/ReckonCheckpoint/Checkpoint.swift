@@ -1,6 +1,27 @@
 import Foundation
 import ReckonModel
-import ReckonTrain
+
+// The checkpoint as values: weights, optimizer state and training state, and their HDF5 file
+// (Schema.swift). It depends on the model alone; training converts its optimizer to and from
+// `OptimizerState` (ReckonTrain/AdamW.swift), so any reader of a checkpoint links no trainer.
+
+/// AdamW as a checkpoint stores it: its hyper-parameters, updates taken and both moments.
+public struct OptimizerState: Sendable, Equatable {
+    public var beta1: Float
+    public var beta2: Float
+    public var eps: Float
+    public var weightDecay: Float
+    public var gradClip: Float
+    /// Updates taken so far.
+    public var step: Int
+    /// (2, P): m at [0, P), v at [P, 2P); empty when read without the moments.
+    public var moments: [Float]
+
+    public init(beta1: Float, beta2: Float, eps: Float, weightDecay: Float, gradClip: Float, step: Int, moments: [Float]) {
+        self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay; self.gradClip = gradClip
+        self.step = step; self.moments = moments
+    }
+}
 
 /// Where a training run stands, beyond its weights and optimizer: enough to resume exactly.
 public struct TrainingState: Sendable, Equatable {
@@ -34,25 +55,28 @@ public struct Checkpoint: Sendable {
     public var config: ModelConfig
     /// Flat parameters in `ParameterLayout(config)` order.
     public var params: [Float]
-    public var optimizer: AdamW?
+    public var optimizer: OptimizerState?
     public var train: TrainingState?
+    /// The routing rule to use when none is asked for, with the split it was chosen on.
+    public var routing: StoredRouting?
     /// The BPE tokenizer of an imported model; nil means the byte tokenizer.
     public var tokenizer: TokenizerSpec?
     /// Where an imported model came from; nil for models trained here.
     public var source: ImportSource?
 
-    public init(config: ModelConfig, params: [Float], optimizer: AdamW? = nil, train: TrainingState? = nil,
-                tokenizer: TokenizerSpec? = nil, source: ImportSource? = nil) {
+    public init(config: ModelConfig, params: [Float], optimizer: OptimizerState? = nil, train: TrainingState? = nil,
+                routing: StoredRouting? = nil, tokenizer: TokenizerSpec? = nil, source: ImportSource? = nil) {
         self.config = config
         self.params = params
         self.optimizer = optimizer
         self.train = train
+        self.routing = routing
         self.tokenizer = tokenizer
         self.source = source
     }
 
-    public init(model: Transformer, optimizer: AdamW? = nil, train: TrainingState? = nil) {
-        self.init(config: model.config, params: model.params, optimizer: optimizer, train: train)
+    public init(model: Transformer, optimizer: OptimizerState? = nil, train: TrainingState? = nil, routing: StoredRouting? = nil) {
+        self.init(config: model.config, params: model.params, optimizer: optimizer, train: train, routing: routing)
     }
 
     public var layout: ParameterLayout { ParameterLayout(config) }
@@ -122,8 +146,8 @@ public struct Checkpoint: Sendable {
             throw .inconsistent(path: path, reason: "config needs \(count) parameters, the buffer holds \(params.count)")
         }
         if let optimizer {
-            guard optimizer.parameterCount == count, optimizer.moments.count == 2 * count else {
-                throw .inconsistent(path: path, reason: "optimizer holds \(optimizer.moments.count) moment values for \(optimizer.parameterCount) parameters; the model has \(count)")
+            guard optimizer.moments.count == 2 * count else {
+                throw .inconsistent(path: path, reason: "optimizer holds \(optimizer.moments.count) moment values; the model's \(count) parameters need \(2 * count)")
             }
             guard optimizer.step >= 0 else { throw .inconsistent(path: path, reason: "optimizer step \(optimizer.step) is negative") }
         }
@@ -149,7 +173,7 @@ public struct Checkpoint: Sendable {
         let layout = ParameterLayout(config)
         let params = try reader.tensors(in: "/model", layout: layout, readData: true)
         let train = try reader.trainingState()
-        var optimizer: AdamW?
+        var optimizer: OptimizerState?
         if includeOptimizer {
             guard file.exists("/optimizer") else {
                 throw .notResumable(path: path, reason: "it has no /optimizer group (a model-only checkpoint, for inference)")
@@ -157,8 +181,9 @@ public struct Checkpoint: Sendable {
             guard train != nil else { throw .notResumable(path: path, reason: "it has no /train group (stage, step, RNG state)") }
             optimizer = try reader.optimizer(layout: layout, readMoments: true)
         }
+        let routing = try reader.routing()
         try file.close()
-        return Checkpoint(config: config, params: params, optimizer: optimizer, train: train,
+        return Checkpoint(config: config, params: params, optimizer: optimizer, train: train, routing: routing,
                           tokenizer: tokenizer, source: source)
     }
 }
@@ -173,9 +198,11 @@ public struct CheckpointSummary: Sendable {
     /// (name, shape) of every /model dataset, in layout order.
     public var tensors: [(name: String, shape: [Int])]
     public var hasOptimizer: Bool
-    public var optimizerConfig: AdamWConfig?
+    /// The optimizer's hyper-parameters and step, without its moments.
+    public var optimizerConfig: OptimizerState?
     public var optimizerStep: Int?
     public var train: TrainingState?
+    public var routing: StoredRouting?
 
     public static func read(from path: String) throws(CheckpointError) -> CheckpointSummary {
         let file = try HDF5File.open(path)
@@ -187,10 +214,11 @@ public struct CheckpointSummary: Sendable {
         _ = try reader.tensors(in: "/model", layout: layout, readData: false)
         let optimizer = file.exists("/optimizer") ? try reader.optimizer(layout: layout, readMoments: false) : nil
         let train = try reader.trainingState()
+        let routing = try reader.routing()
         try file.close()
         return CheckpointSummary(
             path: path, formatVersion: version, config: config, parameterCount: layout.count,
             tensors: layout.tensors.map { ($0.name, $0.shape) }, hasOptimizer: optimizer != nil,
-            optimizerConfig: optimizer?.config, optimizerStep: optimizer?.step, train: train)
+            optimizerConfig: optimizer, optimizerStep: optimizer?.step, train: train, routing: routing)
     }
 }

@@ -1,5 +1,4 @@
 import ReckonModel
-import ReckonTrain
 
 /// The checkpoint file layout, format_version 1 (docs/checkpoint.md is the reference):
 ///
@@ -10,6 +9,7 @@ import ReckonTrain
 ///     /optimizer   step, beta1, beta2, eps, weight_decay, grad_clip;  m/<t>, v/<t> datasets
 ///     /train       stage, step, recipe, rng_state;  /train/rng: named extra RNG states
 ///     /metrics     optional float64 attributes
+///     /routing     optional: the stored routing rule and its validation split (StoredRouting.swift)
 enum Schema {
     static let format = "reckon-checkpoint"
     static let version = 1
@@ -51,15 +51,16 @@ enum Schema {
         if let opt = c.optimizer {
             try f.createGroup("/optimizer")
             try f.setAttribute("/optimizer", "step", .int(Int64(opt.step)))
-            try f.setAttribute("/optimizer", "beta1", .float(opt.config.beta1))
-            try f.setAttribute("/optimizer", "beta2", .float(opt.config.beta2))
-            try f.setAttribute("/optimizer", "eps", .float(opt.config.eps))
-            try f.setAttribute("/optimizer", "weight_decay", .float(opt.config.weightDecay))
-            try f.setAttribute("/optimizer", "grad_clip", .float(opt.config.gradClip))
+            try f.setAttribute("/optimizer", "beta1", .float(opt.beta1))
+            try f.setAttribute("/optimizer", "beta2", .float(opt.beta2))
+            try f.setAttribute("/optimizer", "eps", .float(opt.eps))
+            try f.setAttribute("/optimizer", "weight_decay", .float(opt.weightDecay))
+            try f.setAttribute("/optimizer", "grad_clip", .float(opt.gradClip))
             try f.createGroup("/optimizer/m")
             try f.createGroup("/optimizer/v")
-            try writeTensors(opt.m, layout: layout, group: "/optimizer/m", to: f)
-            try writeTensors(opt.v, layout: layout, group: "/optimizer/v", to: f)
+            let P = layout.count
+            try writeTensors(Array(opt.moments[0..<P]), layout: layout, group: "/optimizer/m", to: f)
+            try writeTensors(Array(opt.moments[P..<(2 * P)]), layout: layout, group: "/optimizer/v", to: f)
         }
 
         if let t = c.train {
@@ -80,6 +81,7 @@ enum Schema {
                 }
             }
         }
+        if let r = c.routing { try write(r, to: f) }
     }
 
     /// FNV-1a 64 of the UTF-8 of stage, a 0 byte, and recipe. Variable-length strings live
@@ -222,19 +224,17 @@ enum Schema {
             return flat
         }
 
-        func optimizer(layout: ParameterLayout, readMoments: Bool) throws(CheckpointError) -> AdamW {
+        func optimizer(layout: ParameterLayout, readMoments: Bool) throws(CheckpointError) -> OptimizerState {
             let g = "/optimizer"
-            let config = AdamWConfig(beta1: try float(g, "beta1"), beta2: try float(g, "beta2"), eps: try float(g, "eps"),
-                                     weightDecay: try float(g, "weight_decay"), gradClip: try float(g, "grad_clip"))
-            var opt = AdamW(config: config, layout: layout)
-            opt.step = try int(g, "step")
-            guard opt.step >= 0 else {
-                throw .wrongAttribute(path: path, object: g, name: "step", found: "\(opt.step)", expected: "a count ≥ 0")
+            let step = try int(g, "step")
+            guard step >= 0 else {
+                throw .wrongAttribute(path: path, object: g, name: "step", found: "\(step)", expected: "a count ≥ 0")
             }
             let m = try tensors(in: "\(g)/m", layout: layout, readData: readMoments)
             let v = try tensors(in: "\(g)/v", layout: layout, readData: readMoments)
-            if readMoments { opt.moments = m + v }
-            return opt
+            return OptimizerState(beta1: try float(g, "beta1"), beta2: try float(g, "beta2"), eps: try float(g, "eps"),
+                                  weightDecay: try float(g, "weight_decay"), gradClip: try float(g, "grad_clip"),
+                                  step: step, moments: readMoments ? m + v : [])
         }
 
         /// The /train group, or nil for a checkpoint saved without training state.

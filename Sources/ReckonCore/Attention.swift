@@ -109,6 +109,11 @@ extension Attention {
             rk_softmax_row(row, Int32(len), Int32(width))
             return
         }
+        softmaxRowReference(row, len: len, width: width)
+    }
+
+    /// The scalar reference of `softmaxRow` (and of `rk_softmax_row`, which tests compare with it).
+    public static func softmaxRowReference(_ row: UnsafeMutablePointer<Float>, len: Int, width: Int) {
         var mx = -Float.infinity
         for j in 0..<len { mx = max(mx, row[j]) }
         var sum: Float = 0
@@ -127,6 +132,12 @@ extension Attention {
             rk_softmax_backward_row(p, g, Int32(len), Int32(width), scale)
             return
         }
+        softmaxBackwardRowReference(p, g, len: len, width: width, scale: scale)
+    }
+
+    /// The scalar reference of `softmaxBackwardRow` (and of `rk_softmax_backward_row`).
+    public static func softmaxBackwardRowReference(_ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>,
+                                                   len: Int, width: Int, scale: Float) {
         var dot: Float = 0
         for j in 0..<len { dot += p[j] * g[j] }
         for j in 0..<len { g[j] = p[j] * (g[j] - dot) * scale }
@@ -137,8 +148,7 @@ extension Attention {
 extension Attention {
     /// One query row of one head against `len` cached positions (decode and prefill).
     /// out (hd) = softmax(q·Kᵀ/√hd) · V, with keys and values (len, hd) contiguous; scores: (len) scratch.
-    /// With AVX/FMA and hd % 8 == 0 it runs in `rk_attend_head`; otherwise both products are
-    /// sgemv calls and the softmax is scalar.
+    /// With AVX/FMA and hd % 8 == 0 it runs in `rk_attend_head`; otherwise in the reference.
     @inline(__always)
     public static func cachedHead(
         out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
@@ -150,6 +160,15 @@ extension Attention {
             rk_attend_head(q, keys, values, Int32(len), Int32(hd), 1 / Float(hd).squareRoot(), scores, out)
             return
         }
+        cachedHeadReference(out: out, scores: scores, q: q, keys: keys, values: values, len: len, headDim: hd)
+    }
+
+    /// The reference of `cachedHead` (and of `rk_attend_head`): both products as sgemv calls,
+    /// the softmax scalar.
+    public static func cachedHeadReference(
+        out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
+        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, len: Int, headDim hd: Int
+    ) {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(len), Int32(hd), 1 / Float(hd).squareRoot(),
                     keys, Int32(hd), q, 1, 0, scores, 1)
         var mx = -Float.infinity

@@ -3,6 +3,10 @@ import ReckonCore
 import ReckonData
 import ReckonModel
 
+// Evaluation under a routing policy: batches of examples through the one generation loop
+// (ReckonModel/Generate.swift), each response scored by ReckonData's verifier. Tables and
+// JSON are EvalReport.swift's and EvalTable.swift's.
+
 /// The outcome for one example.
 public struct EvalRecord: Sendable, Equatable, Codable {
     public var index: Int
@@ -22,11 +26,13 @@ public struct EvalRecord: Sendable, Equatable, Codable {
     public var correct: Bool
     /// The prompt filled the context, so nothing was generated; counted apart from the figures.
     public var skipped: Bool
+    /// The generated token ids, token 0 first (what the golden test pins down).
+    public var tokens: [Int32] = []
 
     enum CodingKeys: String, CodingKey {
         case index, id, group, difficulty, mode
         case pThink = "p_think", generatedTokens = "generated_tokens"
-        case answer, wellFormed = "well_formed", correct, skipped
+        case answer, wellFormed = "well_formed", correct, skipped, tokens
     }
 }
 
@@ -51,13 +57,13 @@ public enum Evaluator {
     /// Scores one generation against its example with ReckonData's verifier. A response is
     /// correct when its mode is known, thinking (if any) was closed, and the answer after it
     /// matches the gold answer.
-    public static func score(_ example: Example, index: Int, generation: RoutedGeneration) -> EvalRecord {
+    public static func score(_ example: Example, index: Int, generation: GenerationResult) -> EvalRecord {
         let parsed = PromptFormat.parse(generation.tokens)
         let correct = parsed.mode != nil && parsed.closedThinking && Verifier.matches(parsed.answer, gold: example.answer)
         return EvalRecord(index: index, id: example.id, group: example.group, difficulty: example.difficulty,
                           mode: parsed.mode, pThink: generation.pThink, generatedTokens: parsed.tokenCount,
                           answer: parsed.answer, wellFormed: parsed.isWellFormed, correct: correct,
-                          skipped: generation.tokens.isEmpty)
+                          skipped: generation.tokens.isEmpty, tokens: generation.tokens)
     }
 
     /// Runs every example under the routing policy and returns the per-example records.
@@ -76,8 +82,9 @@ public enum Evaluator {
                 var r = root.derived(UInt64(i))
                 return r.uniformDouble()
             }
-            let generations = try RoutedGenerator.generate(model: model, prompts: prompts, routing: options.routing,
-                                                           maxNewTokens: options.maxNewTokens, uniforms: uniforms)
+            // Token 0 from the routing policy, the rest greedy.
+            let generations = try model.generate(prompts: prompts, maxNewTokens: options.maxNewTokens,
+                                                 first: .routed(options.routing, uniforms: uniforms))
             for (j, i) in range.enumerated() {
                 records.append(score(examples[i], index: i, generation: generations[j]))
             }

@@ -1,3 +1,7 @@
+// The prompt format shared by training, eval and the runtime, and the two answer modes in
+// both directions (mode → control token, control token → mode). Tokenizing bytes is
+// Tokenizer.swift's.
+
 /// The two answer modes. The model chooses one with its first generated token.
 public enum ReasoningMode: String, Sendable, Codable, CaseIterable {
     case think
@@ -5,6 +9,15 @@ public enum ReasoningMode: String, Sendable, Codable, CaseIterable {
 
     /// The control token that opens an answer in this mode.
     public var controlToken: Int32 { self == .think ? Tokenizer.think : Tokenizer.short }
+
+    /// The mode a control token stands for; nil for any other token.
+    public init?(controlToken t: Int32) {
+        switch t {
+        case Tokenizer.think: self = .think
+        case Tokenizer.short: self = .short
+        default: return nil
+        }
+    }
 }
 
 /// A generated token list read back into its parts. Built from token ids, never by
@@ -139,4 +152,39 @@ public struct TrainingSequence: Sendable, Equatable {
 
     /// Rows needed: every token but the last is an input.
     public var rowCount: Int { tokens.count - 1 }
+}
+
+/// Training sequences packed for one forward pass, the one padding rule of warm-up SFT and
+/// DeGRPO (loss weights stay with the callers). Row-major: sequence b owns rows b·T ..< (b + 1)·T.
+public struct PackedBatch: Sendable, Equatable {
+    /// T, rows per sequence.
+    public let length: Int
+    public var inputs: [Int32]   // (B, T); `<pad>` past each sequence
+    public var targets: [Int32]  // (B, T); −1 (no loss) on prompt and padding rows
+
+    /// The padded length of a batch whose longest sequence needs `longest` rows: the next
+    /// multiple of `bucket`, capped at the context. Buckets bound how many activation shapes
+    /// a run allocates; padded rows carry no loss, so the gradient does not depend on them.
+    public static func length(longest: Int, bucket: Int, context: Int) -> Int {
+        min(context, (max(1, longest) + bucket - 1) / bucket * bucket)
+    }
+
+    /// Packs `sequences` into `batch` rows of sequences (extra rows are all padding), each
+    /// padded or cut to `length` rows.
+    public init(_ sequences: some Collection<TrainingSequence>, length: Int, batch: Int? = nil) {
+        self.length = length
+        let b = max(batch ?? sequences.count, sequences.count)
+        inputs = []
+        targets = []
+        inputs.reserveCapacity(b * length)
+        targets.reserveCapacity(b * length)
+        for s in sequences {
+            let rows = s.rows(length: length)
+            inputs += rows.inputs
+            targets += rows.targets
+        }
+        let padding = (b - sequences.count) * length
+        inputs += repeatElement(Tokenizer.pad, count: padding)
+        targets += repeatElement(-1, count: padding)
+    }
 }

@@ -95,6 +95,39 @@ public enum GrantOrder: String, Sendable, Equatable, CaseIterable, Codable {
     case fair
 }
 
+/// What the grant order compares: the one comparator behind both of the engine's queues,
+/// admission (before token 0, so p(think) is unknown) and the budget wait (after it).
+public struct GrantKey: Sendable, Equatable {
+    public var priority: Int
+    /// Known once token 0's logits are; nil before.
+    public var pThink: Double?
+    /// The request's group's virtual token counter (`fair`).
+    public var groupCounter: Double
+    /// Arrival order, the last tie-break.
+    public var sequence: Int
+
+    public init(priority: Int, pThink: Double?, groupCounter: Double, sequence: Int) {
+        self.priority = priority; self.pThink = pThink; self.groupCounter = groupCounter; self.sequence = sequence
+    }
+}
+
+extension GrantOrder {
+    /// Whether `x` goes before `y`. `fifo`: higher priority, then arrival. `value`: higher
+    /// p(think) when both are known, then as `fifo`. `fair`: the smaller group counter, then arrival.
+    public func grants(_ x: GrantKey, before y: GrantKey) -> Bool {
+        switch self {
+        case .fair:
+            if x.groupCounter != y.groupCounter { return x.groupCounter < y.groupCounter }
+        case .value:
+            if let px = x.pThink, let py = y.pThink, px != py { return px > py }
+            fallthrough
+        case .fifo:
+            if x.priority != y.priority { return x.priority > y.priority }
+        }
+        return x.sequence < y.sequence
+    }
+}
+
 /// The budget and its policies, as `reckon generate --budget C[:R]` and friends set them.
 public struct BudgetConfig: Sendable, Equatable {
     public var capacity: Double

@@ -262,13 +262,8 @@ public struct Engine<Backend: DecodeBackend> {
     }
 
     private func pendingBefore(_ x: Pending, _ y: Pending) -> Bool {
-        if config.order == .fair {
-            let cx = counters.counter(x.request.group), cy = counters.counter(y.request.group)
-            if cx != cy { return cx < cy }
-        } else if x.request.priority != y.request.priority {
-            return x.request.priority > y.request.priority
-        }
-        return x.sequence < y.sequence
+        config.order.grants(GrantKey(priority: x.request.priority, pThink: nil, groupCounter: counters.counter(x.request.group), sequence: x.sequence),
+                            before: GrantKey(priority: y.request.priority, pThink: nil, groupCounter: counters.counter(y.request.group), sequence: y.sequence))
     }
 
     /// Token 0: the model's p(think), the routing policy, the load-linked threshold.
@@ -355,21 +350,12 @@ public struct Engine<Backend: DecodeBackend> {
     }
 
     private func nextWaitingIndex(_ waiting: [Int]) -> Int {
-        func before(_ x: Active, _ y: Active) -> Bool {
-            switch config.order {
-            case .fifo:
-                if x.request.priority != y.request.priority { return x.request.priority > y.request.priority }
-            case .value:
-                if x.pThink != y.pThink { return (x.pThink ?? 0) > (y.pThink ?? 0) }
-            case .fair:
-                let cx = counters.counter(x.request.group), cy = counters.counter(y.request.group)
-                if cx != cy { return cx < cy }
-            }
-            return x.sequence < y.sequence
+        func key(_ a: Active) -> GrantKey {
+            GrantKey(priority: a.request.priority, pThink: a.pThink, groupCounter: counters.counter(a.request.group), sequence: a.sequence)
         }
         var best = 0
         for i in waiting.indices.dropFirst() {
-            if let x = active[waiting[i]], let y = active[waiting[best]], before(x, y) { best = i }
+            if let x = active[waiting[i]], let y = active[waiting[best]], config.order.grants(key(x), before: key(y)) { best = i }
         }
         return best
     }
@@ -536,17 +522,6 @@ extension RoutingPolicy {
         case .model: 0
         case .threshold(let t): t
         case .think, .short: nil
-        }
-    }
-}
-
-extension ReasoningMode {
-    /// The mode a control token stands for; nil for any other token.
-    init?(controlToken t: Int32) {
-        switch t {
-        case Tokenizer.think: self = .think
-        case Tokenizer.short: self = .short
-        default: return nil
         }
     }
 }

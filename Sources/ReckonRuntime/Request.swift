@@ -64,6 +64,13 @@ public enum RejectReason: String, Sendable, Equatable, Codable {
 }
 
 /// The outcome of one request.
+extension Request {
+    /// The sampling seed of the n-th request (n ≥ 1) of a run with seed `base`, when the request
+    /// gives none: input line n of `reckon generate` and request n of `reckon serve`, so the
+    /// same request samples the same tokens in both.
+    public static func seed(base: UInt64, number n: UInt64) -> UInt64 { base &+ n &* 0x9E37_79B9_7F4A_7C15 }
+}
+
 public struct RequestResult: Sendable, Equatable {
     public var id: String
     public var group: String

@@ -108,7 +108,7 @@ final class RequestBuilder: @unchecked Sendable {
         }
 
         let n = next()
-        let seed = wire.seed.map { UInt64(bitPattern: $0) } ?? (config.defaults.seed &+ n &* 0x9E37_79B9_7F4A_7C15)
+        let seed = wire.seed.map { UInt64(bitPattern: $0) } ?? Request.seed(base: config.defaults.seed, number: n)
         let id = (endpoint == .chat ? "chatcmpl-" : "cmpl-") + String(n, radix: 16) + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let request = Request(id: id, prompt: prompt, group: group, routing: routing, sampling: sampling, seed: seed,
                               maxTokens: maxTokens, stop: stops, thinkingTokenBudget: thinkingBudget, priority: wire.priority ?? 0)

@@ -1,5 +1,8 @@
+import ReckonCheckpoint
 import ReckonModel
 import Foundation
+
+// AdamW and its checkpoint form; the learning rate is the stage loop's, held parameters the trainer's.
 
 public struct AdamWConfig: Codable, Sendable, Equatable {
     public var beta1: Float = 0.9
@@ -96,19 +99,21 @@ public struct AdamW: Sendable {
     }
 }
 
-public enum TrainError: Error, Equatable, CustomStringConvertible {
-    case shapeMismatch(String)
-    case nonFiniteGradient
-    case invalidSchedule(String)
-    case invalidConfig(String)
-    case invalidRollout(String)
-    public var description: String {
-        switch self {
-        case .shapeMismatch(let why): "shape mismatch: \(why)"
-        case .nonFiniteGradient: "the gradient norm is not finite (NaN or Inf); lower the learning rate"
-        case .invalidSchedule(let why): "invalid learning-rate schedule: \(why)"
-        case .invalidConfig(let why): "invalid training config: \(why)"
-        case .invalidRollout(let why): "invalid rollout: \(why)"
+extension AdamW {
+    /// The optimizer from a checkpoint's state, for `layout`'s parameters.
+    public init(_ state: OptimizerState, layout: ParameterLayout) throws(TrainError) {
+        self.init(config: AdamWConfig(beta1: state.beta1, beta2: state.beta2, eps: state.eps,
+                                      weightDecay: state.weightDecay, gradClip: state.gradClip), layout: layout)
+        guard state.moments.count == moments.count else {
+            throw .shapeMismatch("the checkpoint's optimizer holds \(state.moments.count) moment values; the model needs \(moments.count)")
         }
+        moments = state.moments
+        step = state.step
+    }
+
+    /// What a checkpoint stores of this optimizer.
+    public var state: OptimizerState {
+        OptimizerState(beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay,
+                       gradClip: config.gradClip, step: step, moments: moments)
     }
 }

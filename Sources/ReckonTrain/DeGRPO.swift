@@ -3,6 +3,8 @@ import Dispatch
 import ReckonCore
 import ReckonModel
 
+// Decoupled GRPO's step and its statistics; not the stage loop, the recipe's keys or checkpoints.
+
 /// Stage 2 of Thinkless: decoupled GRPO (or vanilla GRPO for comparison).
 public struct DeGRPOConfig: Sendable, Equatable, Codable {
     public var promptsPerStep: Int = 16
@@ -144,6 +146,8 @@ public struct DeGRPOTrainer: Sendable {
     public var config: DeGRPOConfig
     public var rng: RNG
     public var step: Int = 0
+    /// The training set `runStep` draws from.
+    public var prompts: [RLPrompt] = []
 
     public init(policy: Transformer, reference: Transformer?, optimizer: AdamW, config: DeGRPOConfig, seed: UInt64) throws(TrainError) {
         try config.validate()
@@ -184,7 +188,7 @@ public struct DeGRPOTrainer: Sendable {
 
         let seqs = rollouts.map { TrainingSequence(prompt: prompts[$0.prompt].tokens, answer: $0.response) }
         let totals = PolicyLossTotals(rollouts.map(\.response.count))
-        let T = min(policy.config.maxSeqLen, (seqs.map(\.rowCount).max() ?? 1 + 7) / 8 * 8 + 8)
+        let T = PackedBatch.length(longest: seqs.map(\.rowCount).max() ?? 1, bucket: 8, context: policy.config.maxSeqLen)
         let mb = min(c.microBatch, seqs.count)
         var acts = try Activations(config: policy.config, batch: mb, seqLen: T)
         let batches = stride(from: 0, to: seqs.count, by: mb).map { $0..<min($0 + mb, seqs.count) }
@@ -200,13 +204,8 @@ public struct DeGRPOTrainer: Sendable {
             }
         }
         func load(_ range: Range<Int>) throws {
-            var tokens = [Int32](repeating: Tokenizer.pad, count: mb * T), targets = [Int32](repeating: -1, count: mb * T)
-            for (j, i) in range.enumerated() {
-                let rows = seqs[i].rows(length: T)
-                tokens.replaceSubrange((j * T)..<((j + 1) * T), with: rows.inputs)
-                targets.replaceSubrange((j * T)..<((j + 1) * T), with: rows.targets)
-            }
-            try acts.setBatch(tokens: tokens, targets: targets)
+            let packed = PackedBatch(seqs[range], length: T, batch: mb)
+            try acts.setBatch(tokens: packed.inputs, targets: packed.targets)
         }
 
         let ref: [[Float]]? = try reference.flatMap { r in c.loss.beta > 0 ? try batches.flatMap { try responseLogprobs(r, $0) } : nil }

@@ -1,5 +1,7 @@
 import Foundation
 
+// The learning-rate schedules the stage loop applies; the trainers only receive the rate.
+
 /// Linear warm-up from 0 to `maxLR` over `warmupSteps`, then cosine decay to `minLR` at `totalSteps`.
 public struct LRSchedule: Codable, Sendable, Equatable {
     public var maxLR: Float

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The clipped policy-gradient objectives of GRPO and decoupled GRPO (Thinkless, DESIGN.md §6).
+/// The clipped policy-gradient objectives of GRPO and decoupled GRPO (Thinkless; docs/degrpo.md, "One step", 6).
 ///
 /// For rollout i with response tokens t = 0…Tᵢ (token 0 is the control token):
 ///   ρ = exp(logp − logp_old),  ℓ = min(ρ·A, clip(ρ, 1−ε, 1+ε)·A),

@@ -4,140 +4,57 @@ import ReckonModel
 
 /// A training recipe: every setting of a run, read from TOML with a default for each key.
 ///
-/// The sections are plain structs; `Recipe.schema` lists every key once, with its
-/// section, type and where it is stored. Adding a section means adding its struct
-/// here and its keys to the schema; the parser, `--set` and the printer follow.
+/// The sections are plain structs holding typed values (enums for every key with a fixed
+/// set of values), so a section is decoded once and nothing downstream re-parses a string.
+/// `Recipe.schema` lists every key once, with its section, type, check and help text; the
+/// parser, `--set`, the errors, `recipe.toml` and docs/cli.md's key table follow from it.
 public struct Recipe: Sendable, Equatable {
+    /// A stage of `reckon train`, in the order a recipe lists them.
+    public enum Stage: String, Sendable, Equatable, CaseIterable { case data, sft, degrpo, eval }
+
+    // Defaults only: what each key means is written once, in `schema`.
     public struct Model: Sendable, Equatable {
-        public var dim = 256
-        public var layers = 4
-        public var heads = 8
-        /// 0 means as many KV heads as query heads.
-        public var kvHeads = 0
-        public var hidden = 768
-        public var context = 256
+        public var dim = 256, layers = 4, heads = 8, kvHeads = 0, hidden = 768, context = 256
         public var tied = false
         public var seed = 1
     }
 
     public struct Data: Sendable, Equatable {
-        /// A JSONL file to train on; empty means generate `train_n` arithmetic problems.
-        public var train = ""
-        public var trainN = 20_000
-        /// The generated task: `arith` or `overthink` (`reckon data gen --task`).
-        public var task = "arith"
-        /// Level mix, `1,2,3,4,5` or weighted `1=1,5=3` (the `reckon data gen --levels` syntax).
-        public var levels = "1,2,3,4,5"
-        /// Dialect mix, `sae` or weighted `sae=0.9,aae=0.1`.
-        public var dialects = "sae"
-        public var seed = 1
-        /// A JSONL file to evaluate on; empty means generate `eval_n` problems.
-        public var eval = ""
-        public var evalN = 500
-        /// Dialects of the generated eval set; empty means those of the training mix.
-        /// The eval set is paired: every problem in every dialect, equal weights.
-        public var evalDialects = ""
-        public var evalLevels = "1,2,3,4,5"
-        public var evalSeed = 2
-        /// Skip malformed JSONL lines (and report how many) instead of stopping.
+        public var train = "", trainN = 20_000, task = ArithTask.arith
+        public var levels = "1,2,3,4,5", dialects = "sae", seed = 1
+        public var eval = "", evalN = 500, evalDialects = "", evalLevels = "1,2,3,4,5", evalSeed = 2
         public var skipBad = false
     }
 
     public struct SFT: Sendable, Equatable {
-        /// A checkpoint whose weights the stage starts from (with a fresh optimizer);
-        /// empty means a new model from `[model]`.
-        public var initFrom = ""
-        /// "token": one mean over the batch's answer tokens; "sequence": the mean of each
-        /// sequence's mean, so short answers weigh as much as scratchpads.
-        public var lossNorm = "token"
-        /// The control token's own loss weight per sequence; 0 keeps it in the answer mean.
-        public var controlWeight = 0.0
-        /// Optimizer steps; 0 means derive them from `epochs`.
-        public var steps = 0
-        public var epochs = 1.0
-        /// Prompts per step; each contributes both modes, so 2× as many sequences.
-        public var batch = 16
-        public var lr = 1e-3
-        public var minLR = 1e-4
-        public var warmup = 100
-        public var weightDecay = 0.1
-        public var gradClip = 1.0
-        public var beta1 = 0.9
-        public var beta2 = 0.95
-        /// Evaluate every this many steps on `eval_n` examples (0 = only at the end).
-        public var evalEvery = 500
-        public var evalN = 200
-        /// Save a checkpoint every this many steps (0 = only at the end).
-        public var saveEvery = 500
-        public var keepLast = 2
-        public var seed = 1
-        /// Examples that do not fit the context: "reject" drops both modes of the prompt,
-        /// "truncate" cuts the sequence at the context (the end of a long answer is lost).
-        public var overflow = "reject"
+        public var initFrom = "", lossNorm = SFTConfig.LossNorm.token, controlWeight = 0.0
+        public var steps = 0, epochs = 1.0, batch = 16
+        public var lr = 1e-3, minLR = 1e-4, warmup = 100
+        public var weightDecay = 0.1, gradClip = 1.0, beta1 = 0.9, beta2 = 0.95
+        public var evalEvery = 500, evalN = 200, saveEvery = 500, keepLast = 2
+        public var seed = 1, overflow = SFTData.Overflow.reject
     }
 
     public struct Eval: Sendable, Equatable {
-        /// `model`, `think`, `short` or `threshold:T`; a comma list evaluates each in turn.
-        public var routing = "think,short,model"
-        /// Examples of the eval set to use; 0 means all.
-        public var n = 0
-        /// Generated tokens allowed per answer, prompt excluded; capped by the context.
-        public var maxTokens = 200
-        public var seed = 1
+        public var routing: [RoutingPolicy] = [.think, .short, .model]
+        public var n = 0, maxTokens = 200, seed = 1
+        public var beforeAfter = false
     }
 
-    /// Stage 2 of Thinkless: reinforcement learning of the mode choice (DESIGN.md §6).
+    /// Stage 2 of Thinkless: reinforcement learning of the mode choice (docs/degrpo.md).
     public struct DeGRPO: Sendable, Equatable {
-        /// The warm-up checkpoint to start from (and the frozen KL reference); empty means
-        /// this run's sft model (`model.h5` in the output folder).
-        public var initFrom = ""
-        public var steps = 100
-        public var promptsPerStep = 16
-        /// G: rollouts per prompt.
-        public var groupSize = 8
-        public var maxResponseTokens = 160
-        public var temperature = 1.0
-        public var topP = 1.0
-        /// "degrpo" (decoupled control-token term) or "grpo" (vanilla, for comparison).
-        public var loss = "degrpo"
-        /// Weight α of the control-token term, relative to one response's token-mean.
-        public var alpha = 1.0
-        /// Think penalty: a correct think earns 1 − γ.
-        public var gamma = 0.5
-        public var epsilon = 0.2
-        public var beta = 0.001
-        /// "sequence-mean" (each rollout weighs the same) or "token-mean" (over the batch).
-        public var aggregation = "sequence-mean"
-        public var normalizeStd = false
-        /// Hold the prompt-independent paths to the mode choice still (`DeGRPOConfig.freezeDecisionBias`).
-        public var freezeDecisionBias = false
-        /// "group": the control token uses the group advantage; "contrast": with the batch's
-        /// mean advantage of thinking removed (`Advantage.batchContrast`).
-        public var controlAdvantage = "group"
-        /// λ: the share of the batch's mean think advantage "contrast" removes (1 = all of it).
-        public var contrastStrength = 1.0
-        /// Contrast only the first N steps (0: all of them).
-        public var contrastSteps = 0
-        /// "all" (every parameter) or "decision" (only the `<think>`/`<short>` classifier rows).
-        public var trainable = "all"
-        /// Train the response tokens' policy term (`DeGRPOConfig.responseTerm`).
-        public var responseTerm = true
-        /// "sampled" (token 0 drawn from the policy) or "paired" (half of each group forced to each mode).
-        public var rollouts = "sampled"
-        /// Learning rate of the `<think>`/`<short>` classifier rows; 0 means `lr`. Follows `lr`'s schedule.
-        public var headLR = 0.0
-        /// μ: optimisation passes per rollout batch.
-        public var passes = 1
-        public var microBatch = 16
-        public var lr = 1e-5
-        public var warmup = 0
-        public var weightDecay = 0.0
-        public var gradClip = 1.0
-        public var evalEvery = 25
-        public var evalN = 300
-        public var saveEvery = 25
-        public var keepLast = 2
-        public var seed = 1
+        public enum ControlAdvantage: String, Sendable, Equatable, CaseIterable { case group, contrast }
+        public enum Trainable: String, Sendable, Equatable, CaseIterable { case all, decision }
+        public enum Rollouts: String, Sendable, Equatable, CaseIterable { case sampled, paired }
+
+        public var initFrom = "", steps = 100, promptsPerStep = 16, groupSize = 8
+        public var maxResponseTokens = 160, temperature = 1.0, topP = 1.0
+        public var loss = PolicyLossConfig.Kind.degrpo, alpha = 1.0, gamma = 0.5, epsilon = 0.2, beta = 0.001
+        public var aggregation = PolicyLossConfig.Aggregation.sequenceMean, normalizeStd = false
+        public var freezeDecisionBias = false, controlAdvantage = ControlAdvantage.group, contrastStrength = 1.0, contrastSteps = 0
+        public var trainable = Trainable.all, responseTerm = true, rollouts = Rollouts.sampled, headLR = 0.0
+        public var passes = 1, microBatch = 16, lr = 1e-5, warmup = 0, weightDecay = 0.0, gradClip = 1.0
+        public var evalEvery = 25, evalN = 300, saveEvery = 25, keepLast = 2, seed = 1
     }
 
     public struct Output: Sendable, Equatable {
@@ -167,7 +84,7 @@ public struct Recipe: Sendable, Equatable {
     /// Warm-up phases after the first (`[sft]` itself is phase 1).
     public var phases: [Phase] = []
     /// The stages to run, in order.
-    public var stages = "data,sft,eval"
+    public var stages: [Stage] = [.data, .sft, .eval]
     /// The TOML text the recipe came from, stored in checkpoints.
     public var text = ""
 
@@ -202,136 +119,110 @@ public struct Recipe: Sendable, Equatable {
         default: false
         }
     }
-
-    public var stageList: [String] {
-        stages.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    }
 }
 
 // MARK: Schema
 
 extension Recipe {
-    /// Every key: section, name, type, storage and an optional range check.
-    /// Top-level keys use the section "".
+    /// Every key: section, name, typed storage, check and help (the one place a key's
+    /// meaning is written; docs/cli.md's table is `Recipe.keyTable`). Top-level keys use the section "".
     static var schema: [RecipeKey] {
         [
-            .string("", "stages", \.stages, check: checkStages),
+        .list("", "stages", \.stages, "stages to run, in order", allowed: Stage.allCases.map(\.rawValue).joined(separator: ", "),
+              parse: Stage.init(rawValue:), render: \.rawValue),
 
-            .int("model", "dim", \.model.dim, min: 1),
-            .int("model", "layers", \.model.layers, min: 1),
-            .int("model", "heads", \.model.heads, min: 1),
-            .int("model", "kv_heads", \.model.kvHeads, min: 0),
-            .int("model", "hidden", \.model.hidden, min: 1),
-            .int("model", "context", \.model.context, min: 8),
-            .bool("model", "tied", \.model.tied),
-            .int("model", "seed", \.model.seed, min: 0),
+        .int("model", "dim", \.model.dim, min: 1, "width d"),
+        .int("model", "layers", \.model.layers, min: 1, "transformer blocks"),
+        .int("model", "heads", \.model.heads, min: 1, "attention heads"),
+        .int("model", "kv_heads", \.model.kvHeads, min: 0, "KV heads (grouped-query attention); 0 = `heads`"),
+        .int("model", "hidden", \.model.hidden, min: 1, "SwiGLU hidden width"),
+        .int("model", "context", \.model.context, min: 8, "context length in tokens"),
+        .bool("model", "tied", \.model.tied, "classifier tied to the token embedding"),
+        .int("model", "seed", \.model.seed, min: 0, "initialisation seed of a new model"),
 
-            .string("data", "train", \.data.train),
-            .int("data", "train_n", \.data.trainN, min: 1),
-            .string("data", "task", \.data.task, check: {
-                ArithTask(rawValue: $0) == nil
-                    ? "must be one of \(ArithTask.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))" : nil
-            }),
-            .string("data", "levels", \.data.levels, check: RecipeMixes.checkLevels),
-            .string("data", "dialects", \.data.dialects, check: RecipeMixes.checkDialects),
-            .int("data", "seed", \.data.seed, min: 0),
-            .string("data", "eval", \.data.eval),
-            .int("data", "eval_n", \.data.evalN, min: 1),
-            .string("data", "eval_dialects", \.data.evalDialects, check: { $0.isEmpty ? nil : RecipeMixes.checkDialects($0) }),
-            .string("data", "eval_levels", \.data.evalLevels, check: RecipeMixes.checkLevels),
-            .int("data", "eval_seed", \.data.evalSeed, min: 0),
-            .bool("data", "skip_bad", \.data.skipBad),
+        .string("data", "train", \.data.train, "JSONL file to train on; empty = generate `train_n` problems"),
+        .int("data", "train_n", \.data.trainN, min: 1, "generated training problems"),
+        .choice("data", "task", \.data.task, "the generated task (docs/data.md); the eval set is generated from the same task"),
+        .string("data", "levels", \.data.levels, "level mix of the training set, `1,2,3,4,5` or weighted `1=1,5=3` (the `reckon data gen` syntax)",
+                check: RecipeMixes.checkLevels),
+        .string("data", "dialects", \.data.dialects, "dialect mix of the training set, `sae` or weighted `sae=0.9,aae=0.1`", check: RecipeMixes.checkDialects),
+        .int("data", "seed", \.data.seed, min: 0, "seed of the generated training set"),
+        .string("data", "eval", \.data.eval, "JSONL file to evaluate on; empty = generate `eval_n` examples"),
+        .int("data", "eval_n", \.data.evalN, min: 1, "generated eval examples: each problem in every eval dialect"),
+        .string("data", "eval_dialects", \.data.evalDialects, "dialects of the paired eval set; empty = those of the training mix",
+                check: { $0.isEmpty ? nil : RecipeMixes.checkDialects($0) }),
+        .string("data", "eval_levels", \.data.evalLevels, "levels of the generated eval set", check: RecipeMixes.checkLevels),
+        .int("data", "eval_seed", \.data.evalSeed, min: 0, "seed of the generated eval set"),
+        .bool("data", "skip_bad", \.data.skipBad, "skip malformed JSONL lines (and report how many) instead of stopping"),
 
-            .string("sft", "init", \.sft.initFrom),
-            .string("sft", "loss_norm", \.sft.lossNorm, check: { ["token", "sequence"].contains($0) ? nil : "must be \"token\" or \"sequence\"" }),
-            .number("sft", "control_weight", \.sft.controlWeight, min: 0),
-            .int("sft", "steps", \.sft.steps, min: 0),
-            .number("sft", "epochs", \.sft.epochs, min: 0),
-            .int("sft", "batch", \.sft.batch, min: 1),
-            .number("sft", "lr", \.sft.lr, min: 0),
-            .number("sft", "min_lr", \.sft.minLR, min: 0),
-            .int("sft", "warmup", \.sft.warmup, min: 0),
-            .number("sft", "weight_decay", \.sft.weightDecay, min: 0),
-            .number("sft", "grad_clip", \.sft.gradClip, min: 0),
-            .number("sft", "beta1", \.sft.beta1, min: 0),
-            .number("sft", "beta2", \.sft.beta2, min: 0),
-            .int("sft", "eval_every", \.sft.evalEvery, min: 0),
-            .int("sft", "eval_n", \.sft.evalN, min: 1),
-            .int("sft", "save_every", \.sft.saveEvery, min: 0),
-            .int("sft", "keep_last", \.sft.keepLast, min: 1),
-            .int("sft", "seed", \.sft.seed, min: 0),
-            .string("sft", "overflow", \.sft.overflow, check: { ["reject", "truncate"].contains($0) ? nil : "must be \"reject\" or \"truncate\"" }),
+        .string("sft", "init", \.sft.initFrom, "start from this checkpoint's weights (fresh optimizer); empty = a new model from `[model]`"),
+        .choice("sft", "loss_norm", \.sft.lossNorm,
+                "`token`: one mean over the batch's answer tokens; `sequence`: the mean of each sequence's mean, so short answers weigh as much as scratchpads"),
+        .number("sft", "control_weight", \.sft.controlWeight, min: 0,
+                "the control token's own loss weight per sequence, out of the answer mean; 0 keeps it in the mean"),
+        .int("sft", "steps", \.sft.steps, min: 0, "optimizer steps; 0 = ceil(epochs × prompts / batch)"),
+        .number("sft", "epochs", \.sft.epochs, min: 0, "passes over the data when `steps` is 0"),
+        .int("sft", "batch", \.sft.batch, min: 1, "prompts per step; each gives both modes, so 2× as many sequences"),
+        .number("sft", "lr", \.sft.lr, min: 0, "peak learning rate: linear warm-up, then cosine to `min_lr`"),
+        .number("sft", "min_lr", \.sft.minLR, min: 0, "final learning rate"),
+        .int("sft", "warmup", \.sft.warmup, min: 0, "warm-up steps"),
+        .number("sft", "weight_decay", \.sft.weightDecay, min: 0, "AdamW weight decay"),
+        .number("sft", "grad_clip", \.sft.gradClip, min: 0, "gradient-norm clip"),
+        .number("sft", "beta1", \.sft.beta1, min: 0, "AdamW β₁"),
+        .number("sft", "beta2", \.sft.beta2, min: 0, "AdamW β₂"),
+        .int("sft", "eval_every", \.sft.evalEvery, min: 0, "periodic eval (forced think and short) every this many steps; 0 = none"),
+        .int("sft", "eval_n", \.sft.evalN, min: 1, "eval examples of the periodic eval (the first of the eval set)"),
+        .int("sft", "save_every", \.sft.saveEvery, min: 0, "checkpoint every this many steps; 0 = only at the end"),
+        .int("sft", "keep_last", \.sft.keepLast, min: 1, "checkpoints kept"),
+        .int("sft", "seed", \.sft.seed, min: 0, "seed of the data order"),
+        .choice("sft", "overflow", \.sft.overflow, "examples longer than the context: `reject` drops both modes, `truncate` cuts the sequence at the context"),
 
-            .string("degrpo", "init", \.degrpo.initFrom),
-            .int("degrpo", "steps", \.degrpo.steps, min: 1),
-            .int("degrpo", "prompts_per_step", \.degrpo.promptsPerStep, min: 1),
-            .int("degrpo", "group_size", \.degrpo.groupSize, min: 2),
-            .int("degrpo", "max_response_tokens", \.degrpo.maxResponseTokens, min: 2),
-            .number("degrpo", "temperature", \.degrpo.temperature, min: 0),
-            .number("degrpo", "top_p", \.degrpo.topP, min: 0),
-            .string("degrpo", "loss", \.degrpo.loss, check: { PolicyLossConfig.Kind(rawValue: $0) == nil ? "must be \"degrpo\" or \"grpo\"" : nil }),
-            .number("degrpo", "alpha", \.degrpo.alpha, min: 0),
-            .number("degrpo", "gamma", \.degrpo.gamma, min: 0),
-            .number("degrpo", "epsilon", \.degrpo.epsilon, min: 0),
-            .number("degrpo", "beta", \.degrpo.beta, min: 0),
-            .string("degrpo", "aggregation", \.degrpo.aggregation, check: {
-                PolicyLossConfig.Aggregation(rawValue: $0) == nil ? "must be \"sequence-mean\" or \"token-mean\"" : nil }),
-            .bool("degrpo", "normalize_std", \.degrpo.normalizeStd),
-            .bool("degrpo", "freeze_decision_bias", \.degrpo.freezeDecisionBias),
-            .string("degrpo", "control_advantage", \.degrpo.controlAdvantage, check: { ["group", "contrast"].contains($0) ? nil : "must be \"group\" or \"contrast\"" }),
-            .number("degrpo", "contrast_strength", \.degrpo.contrastStrength, min: 0),
-            .int("degrpo", "contrast_steps", \.degrpo.contrastSteps, min: 0),
-            .string("degrpo", "trainable", \.degrpo.trainable, check: { ["all", "decision"].contains($0) ? nil : "must be \"all\" or \"decision\"" }),
-            .bool("degrpo", "response_term", \.degrpo.responseTerm),
-            .number("degrpo", "head_lr", \.degrpo.headLR, min: 0),
-            .string("degrpo", "rollouts", \.degrpo.rollouts, check: { ["sampled", "paired"].contains($0) ? nil : "must be \"sampled\" or \"paired\"" }),
-            .int("degrpo", "passes", \.degrpo.passes, min: 1),
-            .int("degrpo", "micro_batch", \.degrpo.microBatch, min: 1),
-            .number("degrpo", "lr", \.degrpo.lr, min: 0),
-            .int("degrpo", "warmup", \.degrpo.warmup, min: 0),
-            .number("degrpo", "weight_decay", \.degrpo.weightDecay, min: 0),
-            .number("degrpo", "grad_clip", \.degrpo.gradClip, min: 0),
-            .int("degrpo", "eval_every", \.degrpo.evalEvery, min: 0),
-            .int("degrpo", "eval_n", \.degrpo.evalN, min: 1),
-            .int("degrpo", "save_every", \.degrpo.saveEvery, min: 0),
-            .int("degrpo", "keep_last", \.degrpo.keepLast, min: 1),
-            .int("degrpo", "seed", \.degrpo.seed, min: 0),
+        .string("degrpo", "init", \.degrpo.initFrom, "warm-up checkpoint (also the frozen KL reference); empty = this run's sft model"),
+        .int("degrpo", "steps", \.degrpo.steps, min: 1, "optimizer steps (× `passes` updates)"),
+        .int("degrpo", "prompts_per_step", \.degrpo.promptsPerStep, min: 1, "prompts per step"),
+        .int("degrpo", "group_size", \.degrpo.groupSize, min: 2, "G: rollouts per prompt"),
+        .int("degrpo", "max_response_tokens", \.degrpo.maxResponseTokens, min: 2, "generation limit per rollout"),
+        .number("degrpo", "temperature", \.degrpo.temperature, min: 0, "rollout sampling temperature"),
+        .number("degrpo", "top_p", \.degrpo.topP, min: 0, "rollout top-p"),
+        .choice("degrpo", "loss", \.degrpo.loss, "`degrpo` (decoupled control-token term) or `grpo` (vanilla, for comparison)"),
+        .number("degrpo", "alpha", \.degrpo.alpha, min: 0, "α: weight of the control-token term, relative to one response's token mean"),
+        .number("degrpo", "gamma", \.degrpo.gamma, min: 0, "γ: think penalty; a correct think earns 1 − γ"),
+        .number("degrpo", "epsilon", \.degrpo.epsilon, min: 0, "ε: ratio clip"),
+        .number("degrpo", "beta", \.degrpo.beta, min: 0, "β: KL coefficient (0 skips the reference pass)"),
+        .choice("degrpo", "aggregation", \.degrpo.aggregation, "`sequence-mean`: each rollout weighs the same; `token-mean`: each token of the batch does"),
+        .bool("degrpo", "normalize_std", \.degrpo.normalizeStd, "divide advantages by the group's std"),
+        .bool("degrpo", "freeze_decision_bias", \.degrpo.freezeDecisionBias,
+              "hold still the paths that move every prompt's mode choice alike (docs/degrpo.md)"),
+        .choice("degrpo", "control_advantage", \.degrpo.controlAdvantage,
+                "`group`: the control token uses the group advantage; `contrast`: with the batch's mean advantage of thinking removed"),
+        .number("degrpo", "contrast_strength", \.degrpo.contrastStrength, min: 0, "λ in [0, 1]: the share of that mean `contrast` removes"),
+        .int("degrpo", "contrast_steps", \.degrpo.contrastSteps, min: 0, "contrast only the first N steps; 0 = all"),
+        .choice("degrpo", "trainable", \.degrpo.trainable, "`all` parameters, or only the `decision` rows of `<think>` and `<short>` in the classifier"),
+        .bool("degrpo", "response_term", \.degrpo.responseTerm, "train the response tokens' policy term"),
+        .number("degrpo", "head_lr", \.degrpo.headLR, min: 0, "learning rate of the `<think>`/`<short>` classifier rows; 0 = `lr`"),
+        .choice("degrpo", "rollouts", \.degrpo.rollouts, "`sampled`: token 0 drawn from the policy; `paired`: half of each group forced to each mode"),
+        .int("degrpo", "passes", \.degrpo.passes, min: 1, "μ: optimisation passes per rollout batch"),
+        .int("degrpo", "micro_batch", \.degrpo.microBatch, min: 1, "rollouts per forward/backward"),
+        .number("degrpo", "lr", \.degrpo.lr, min: 0, "constant learning rate after the warm-up"),
+        .int("degrpo", "warmup", \.degrpo.warmup, min: 0, "linear warm-up steps"),
+        .number("degrpo", "weight_decay", \.degrpo.weightDecay, min: 0, "AdamW weight decay"),
+        .number("degrpo", "grad_clip", \.degrpo.gradClip, min: 0, "gradient-norm clip"),
+        .int("degrpo", "eval_every", \.degrpo.evalEvery, min: 0, "periodic eval with the model's own routing; 0 = none"),
+        .int("degrpo", "eval_n", \.degrpo.evalN, min: 1, "eval examples of the periodic eval"),
+        .int("degrpo", "save_every", \.degrpo.saveEvery, min: 0, "checkpoint every this many steps; 0 = only at the end"),
+        .int("degrpo", "keep_last", \.degrpo.keepLast, min: 1, "checkpoints kept in `checkpoints-degrpo/`"),
+        .int("degrpo", "seed", \.degrpo.seed, min: 0, "seed of the prompt draws and rollout sampling"),
 
-            .string("eval", "routing", \.eval.routing, check: checkRoutings),
-            .int("eval", "n", \.eval.n, min: 0),
-            .int("eval", "max_tokens", \.eval.maxTokens, min: 1),
-            .int("eval", "seed", \.eval.seed, min: 0),
+        .list("eval", "routing", \.eval.routing, "routings of the final eval, each in turn",
+              allowed: "model, think, short, threshold:T (0 ≤ T ≤ 1)", parse: { try? RoutingPolicy(parsing: $0) }, render: \.description),
+        .int("eval", "n", \.eval.n, min: 0, "examples of the eval set to use; 0 = all"),
+        .int("eval", "max_tokens", \.eval.maxTokens, min: 1, "generated tokens per answer, capped by the context"),
+        .int("eval", "seed", \.eval.seed, min: 0, "seed of the model routing's draws"),
+        .bool("eval", "before_after", \.eval.beforeAfter,
+              "also evaluate the model the degrpo stage started from, and print think rate and accuracy by level before and after"),
 
-            .string("output", "dir", \.output.dir, check: { $0.isEmpty ? "must not be empty" : nil }),
+        .string("output", "dir", \.output.dir, "output folder", check: { $0.isEmpty ? "must not be empty" : nil }),
         ]
-    }
-
-    static func checkStages(_ text: String) -> String? {
-        let known = ["data", "sft", "degrpo", "eval"]
-        let list = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        if let bad = list.first(where: { !known.contains($0) }) {
-            return "has unknown stage \"\(bad)\" (known: \(known.joined(separator: ", ")))"
-        }
-        return nil
-    }
-
-    static func checkRoutings(_ text: String) -> String? {
-        for part in text.split(separator: ",") {
-            let spec = part.trimmingCharacters(in: .whitespaces)
-            guard let error = RoutingSyntax.check(spec) else { continue }
-            return error
-        }
-        return text.isEmpty ? "must name at least one routing" : nil
-    }
-}
-
-/// The routing spellings recipes and the CLI accept: `model`, `think`, `short`, `threshold:T`.
-/// ReckonEval owns the policy itself; recipes only check the spelling here.
-public enum RoutingSyntax {
-    public static func check(_ spec: String) -> String? {
-        if ["model", "think", "short"].contains(spec) { return nil }
-        if spec.hasPrefix("threshold:"), let t = Double(spec.dropFirst("threshold:".count)), t >= 0, t <= 1 { return nil }
-        return "has unknown routing \"\(spec)\" (use model, think, short or threshold:T with 0 ≤ T ≤ 1)"
     }
 }
 

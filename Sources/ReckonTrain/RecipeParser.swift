@@ -2,6 +2,8 @@ import Foundation
 import ReckonData
 import TOMLKit
 
+// TOML and `--set` into the typed sections through `Recipe.schema`; errors, resolved TOML, key table.
+
 /// A value read from TOML or from `--set`, before it is checked against its key.
 enum RecipeValue: Equatable, Sendable {
     case int(Int)
@@ -15,7 +17,7 @@ enum RecipeValue: Equatable, Sendable {
         switch self {
         case .int(let i): String(i)
         case .double(let d): "\(d)"
-        case .string(let s): "\"\(s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\""
+        case .string(let s): RecipeKey.quoted(s)
         case .bool(let b): String(b)
         case .other(let name): "\"<\(name)>\""
         }
@@ -32,8 +34,9 @@ enum RecipeValue: Equatable, Sendable {
     }
 }
 
-/// One recipe key: where it lives, what type it takes, and how to store and print it.
+/// One recipe key: where it lives, what it takes, how to store and print it, and what it means.
 struct RecipeKey {
+    /// The TOML type the key takes.
     enum Kind {
         case int, number, string, bool
         var expected: String {
@@ -49,6 +52,10 @@ struct RecipeKey {
     let section: String
     let name: String
     let kind: Kind
+    /// What the key does: the one place it is written (docs/cli.md's table is made from it).
+    let help: String
+    /// The values a key with a fixed set accepts, for errors and the doc; nil for open keys.
+    let allowed: String?
     /// Stores a value of the right type; returns why it is invalid, or nil.
     let store: (inout Recipe, RecipeValue) -> String?
     /// The current value as a TOML literal.
@@ -58,46 +65,82 @@ struct RecipeKey {
     var label: String { section.isEmpty ? name : "[\(section)] \(name)" }
     /// How `--set` names the key: `sft.lr`, or `stages`.
     var path: String { section.isEmpty ? name : "\(section).\(name)" }
+    /// What a value of the wrong type should have been.
+    var expected: String { allowed.map { "\($0) (a string)" } ?? kind.expected }
 
-    static func int(_ section: String, _ name: String, _ kp: WritableKeyPath<Recipe, Int>, min: Int) -> RecipeKey {
-        RecipeKey(section: section, name: name, kind: .int, store: { recipe, value in
-            guard case .int(let v) = value else { return "type" }
-            guard v >= min else { return "must be ≥ \(min), got \(v)" }
-            recipe[keyPath: kp] = v
-            return nil
-        }, render: { String($0[keyPath: kp]) })
+    /// A key whose value `decode` reads: nil for the wrong type, else the value or why it is invalid.
+    private static func make<T>(_ section: String, _ name: String, _ kind: Kind, _ help: String, allowed: String? = nil,
+                                _ kp: WritableKeyPath<Recipe, T>, render: @escaping (T) -> String,
+                                decode: @escaping (RecipeValue) -> Result<T, Invalid>?) -> RecipeKey {
+        RecipeKey(section: section, name: name, kind: kind, help: help, allowed: allowed, store: { recipe, value in
+            switch decode(value) {
+            case nil: return "type"
+            case .failure(let invalid): return invalid.why
+            case .success(let v): recipe[keyPath: kp] = v; return nil
+            }
+        }, render: { render($0[keyPath: kp]) })
     }
 
-    static func number(_ section: String, _ name: String, _ kp: WritableKeyPath<Recipe, Double>, min: Double) -> RecipeKey {
-        RecipeKey(section: section, name: name, kind: .number, store: { recipe, value in
+    struct Invalid: Error { let why: String }
+
+    static func int(_ section: String, _ name: String, _ kp: WritableKeyPath<Recipe, Int>, min: Int, _ help: String) -> RecipeKey {
+        make(section, name, .int, help, kp, render: { String($0) }) {
+            guard case .int(let v) = $0 else { return nil }
+            return v >= min ? .success(v) : .failure(Invalid(why: "must be ≥ \(min), got \(v)"))
+        }
+    }
+
+    static func number(_ section: String, _ name: String, _ kp: WritableKeyPath<Recipe, Double>, min: Double, _ help: String) -> RecipeKey {
+        make(section, name, .number, help, kp, render: { "\($0)" }) {
             let v: Double
-            switch value {
+            switch $0 {
             case .double(let d): v = d
             case .int(let i): v = Double(i)  // `lr = 1` is a number too
-            default: return "type"
+            default: return nil
             }
-            guard v.isFinite, v >= min else { return "must be a finite number ≥ \(min), got \(v)" }
-            recipe[keyPath: kp] = v
-            return nil
-        }, render: { "\($0[keyPath: kp])" })
+            return v.isFinite && v >= min ? .success(v) : .failure(Invalid(why: "must be a finite number ≥ \(min), got \(v)"))
+        }
     }
 
-    static func string(_ section: String, _ name: String, _ kp: WritableKeyPath<Recipe, String>,
+    static func string(_ section: String, _ name: String, _ kp: WritableKeyPath<Recipe, String>, _ help: String,
                        check: @escaping (String) -> String? = { _ in nil }) -> RecipeKey {
-        RecipeKey(section: section, name: name, kind: .string, store: { recipe, value in
-            guard case .string(let v) = value else { return "type" }
-            if let why = check(v) { return why }
-            recipe[keyPath: kp] = v
-            return nil
-        }, render: { "\"\($0[keyPath: kp].replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\"" })
+        make(section, name, .string, help, kp, render: quoted) {
+            guard case .string(let v) = $0 else { return nil }
+            return check(v).map { .failure(Invalid(why: $0)) } ?? .success(v)
+        }
     }
 
-    static func bool(_ section: String, _ name: String, _ kp: WritableKeyPath<Recipe, Bool>) -> RecipeKey {
-        RecipeKey(section: section, name: name, kind: .bool, store: { recipe, value in
-            guard case .bool(let v) = value else { return "type" }
-            recipe[keyPath: kp] = v
-            return nil
-        }, render: { String($0[keyPath: kp]) })
+    static func bool(_ section: String, _ name: String, _ kp: WritableKeyPath<Recipe, Bool>, _ help: String) -> RecipeKey {
+        make(section, name, .bool, help, kp, render: { String($0) }) {
+            guard case .bool(let v) = $0 else { return nil }
+            return .success(v)
+        }
+    }
+
+    /// A key whose string names one case of an enum.
+    static func choice<T: RawRepresentable & CaseIterable>(_ section: String, _ name: String, _ kp: WritableKeyPath<Recipe, T>,
+                                                           _ help: String) -> RecipeKey where T.RawValue == String {
+        let allowed = "one of " + T.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+        return make(section, name, .string, help, allowed: allowed, kp, render: { quoted($0.rawValue) }) {
+            guard case .string(let v) = $0 else { return nil }
+            return T(rawValue: v).map { .success($0) } ?? .failure(Invalid(why: "must be \(allowed), got \"\(v)\""))
+        }
+    }
+
+    /// A key whose string is a comma list of at least one value `parse` accepts.
+    static func list<T>(_ section: String, _ name: String, _ kp: WritableKeyPath<Recipe, [T]>, _ help: String, allowed: String,
+                        parse: @escaping (String) -> T?, render: @escaping (T) -> String) -> RecipeKey {
+        let allowed = "a comma list of " + allowed
+        return make(section, name, .string, help, allowed: allowed, kp, render: { quoted($0.map(render).joined(separator: ",")) }) {
+            guard case .string(let v) = $0 else { return nil }
+            let items = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            if let bad = items.first(where: { parse($0) == nil }) { return .failure(Invalid(why: "must be \(allowed), got \"\(bad)\" in \"\(v)\"")) }
+            return items.isEmpty ? .failure(Invalid(why: "must be \(allowed), got \"\(v)\"")) : .success(items.compactMap(parse))
+        }
+    }
+
+    static func quoted(_ s: String) -> String {
+        "\"\(s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\""
     }
 }
 
@@ -131,6 +174,13 @@ extension Recipe {
         var seen: [String] = []
         for key in schema where !key.section.isEmpty && !seen.contains(key.section) { seen.append(key.section) }
         return seen
+    }
+
+    /// The keys of `section`, for an unknown-key error.
+    static func knownKeys(_ section: String) -> String {
+        let names = schema.filter { $0.section == section }.map(\.name)
+        return (section.isEmpty ? "top-level keys: " : "[\(section)] keys: ") + names.joined(separator: ", ")
+            + (section.isEmpty ? "; sections: " + sectionNames.map { "[\($0)]" }.joined(separator: ", ") : "")
     }
 
     /// Reads a recipe file and applies `overrides` (`section.key=value`).
@@ -225,11 +275,11 @@ extension Recipe {
     mutating func set(section: String, key name: String, to value: RecipeValue, source: String) throws(RecipeError) {
         let label = section.isEmpty ? name : "[\(section)] \(name)"
         guard let key = Self.schema.first(where: { $0.section == section && $0.name == name }) else {
-            throw .unknownKey(source: source, key: label)
+            throw .unknownKey(source: source, key: "\(label) (\(Self.knownKeys(section)))")
         }
         guard let why = key.store(&self, value) else { return }
         if why == "type" {
-            throw .wrongType(source: source, key: key.label, expected: key.kind.expected, found: value.typeName)
+            throw .wrongType(source: source, key: key.label, expected: key.expected, found: value.typeName)
         }
         throw .invalidValue(source: source, key: key.label, reason: why)
     }
@@ -249,7 +299,7 @@ extension Recipe {
             if !section.isEmpty, !Self.sectionNames.contains(section) {
                 throw .unknownSection(source: source, section: section)
             }
-            throw .unknownKey(source: source, key: section.isEmpty ? name : "[\(section)] \(name)")
+            throw .unknownKey(source: source, key: (section.isEmpty ? name : "[\(section)] \(name)") + " (\(Self.knownKeys(section)))")
         }
         try set(section: section, key: name, to: Self.overrideValue(raw, kind: key.kind), source: source)
     }
@@ -283,6 +333,17 @@ extension Recipe {
         if let d = Double(text.replacingOccurrences(of: "_", with: "")) { return .double(d) }
         if text == "true" || text == "false" { return .bool(text == "true") }
         return .string(text)
+    }
+
+    /// The key table of docs/cli.md: every key with its default and help, in schema order.
+    public static var keyTable: String {
+        let defaults = Recipe()
+        var lines = ["| key | default | meaning |", "|-----|---------|---------|"]
+        for key in schema {
+            let values = key.allowed.map { "; \($0)" } ?? ""
+            lines.append("| `\(key.label)` | `\(key.render(defaults))` | \(key.help)\(values) |")
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// The effective recipe as TOML, every key included (for logs and reproduction).

@@ -1,6 +1,6 @@
 import ReckonModel
 
-/// Thinkless rewards and group-relative advantages (DESIGN.md §6).
+/// Thinkless rewards and group-relative advantages (docs/degrpo.md, "One step", 3–4).
 
 /// How a rollout ended, read from its tokens (the mode from token 0, never from the text).
 public struct RolloutOutcome: Sendable, Equatable {

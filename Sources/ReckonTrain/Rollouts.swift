@@ -2,6 +2,8 @@ import ReckonCore
 import ReckonData
 import ReckonModel
 
+// DeGRPO's rollouts through the one generation loop (ReckonModel/Generate.swift), scored; not the loss.
+
 /// One prompt of the RL set: its tokens and what a correct answer is.
 public struct RLPrompt: Sendable, Equatable {
     public var tokens: [Int32]
@@ -60,10 +62,11 @@ public enum Rollouts {
         // The longest prompt bounds the response length the context leaves room for.
         let room = policy.config.maxSeqLen - (prompts.map(\.tokens.count).max() ?? 0)
         guard room >= 2 else { throw ModelError.sequenceTooLong(length: policy.config.maxSeqLen - room + 2, maxSeqLen: policy.config.maxSeqLen) }
-        let modes: [Int32]? = c.pairedModes
-            ? prompts.flatMap { _ in (0..<c.groupSize).map { $0 < c.groupSize / 2 ? Tokenizer.think : Tokenizer.short } } : nil
+        let first: FirstToken = c.pairedModes
+            ? .forced(prompts.flatMap { _ in (0..<c.groupSize).map { $0 < c.groupSize / 2 ? .think : .short } }) : .sampled
+        // Every rollout of a step gets the same limit, the room the longest prompt leaves.
         let generations = try policy.generate(prompts: replicated, maxNewTokens: min(c.maxResponseTokens, room), params: c.sampling,
-                                              seed: seed, firstTokenSet: [Tokenizer.think, Tokenizer.short], forcedFirstTokens: modes)
+                                              seed: seed, first: first, rowsPerCall: max(replicated.count, 256))
         var rollouts: [Rollout] = []
         rollouts.reserveCapacity(generations.count)
         for (i, g) in generations.enumerated() {
@@ -75,7 +78,7 @@ public enum Rollouts {
             let outcome = RolloutOutcome(mode: mode, correct: correct, malformed: !parsed.isWellFormed)
             var r = Rollout(prompt: p, response: g.tokens, outcome: outcome,
                             reward: c.reward.reward(outcome), advantage: 0, truncated: truncated)
-            r.pThink = g.firstTokenProbabilities.first ?? 0.5
+            r.pThink = Float(g.pThink)
             if c.pairedModes { r.controlImportance = 2 * (mode == .think ? r.pThink : 1 - r.pThink) }
             rollouts.append(r)
         }

@@ -2,6 +2,8 @@ import Foundation
 import ReckonCore
 import ReckonModel
 
+// Warm-up SFT's step and its `StageTrainer` conformance; not the data set (SFTData.swift) or the loop.
+
 /// Settings of warm-up SFT, taken from a recipe's [sft] section.
 public struct SFTConfig: Sendable, Equatable {
     /// How the answer-token losses of a batch are averaged.
@@ -32,7 +34,6 @@ public struct SFTConfig: Sendable, Equatable {
 
     /// The config of a recipe over a data set of `prompts` pairs: `steps`, or `epochs` of it.
     public init(recipe s: Recipe.SFT, prompts: Int) throws(TrainError) {
-        guard let norm = LossNorm(rawValue: s.lossNorm) else { throw .invalidConfig("[sft] loss_norm must be \"token\" or \"sequence\"") }
         let steps = s.steps > 0 ? s.steps : Int((s.epochs * Double(prompts) / Double(s.batch)).rounded(.up))
         guard steps > 0 else { throw .invalidSchedule("[sft] steps is 0 and epochs × prompts / batch rounds to 0 steps") }
         let schedule = try LRSchedule(maxLR: Float(s.lr), minLR: Float(s.minLR), warmupSteps: min(s.warmup, steps), totalSteps: steps)
@@ -40,7 +41,7 @@ public struct SFTConfig: Sendable, Equatable {
                   adamw: AdamWConfig(beta1: Float(s.beta1), beta2: Float(s.beta2), weightDecay: Float(s.weightDecay),
                                      gradClip: Float(s.gradClip)),
                   seed: UInt64(s.seed))
-        lossNorm = norm
+        lossNorm = s.lossNorm
         controlWeight = Float(s.controlWeight)
     }
 }
@@ -79,7 +80,7 @@ public struct SFTTrainer {
     /// Padded lengths are multiples of this (capped at the context).
     static let lengthBucket = 32
 
-    public init(config: SFTConfig, data: SFTData, model: Transformer, optimizer: AdamW? = nil, step: Int = 0) throws(SFTError) {
+    public init(config: SFTConfig, data: SFTData, model: Transformer, optimizer: AdamW? = nil, step: Int = 0) throws(TrainError) {
         guard data.count > 0 else { throw .noData }
         self.config = config
         self.data = data
@@ -116,7 +117,10 @@ public struct SFTTrainer {
     /// longest sequence, and their gradients add up before the update. The weights are
     /// normalised over the answer tokens of both, so this is the same gradient as one batch
     /// padded to the longest sequence, at a fraction of the padding.
-    public mutating func trainStep() throws -> SFTStepStats {
+    public mutating func trainStep() throws -> SFTStepStats { try trainStep(lr: config.schedule.lr(at: step)) }
+
+    /// One step at learning rate `lr` (the stage loop's schedule).
+    public mutating func trainStep(lr: Float) throws -> SFTStepStats {
         let start = DispatchTime.now().uptimeNanoseconds
         let indices = batchIndices(step: step)
         let passes = [indices.map { data.pairs[$0].short }, indices.map { data.pairs[$0].long }]
@@ -141,7 +145,6 @@ public struct SFTTrainer {
             loss += l
             realTokens += tokens
         }
-        let lr = config.schedule.lr(at: step)
         let norm = try optimizer.update(params: &model.params, grads: model.grads, lr: lr)
         step += 1
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -156,20 +159,11 @@ public struct SFTTrainer {
     /// `weights[i]` on the answer tokens of sequence i; adds to the gradients and returns
     /// (weighted loss, non-pad tokens).
     private mutating func accumulate(_ sequences: [TrainingSequence], weights sequenceWeights: [RowWeights]) throws -> (Float, Int) {
-        let context = model.config.maxSeqLen
-        let longest = sequences.map(\.rowCount).max() ?? 1
-        let length = min(context, (longest + Self.lengthBucket - 1) / Self.lengthBucket * Self.lengthBucket)
-        var tokens: [Int32] = [], targets: [Int32] = []
-        tokens.reserveCapacity(sequences.count * length)
-        targets.reserveCapacity(sequences.count * length)
-        var realTokens = 0
-        for s in sequences {
-            let rows = s.rows(length: length)
-            tokens += rows.inputs
-            targets += rows.targets
-            realTokens += min(length, s.rowCount)
-        }
-        let weights = targets.enumerated().map { i, t -> Float in
+        let length = PackedBatch.length(longest: sequences.map(\.rowCount).max() ?? 1, bucket: Self.lengthBucket,
+                                        context: model.config.maxSeqLen)
+        let packed = PackedBatch(sequences, length: length)
+        let realTokens = sequences.reduce(0) { $0 + min(length, $1.rowCount) }
+        let weights = packed.targets.enumerated().map { i, t -> Float in
             guard t >= 0 else { return 0 }
             let w = sequenceWeights[i / length]
             return i % length == sequences[i / length].promptLength - 1 ? w.control : w.answer
@@ -177,11 +171,29 @@ public struct SFTTrainer {
         let key = length * 100_000 + sequences.count
         var acts = try buffers[key] ?? Activations(config: model.config, batch: sequences.count, seqLen: length)
         buffers[key] = nil  // hand the buffer over without a copy-on-write
-        try acts.setBatch(tokens: tokens, targets: targets)
+        try acts.setBatch(tokens: packed.inputs, targets: packed.targets)
         model.forward(&acts)
         let loss = Transformer.loss(acts, weights: weights)
         try model.backward(&acts, weights: weights)
         buffers[key] = acts
         return (loss, realTokens)
+    }
+}
+
+extension SFTTrainer: StageTrainer {
+    public mutating func runStep(lr: Float) throws -> StageStep {
+        let s = try trainStep(lr: lr)
+        let tokensPerSecond = Double(s.tokens) / max(s.seconds, 1e-9)
+        return StageStep(loss: Double(s.loss), record: [
+            "step": Double(s.step), "loss": Double(s.loss), "lr": Double(s.lr), "grad_norm": Double(s.gradNorm),
+            "tokens_per_s": tokensPerSecond, "answer_tokens": Double(s.answerTokens), "step_seconds": s.seconds,
+        ], progress: String(format: "%.0f tok/s | lr %.2e", Double(s.tokens) / s.seconds, s.lr))
+    }
+
+    public mutating func restore(model: Transformer, optimizer: AdamW, step: Int, rngState: UInt64) throws(TrainError) {
+        guard rngState == self.rngState else { throw .invalidConfig("saved with another [sft] seed, so the data order would differ") }
+        self.model = model
+        self.optimizer = optimizer
+        self.step = step
     }
 }

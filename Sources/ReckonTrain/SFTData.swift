@@ -1,6 +1,8 @@
 import ReckonData
 import ReckonModel
 
+// Examples to pairs of training sequences under the overflow rule; packing is `PackedBatch`'s.
+
 /// The warm-up training set: every usable example as a pair of sequences, its short-mode
 /// and its think-mode answer after the same prompt (PromptFormat), so both go in one batch.
 public struct SFTData: Sendable {
@@ -10,7 +12,7 @@ public struct SFTData: Sendable {
     }
 
     /// What to do with an example whose think-mode sequence exceeds the context.
-    public enum Overflow: String, Sendable {
+    public enum Overflow: String, Sendable, CaseIterable {
         /// Drop the example (both modes), so the model never learns a cut-off answer.
         case reject
         /// Keep the first `context` tokens; the loss then covers only what fits.

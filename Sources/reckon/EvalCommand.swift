@@ -21,7 +21,8 @@ struct EvalCommand: ParsableCommand {
 
     @Option(help: "Checkpoint (HDF5); the shipped default when omitted.") var checkpoint: String?
     @Option(help: "JSONL data set.") var data: String
-    @Option(help: "model, think, short or threshold:T; or a comma list of them.") var routing = "model"
+    @Option(help: "model, think, short or threshold:T; or a comma list of them (default: the rule stored in the checkpoint, else model).")
+    var routing: RoutingList?
     @Option(help: "Compute-allocation methods to compare (instead of --routing): short, think, self-route, threshold:T, sample, best-of-N, adaptive-entropy[:MEAN_N], adaptive-nll[:MEAN_N]; 'thresholds' adds threshold:0.1…0.9.")
     var methods: String?
     @Option(help: "Validation split (JSONL) on which adaptive methods fit their rule; never the --data file.") var validation: String?
@@ -41,9 +42,6 @@ struct EvalCommand: ParsableCommand {
     func validate() throws {
         guard maxTokens >= 1, batch >= 1, threads >= 1 else { throw ValidationError("--max-tokens, --batch and --threads must be ≥ 1") }
         if let limit, limit < 1 { throw ValidationError("--limit must be ≥ 1") }
-        for spec in routingSpecs {
-            do { _ = try RoutingPolicy(parsing: spec) } catch { throw ValidationError("--routing: \(error)") }
-        }
         for m in methodSpecs {
             do { _ = try ComputeMethod(parsing: m) } catch { throw ValidationError("--methods: \(error)") }
         }
@@ -58,23 +56,20 @@ struct EvalCommand: ParsableCommand {
         }
     }
 
-    var routingSpecs: [String] { routing.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-
     func run() throws {
         BLAS.setThreads(threads)
-        let (model, path) = try DefaultCheckpoint.loadModel(checkpoint)
+        let (model, path, stored) = try DefaultCheckpoint.loadModel(checkpoint)
         if checkpoint == nil { note("eval: no --checkpoint given; using the shipped default \(path)") }
-        let contents: JSONLContents
-        do { contents = try JSONL.read(path: data, skipBad: skipBad) } catch { throw fail(error) }
-        if contents.skippedCount > 0 { note("\(data): skipped \(contents.skippedCount) bad lines (first: \(contents.skipped[0]))") }
-        let examples = limit.map { Array(contents.examples.prefix($0)) } ?? contents.examples
-        guard !examples.isEmpty else { throw fail("\(data): no examples to evaluate") }
+        if routing == nil && methods == nil {
+            note("eval: no --routing given; " + (stored.map { "using the rule stored in the checkpoint, \($0.summary)" } ?? "the checkpoint stores no rule, so model"))
+        }
+        let all = try readExamples(data, skipBad: skipBad)
+        let examples = limit.map { Array(all.prefix($0)) } ?? all
+        guard !examples.isEmpty else { throw CLIError("\(data): no examples to evaluate") }
         if methods != nil { return try runMethods(model: model, examples: examples) }
 
         var reports: [EvalReport] = []
-        for spec in routingSpecs {
-            let policy: RoutingPolicy
-            do { policy = try RoutingPolicy(parsing: spec) } catch { throw fail(error) }
+        for policy in routing?.policies ?? [stored?.policy ?? .model] {
             let report = try Self.evaluate(model: model, examples: examples, dataName: data,
                                            options: EvalOptions(routing: policy, maxNewTokens: maxTokens, batchSize: batch, seed: seed),
                                            keepRecords: records)
@@ -89,7 +84,7 @@ struct EvalCommand: ParsableCommand {
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 let bytes = reports.count == 1 ? try reports[0].json() : try encoder.encode(reports)
                 try (bytes + Data("\n".utf8)).write(to: URL(fileURLWithPath: json))
-            } catch { throw fail("\(json): cannot write the JSON report: \(error.localizedDescription)") }
+            } catch { throw CLIError("\(json): cannot write the JSON report: \(error.localizedDescription)") }
             note("wrote \(json)")
         }
     }
@@ -97,25 +92,21 @@ struct EvalCommand: ParsableCommand {
     /// `--methods`: every method on the same examples, one row each, on the simulated clock.
     func runMethods(model: Transformer, examples: [Example]) throws {
         let parsed = try methodSpecs.map { spec -> ComputeMethod in
-            do { return try ComputeMethod(parsing: spec) } catch { throw fail(error) }
+            try ComputeMethod(parsing: spec)
         }
         var validationExamples: [Example]?
         if let validation {
-            do { validationExamples = try JSONL.read(path: validation, skipBad: skipBad).examples } catch { throw fail(error) }
+            validationExamples = try JSONL.read(path: validation, skipBad: skipBad).examples
         }
-        let config: EngineConfig
-        do { config = try EngineConfig(slots: slots) } catch { throw fail(error) }
+        let config = try EngineConfig(slots: slots)
         let eval = ComputeEval(model: model, engineConfig: config, cost: try StepCostModel(flopsPerSecond: simFlops),
                                arrivals: arrivalRate.map { .poisson(rate: $0, seed: seed) } ?? .batch,
                                maxTokens: maxTokens, temperature: sampleTemperature, seed: seed)
         var rows: [ComputeRow] = []
         for m in parsed {
             let bar = ProgressBar(total: 1000, label: "eval \(m) (per mille of requests)")
-            let row: ComputeRow
-            do {
-                row = try eval.run(m, test: examples, validation: validationExamples,
+            let row = try eval.run(m, test: examples, validation: validationExamples,
                                    progress: { done, total in bar.update(done * 1000 / max(1, total)) })
-            } catch let e as EvalError { throw fail(e) }
             bar.finish()
             note(String(format: "%@: accuracy %.1f%%, %.3f GFLOP/query", m.description, 100 * row.all.accuracy, row.all.flopsPerQuery / 1e9))
             rows.append(row)
@@ -125,7 +116,7 @@ struct EvalCommand: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             do { try (encoder.encode(rows) + Data("\n".utf8)).write(to: URL(fileURLWithPath: json)) } catch {
-                throw fail("\(json): cannot write the JSON report: \(error.localizedDescription)")
+                throw CLIError("\(json): cannot write the JSON report: \(error.localizedDescription)")
             }
             note("wrote \(json)")
         }

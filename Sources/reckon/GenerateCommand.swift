@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReckonCheckpoint
 import ReckonCore
 import ReckonData
 import ReckonEval
@@ -36,11 +37,12 @@ struct GenerateCommand: ParsableCommand {
         BLAS.setThreads(threads)
         let inputs = try readInputs()
         guard !inputs.isEmpty else { throw fail("no prompts to answer (the input has no lines)") }
-        let (model, path) = try DefaultCheckpoint.loadModel(checkpoint)
-        note("generate: \(inputs.count) prompt\(inputs.count == 1 ? "" : "s") with \(path), routing \(runtime.routing)"
+        let (model, path, stored) = try DefaultCheckpoint.loadModel(checkpoint)
+        let routing = runtime.routingPolicy(stored: stored)
+        note("generate: \(inputs.count) prompt\(inputs.count == 1 ? "" : "s") with \(path), \(runtime.routingNote(stored: stored))"
              + (runtime.budget.map { ", budget \($0) (\(runtime.budgetPolicy), \(runtime.order)\(runtime.loadLinked ? ", load-linked" : ""))" } ?? ""))
 
-        let results = try Self.replay(inputs: inputs, model: model, options: runtime, label: "generate")
+        let results = try Self.replay(inputs: inputs, model: model, options: runtime, routing: routing, label: "generate")
         let sink: FileHandle
         if let output {
             guard FileManager.default.createFile(atPath: output, contents: nil), let h = FileHandle(forWritingAtPath: output) else {
@@ -69,22 +71,22 @@ struct GenerateCommand: ParsableCommand {
                 throw fail("\(name): cannot read the file: \((error as NSError).localizedDescription)")
             }
         }
-        do { return try GenerationInput.parse(data, file: name == "-" ? "<stdin>" : name) } catch { throw fail(error) }
+        return try GenerationInput.parse(data, file: name == "-" ? "<stdin>" : name)
     }
 
     /// Runs every input through the engine on the configured clock, with a progress bar.
-    static func replay(inputs: [GenerationInput], model: Transformer, options: RuntimeOptions, label: String) throws -> [RequestResult] {
+    static func replay(inputs: [GenerationInput], model: Transformer, options: RuntimeOptions, routing: RoutingPolicy,
+                       label: String) throws -> [RequestResult] {
         var requests: [Request] = []
         for (i, input) in inputs.enumerated() {
             let tokens = PromptFormat.prompt(input.prompt)
             guard tokens.count < model.config.maxSeqLen else {
                 throw fail("input \(i + 1): the prompt has \(tokens.count) tokens; the model's context is \(model.config.maxSeqLen)")
             }
-            requests.append(try options.request(id: input.id ?? "\(i + 1)", prompt: tokens, group: input.group, index: i))
+            requests.append(options.request(id: input.id ?? "\(i + 1)", prompt: tokens, group: input.group, index: i, routing: routing))
         }
         let config = try options.engineConfig()
-        var engine: Engine<TransformerBackend>
-        do { engine = try Engine(backend: TransformerBackend(model: model, slots: config.slots), config: config) } catch { throw fail(error) }
+        var engine = try Engine(backend: TransformerBackend(model: model, slots: config.slots), config: config)
         let arrivals = try options.arrivalProcess().times(count: requests.count)
         let bar = ProgressBar(total: requests.count, label: label)
         let results = try Replay.run(requests, arrivals: arrivals, engine: &engine, clock: try options.replayClock(),
@@ -132,6 +134,15 @@ struct GenerateCommand: ParsableCommand {
         for a in BudgetAction.allCases {
             let k = results.filter { $0.budgetAction == a }.count
             if k > 0 { parts.append("\(a.rawValue) \(k)") }
+        }
+        // Think rate by difficulty, when the input says each line's level: where routing shows.
+        let byLevel = Dictionary(grouping: zip(results, inputs).filter { $0.0.finishReason != .rejected }, by: { $0.1.difficulty })
+        let levels = byLevel.keys.compactMap { $0 }.sorted()
+        if !levels.isEmpty {
+            parts.append("think rate by level " + levels.map { level in
+                let rows = byLevel[level] ?? []
+                return String(format: "%d: %.1f%%", level, 100 * Double(rows.filter { $0.0.mode == .think }.count) / Double(max(1, rows.count)))
+            }.joined(separator: " "))
         }
         let latencies = served.map(\.latency).sorted()
         if !latencies.isEmpty {

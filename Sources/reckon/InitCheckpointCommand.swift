@@ -33,7 +33,7 @@ struct InitCheckpointCommand: ParsableCommand {
         var checkpoint = Checkpoint(model: model)
         if !modelOnly {
             let text = try recipe.map { try String(contentsOfFile: $0, encoding: .utf8) } ?? ""
-            checkpoint.optimizer = AdamW(config: AdamWConfig(), layout: model.layout)
+            checkpoint.optimizer = AdamW(config: AdamWConfig(), layout: model.layout).state
             checkpoint.train = TrainingState(stage: stage, step: 0, recipe: text, rngState: RNG(seed: seed).state)
         }
         try checkpoint.save(to: output)

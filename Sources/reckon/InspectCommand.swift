@@ -17,12 +17,8 @@ struct InspectCommand: ParsableCommand {
     var verify = false
 
     func run() throws {
-        let s: CheckpointSummary
-        do { s = try CheckpointSummary.read(from: checkpoint) } catch { throw fail(error) }
-        var verification: CheckpointVerification?
-        if verify {
-            do { verification = try CheckpointVerification.run(path: checkpoint) } catch { throw fail(error) }
-        }
+        let s = try CheckpointSummary.read(from: checkpoint)
+        let verification = try verify ? CheckpointVerification.run(path: checkpoint) : nil
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -58,6 +54,7 @@ struct InspectCommand: ParsableCommand {
         } else {
             lines.append("optimizer   none (model-only checkpoint: loads for inference, cannot resume)")
         }
+        if let r = s.routing { lines.append("routing     \(r.summary)") }
         if let t = s.train {
             lines.append("training    stage \(t.stage), step \(t.step), rng_state 0x\(String(t.rngState, radix: 16))")
             for (name, state) in t.rngStreams.sorted(by: { $0.key < $1.key }) {

@@ -5,9 +5,10 @@ import ReckonModel
 import ReckonRuntime
 
 /// The shipped default model, used when no --checkpoint is given: looked up relative to the
-/// working directory, then to the repository the executable was built in.
+/// working directory, then to the repository the executable was built in. It is the shipped
+/// model that routes best, and it stores the routing rule it is used with (README, "Shipped checkpoints").
 enum DefaultCheckpoint {
-    static let relativePath = "checkpoints/selfroute-small.h5"
+    static let relativePath = "checkpoints/overthink-router.h5"
 
     static func resolve(_ given: String?) throws -> String {
         if let given { return given }
@@ -26,20 +27,22 @@ enum DefaultCheckpoint {
         return (candidates.first(where: { FileManager.default.fileExists(atPath: $0) }), candidates)
     }
 
-    static func loadModel(_ given: String?) throws -> (Transformer, String) {
+    /// The model, the path it was loaded from, and the routing rule stored with it.
+    static func loadModel(_ given: String?) throws -> (model: Transformer, path: String, routing: StoredRouting?) {
         let path = try resolve(given)
-        do { return (try Checkpoint.load(from: path).model(), path) } catch { throw fail(error) }
+        let checkpoint = try Checkpoint.load(from: path)
+        return (try checkpoint.model(), path, checkpoint.routing)
     }
 }
 
 /// Routing, budget, arrivals and sampling, shared by `generate`, `eval` and `audit`.
 struct RuntimeOptions: ParsableArguments {
-    @Option(help: "model, think, short or threshold:T.") var routing = "model"
-    @Option(help: "Global thinking budget C or C:R (capacity, refill per second); none by default.") var budget: String?
-    @Option(help: "When the budget cannot pay: truncate, downgrade, queue or reject.") var budgetPolicy = "truncate"
-    @Option(help: "Budget unit: tokens or flops.") var budgetUnit = "tokens"
+    @Option(help: "model, think, short or threshold:T (default: the rule stored in the checkpoint, else model).") var routing: RoutingPolicy?
+    @Option(help: "Global thinking budget C or C:R (capacity, refill per second); none by default.") var budget: BudgetSpec?
+    @Option(help: "When the budget cannot pay: truncate, downgrade, queue or reject.") var budgetPolicy: BudgetPolicy = .truncate
+    @Option(help: "Budget unit: tokens or flops.") var budgetUnit: BudgetUnit = .tokens
     @Option(help: "Seconds a request may wait for budget under --budget-policy queue.") var queueDeadline = 5.0
-    @Option(help: "Who gets scarce budget first: fifo, value or fair.") var order = "fifo"
+    @Option(help: "Who gets scarce budget first: fifo, value or fair.") var order: GrantOrder = .fifo
     @Flag(help: "Raise the think threshold as demand outruns the budget's refill (see docs/runtime.md).") var loadLinked = false
     @Option(help: "Poisson arrivals per second; all at once when omitted.") var arrivalRate: Double?
     @Option(help: "Seed of the arrival times.") var arrivalSeed: UInt64 = 1
@@ -54,7 +57,6 @@ struct RuntimeOptions: ParsableArguments {
     @Option(help: "Seed of sampling and of model routing's draws.") var seed: UInt64 = 1
 
     func validate() throws {
-        _ = try routingPolicy()
         _ = try engineConfig()
         _ = try replayClock()
         _ = try arrivalProcess()
@@ -63,22 +65,26 @@ struct RuntimeOptions: ParsableArguments {
         do { try sampling.validate() } catch { throw ValidationError("\(error)") }
     }
 
-    func routingPolicy() throws -> RoutingPolicy {
-        do { return try RoutingPolicy(parsing: routing) } catch { throw ValidationError("--routing: \(error)") }
+    /// --routing, else the checkpoint's stored rule, else the model's own sampled choice.
+    func routingPolicy(stored: StoredRouting?) -> RoutingPolicy { routing ?? stored?.policy ?? .model }
+
+    /// The routing in use and where it came from, for progress output.
+    func routingNote(stored: StoredRouting?) -> String {
+        if let routing { return "routing \(routing)" }
+        guard let stored else { return "routing model (no rule stored in the checkpoint)" }
+        return "routing \(stored.policy) (stored in the checkpoint, chosen on \(stored.split))"
     }
 
     var sampling: SamplingParams { SamplingParams(temperature: temperature, topK: topK, topP: topP) }
 
     func engineConfig() throws -> EngineConfig {
-        guard let unit = BudgetUnit(rawValue: budgetUnit) else { throw ValidationError("--budget-unit must be tokens or flops, got \"\(budgetUnit)\"") }
-        guard let policy = BudgetPolicy(rawValue: budgetPolicy) else {
-            throw ValidationError("--budget-policy must be truncate, downgrade, queue or reject, got \"\(budgetPolicy)\"")
-        }
-        guard let grantOrder = GrantOrder(rawValue: order) else { throw ValidationError("--order must be fifo, value or fair, got \"\(order)\"") }
         do {
-            let b = try budget.map { try BudgetConfig(parsing: $0, unit: unit, policy: policy, queueDeadline: queueDeadline) }
+            let b = try budget.map {
+                try BudgetConfig(capacity: $0.capacity, refillPerSecond: $0.refillPerSecond, unit: budgetUnit, policy: budgetPolicy,
+                                 queueDeadline: queueDeadline)
+            }
             if loadLinked && b == nil { throw ValidationError("--load-linked needs a --budget to link to") }
-            return try EngineConfig(slots: slots, budget: b, order: grantOrder, loadLinked: loadLinked ? LoadLinkedConfig() : nil)
+            return try EngineConfig(slots: slots, budget: b, order: order, loadLinked: loadLinked ? LoadLinkedConfig() : nil)
         } catch let e as RuntimeError { throw ValidationError("\(e)") }
     }
 
@@ -97,9 +103,9 @@ struct RuntimeOptions: ParsableArguments {
         return .poisson(rate: arrivalRate, seed: arrivalSeed)
     }
 
-    /// A request for input line `index`.
-    func request(id: String, prompt: [Int32], group: String?, index: Int) throws -> Request {
-        Request(id: id, prompt: prompt, group: group ?? "default", routing: try routingPolicy(), sampling: sampling,
-                seed: seed &+ UInt64(index) &* 0x9E37_79B9, maxTokens: maxTokens, thinkingTokenBudget: thinkingTokenBudget)
+    /// A request for input line `index + 1`, routed by `routing`.
+    func request(id: String, prompt: [Int32], group: String?, index: Int, routing: RoutingPolicy) -> Request {
+        Request(id: id, prompt: prompt, group: group ?? "default", routing: routing, sampling: sampling,
+                seed: Request.seed(base: seed, number: UInt64(index) + 1), maxTokens: maxTokens, thinkingTokenBudget: thinkingTokenBudget)
     }
 }

@@ -26,7 +26,7 @@ struct ServeCommand: AsyncParsableCommand {
         Example: reckon serve --budget 2000:500 --budget-policy truncate --api-key secret
         """)
 
-    @Option(help: "Checkpoint (HDF5); the shipped default when omitted (the warm-up checkpoint if the self-routing one is absent).")
+    @Option(help: "Checkpoint (HDF5); the shipped default when omitted.")
     var checkpoint: String?
     @Option(help: "Address to bind; 0.0.0.0 exposes the server to the network.") var host = "127.0.0.1"
     @Option(help: "Port to bind (0: any free port).") var port = ServerConfig.defaultPort
@@ -77,8 +77,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         BLAS.setThreads(threads)
         let path = try Self.checkpointPath(checkpoint)
-        let model: Transformer
-        do { model = try Checkpoint.load(from: path).model() } catch { throw fail(error) }
+        let checkpoint = try Checkpoint.load(from: path)
+        let (model, stored) = (try checkpoint.model(), checkpoint.routing)
 
         var engine = try runtime.engineConfig()
         engine.maxPending = maxPending
@@ -97,15 +97,14 @@ struct ServeCommand: AsyncParsableCommand {
         config.logLevel = logLevel
         do { config.budgetStore = try budgetStore.map { try RedisBudgetAddress(parsing: $0) } } catch { throw ValidationError("--budget-store: \(error)") }
         config.budgetStoreFallback = BudgetStoreFallback(rawValue: budgetStoreFallback) ?? .deny
-        config.defaults.routing = try runtime.routingPolicy()
+        config.defaults.routing = runtime.routingPolicy(stored: stored)
         config.defaults.sampling = runtime.sampling
         config.defaults.maxTokens = runtime.maxTokens
         config.defaults.thinkingTokenBudget = runtime.thinkingTokenBudget
         config.defaults.seed = runtime.seed
 
-        let server: ReckonHTTPServer
-        do { server = try ReckonHTTPServer(model: model, engine: engine, config: config) } catch { throw fail(error) }
-        let summary = "serve: \(config.modelName) (\(path), \(model.parameterCount) parameters), \(engine.slots) slots, queue \(maxPending)"
+        let server = try ReckonHTTPServer(model: model, engine: engine, config: config)
+        let summary = "serve: \(config.modelName) (\(path), \(model.parameterCount) parameters), \(runtime.routingNote(stored: stored)), \(engine.slots) slots, queue \(maxPending)"
             + (runtime.budget.map { ", budget \($0) (\(runtime.budgetPolicy), \(runtime.order)\(runtime.loadLinked ? ", load-linked" : ""))" } ?? "")
             + (config.budgetStore.map { ", shared through \($0) (fallback \(budgetStoreFallback))" } ?? "")
             + (config.apiKey != nil ? ", bearer auth on" : "")

@@ -23,16 +23,16 @@ enum TrainPreflight {
     /// SFT keeps a buffer per pass (short and think), DeGRPO one for its rollouts.
     static func memoryEstimate(_ r: Recipe) -> (total: UInt64, detail: String) {
         let c = r.modelConfig
-        let stages = r.stageList
+        let stages = r.stages
         let params = UInt64(ParameterLayout(c).count) * 16
         var activations: UInt64 = 0
         var parts = ["\(MemoryCheck.gb(params)) for weights, gradients and optimizer moments"]
-        if stages.contains("sft") {
+        if stages.contains(.sft) {
             let a = 2 * UInt64(Activations.bytes(config: c, batch: max(1, r.sft.batch), seqLen: c.maxSeqLen))
             activations = max(activations, a)
             parts.append("\(MemoryCheck.gb(a)) for SFT activations at batch \(r.sft.batch) × context \(c.maxSeqLen)")
         }
-        if stages.contains("degrpo") {
+        if stages.contains(.degrpo) {
             let rows = max(1, r.degrpo.promptsPerStep * r.degrpo.groupSize)
             let a = UInt64(Activations.bytes(config: c, batch: rows, seqLen: c.maxSeqLen))
             activations = max(activations, a)

@@ -118,7 +118,8 @@ final class HardeningCLITests: XCTestCase {
 
     func testTrainPreflightRefusesBeforeAnyWork() throws {
         let dir = try scratch()
-        let recipe = Self.repository.appendingPathComponent("Recipes/quickstart.toml").path
+        // An SFT recipe with the small model's context of 256 (the quickstart is a DeGRPO recipe).
+        let recipe = Self.repository.appendingPathComponent("Recipes/warmup-small.toml").path
         try "a file".write(to: dir.appendingPathComponent("afile"), atomically: true, encoding: .utf8)
         let cases: [([String], String, String)] = [
             (["--set", "sft.batch=100000", "--set", "output.dir=big"], "big", "for SFT activations at batch 100000 × context 256"),

@@ -42,6 +42,6 @@ final class TokenizeCommandTests: XCTestCase {
         r = try CLI().run(["tokenize", "--tokenizer", bad.path, "--text", "a"], in: dir)
         XCTAssertEqual(r.status, 1)
         XCTAssertEqual(r.output.split(separator: "\n").first.map(String.init),
-                       "Error: \(bad.path): unsupported pre-tokenizer \"Metaspace\"; supported: gpt2, smollm, llama-bpe, qwen2")
+                       "error: \(bad.path): unsupported pre-tokenizer \"Metaspace\"; supported: gpt2, smollm, llama-bpe, qwen2")
     }
 }

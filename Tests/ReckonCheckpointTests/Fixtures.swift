@@ -28,7 +28,7 @@ enum Fixture {
         let train = TrainingState(stage: "sft", step: 17, recipe: "stage sft\nlr 3e-4\n# ünïcode ✓\n",
                                   rngState: 0xDEAD_BEEF_0123_4567, rngStreams: ["sampler": 42, "data": UInt64.max],
                                   metrics: ["loss": 1.25, "lr": 3e-4])
-        return Checkpoint(model: model, optimizer: opt, train: train)
+        return Checkpoint(model: model, optimizer: opt.state, train: train)
     }
 
     /// Asserts that `body` throws a CheckpointError satisfying `match`, whose one-line message

@@ -17,15 +17,15 @@ final class EvaluatorTests: XCTestCase {
         ]
         let gens = [
             // a: short, correct (the verifier normalises " 07.").
-            RoutedGeneration(tokens: [Tokenizer.short] + bytes(" 07.") + [Tokenizer.eos], pThink: 0.2),
+            GenerationResult(tokens: [Tokenizer.short] + bytes(" 07.") + [Tokenizer.eos], pThink: 0.2),
             // b: think, correct.
-            RoutedGeneration(tokens: PromptFormat.longAnswer(steps: "47+85|7+5=12|4+8+1=13|=132", short: "132"), pThink: 0.9),
+            GenerationResult(tokens: PromptFormat.longAnswer(steps: "47+85|7+5=12|4+8+1=13|=132", short: "132"), pThink: 0.9),
             // c: think, cut off before </think>: wrong even though the steps hold 132.
-            RoutedGeneration(tokens: [Tokenizer.think] + bytes("47+85|=132"), pThink: 0.7),
+            GenerationResult(tokens: [Tokenizer.think] + bytes("47+85|=132"), pThink: 0.7),
             // d: short, wrong.
-            RoutedGeneration(tokens: PromptFormat.shortAnswer("8"), pThink: 0.1),
+            GenerationResult(tokens: PromptFormat.shortAnswer("8"), pThink: 0.1),
             // e: no control token: wrong and malformed, mode unknown.
-            RoutedGeneration(tokens: bytes("7") + [Tokenizer.eos], pThink: 0.6),
+            GenerationResult(tokens: bytes("7") + [Tokenizer.eos], pThink: 0.6),
         ]
         let records = zip(ex.indices, zip(ex, gens)).map { i, pair in Evaluator.score(pair.0, index: i, generation: pair.1) }
         XCTAssertEqual(records.map(\.correct), [true, true, false, false, false])
@@ -58,7 +58,7 @@ final class EvaluatorTests: XCTestCase {
 
         // A skipped example (prompt filled the context) is counted apart.
         var withSkip = records
-        withSkip.append(Evaluator.score(ex[0], index: 5, generation: RoutedGeneration(tokens: [], pThink: .nan)))
+        withSkip.append(Evaluator.score(ex[0], index: 5, generation: GenerationResult(tokens: [], pThink: .nan)))
         let r2 = EvalReport(routing: "model", records: withSkip)
         XCTAssertEqual(r2.skipped, 1)
         XCTAssertEqual(r2.overall, o)
@@ -66,7 +66,7 @@ final class EvaluatorTests: XCTestCase {
 
     func testReportJSONHasTheDocumentedKeys() throws {
         let rec = Evaluator.score(Example(difficulty: 3, prompt: "p", answer: "1"), index: 0,
-                                  generation: RoutedGeneration(tokens: PromptFormat.shortAnswer("1"), pThink: 0.25))
+                                  generation: GenerationResult(tokens: PromptFormat.shortAnswer("1"), pThink: 0.25))
         let json = try JSONSerialization.jsonObject(with: EvalReport(routing: "short", data: "x.jsonl", records: [rec]).json()) as! [String: Any]
         XCTAssertEqual(Set(json.keys), ["routing", "data", "n", "skipped", "overall", "by_difficulty", "by_group"])
         let overall = json["overall"] as! [String: Any]
@@ -94,9 +94,9 @@ final class EvaluatorTests: XCTestCase {
         let model = try Transformer(config: config, seed: 3)
         let prompts = [PromptFormat.prompt("1+2="), PromptFormat.prompt("12+34="), PromptFormat.prompt(String(repeating: "x", count: 30))]
         let u = [0.0, 0.999, 0.5]
-        let think = try RoutedGenerator.generate(model: model, prompts: prompts, routing: .think, maxNewTokens: 8, uniforms: u)
-        let short = try RoutedGenerator.generate(model: model, prompts: prompts, routing: .short, maxNewTokens: 8, uniforms: u)
-        let again = try RoutedGenerator.generate(model: model, prompts: prompts, routing: .think, maxNewTokens: 8, uniforms: u)
+        let think = try model.generate(prompts: prompts, maxNewTokens: 8, first: .routed(.think, uniforms: u))
+        let short = try model.generate(prompts: prompts, maxNewTokens: 8, first: .routed(.short, uniforms: u))
+        let again = try model.generate(prompts: prompts, maxNewTokens: 8, first: .routed(.think, uniforms: u))
         XCTAssertEqual(think.map(\.tokens), again.map(\.tokens))
         XCTAssertEqual(think[0].pThink, again[0].pThink)
         XCTAssertEqual(think[0].tokens.first, Tokenizer.think)
@@ -107,7 +107,7 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertLessThanOrEqual(think[1].tokens.count, 24 - prompts[1].count, "capped by the context")
         XCTAssertEqual(think[2].tokens, [], "a prompt longer than the context is skipped")
         XCTAssertTrue(think[2].pThink.isNaN)
-        let model0 = try RoutedGenerator.generate(model: model, prompts: Array(prompts.prefix(2)), routing: .model, maxNewTokens: 4, uniforms: [0, 0.999])
+        let model0 = try model.generate(prompts: Array(prompts.prefix(2)), maxNewTokens: 4, first: .routed(.model, uniforms: [0, 0.999]))
         XCTAssertEqual(model0.map { $0.tokens.first }, [Tokenizer.think, Tokenizer.short], "u below p(think) thinks")
 
         let examples = [Example(difficulty: 1, prompt: "1+2=", answer: "3"), Example(difficulty: 2, prompt: "12+34=", answer: "46")]
@@ -129,8 +129,8 @@ final class EvaluatorTests: XCTestCase {
         let free = try loud.generate(prompts: prompts, maxNewTokens: 10, params: .greedy, seed: 1)
         XCTAssertTrue(free.contains { $0.tokens.dropFirst().contains(Tokenizer.think) })
         for routing in [RoutingPolicy.think, .short] {
-            let a = try RoutedGenerator.generate(model: plain, prompts: prompts, routing: routing, maxNewTokens: 10, uniforms: [0, 0])
-            let b = try RoutedGenerator.generate(model: loud, prompts: prompts, routing: routing, maxNewTokens: 10, uniforms: [0, 0])
+            let a = try plain.generate(prompts: prompts, maxNewTokens: 10, first: .routed(routing, uniforms: [0, 0]))
+            let b = try loud.generate(prompts: prompts, maxNewTokens: 10, first: .routed(routing, uniforms: [0, 0]))
             XCTAssertEqual(a.map(\.tokens), b.map(\.tokens))
             for g in b { XCTAssertTrue(g.tokens.dropFirst().allSatisfy { !Tokenizer.outsideAnswers.contains($0) }) }
         }

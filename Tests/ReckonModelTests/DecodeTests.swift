@@ -144,31 +144,50 @@ final class DecodeTests: XCTestCase {
         XCTAssertEqual(cache.lengths, [0], "a rejected call leaves the cache untouched")
     }
 
-    /// Greedy batched generation equals generating each prompt alone, and token 0 honours the allowed set.
+    /// Greedy batched generation equals generating each prompt alone, and token 0 follows the
+    /// first-token strategy.
     func testBatchedGenerationMatchesSingleAndRestrictsFirstToken() throws {
         let model = try Transformer(config: config, seed: 9)
         let prompts: [[Int32]] = [[1, 2, 3], [200, 17], [5, 6, 7, 8, 9]]
         let set = [Tokenizer.think, Tokenizer.short]
-        let batched = try model.generate(prompts: prompts, maxNewTokens: 6, params: .greedy, seed: 1, firstTokenSet: set)
+        let batched = try model.generate(prompts: prompts, maxNewTokens: 6, params: .greedy, seed: 1, first: .sampled)
         for (i, p) in prompts.enumerated() {
-            let single = try model.generate(prompts: [p], maxNewTokens: 6, params: .greedy, seed: 1, firstTokenSet: set)
+            let single = try model.generate(prompts: [p], maxNewTokens: 6, params: .greedy, seed: 1, first: .sampled)
             // sgemm blocks differently for different row counts, so probabilities agree to rounding.
             XCTAssertEqual(batched[i].tokens, single[0].tokens)
-            for (a, b) in zip(batched[i].firstTokenProbabilities, single[0].firstTokenProbabilities) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+            XCTAssertEqual(batched[i].pThink, single[0].pThink, accuracy: 1e-5)
             XCTAssert(set.contains(batched[i].tokens[0]))
-            XCTAssertEqual(batched[i].firstTokenProbabilities.reduce(0, +), 1, accuracy: 1e-5)
+            // Greedy over the two control tokens takes the likelier one.
+            XCTAssertEqual(batched[i].tokens[0], batched[i].pThink >= 0.5 ? Tokenizer.think : Tokenizer.short)
         }
         // Forced first tokens replace the draw but keep its probabilities.
-        let forced: [Int32] = [Tokenizer.short, Tokenizer.think, Tokenizer.short]
-        let f = try model.generate(prompts: prompts, maxNewTokens: 6, params: .greedy, seed: 1, firstTokenSet: set, forcedFirstTokens: forced)
-        XCTAssertEqual(f.map { $0.tokens[0] }, forced)
-        XCTAssertEqual(f.map(\.firstTokenProbabilities), batched.map(\.firstTokenProbabilities))
-        XCTAssertThrowsError(try model.generate(prompts: prompts, maxNewTokens: 6, params: .greedy, seed: 1, firstTokenSet: set,
-                                                forcedFirstTokens: [Tokenizer.short, Tokenizer.eos, Tokenizer.short]), "outside the set")
-        XCTAssertThrowsError(try model.generate(prompts: prompts, maxNewTokens: 6, params: .greedy, seed: 1, firstTokenSet: set,
-                                                forcedFirstTokens: [Tokenizer.short]), "one per prompt")
+        let f = try model.generate(prompts: prompts, maxNewTokens: 6, params: .greedy, seed: 1, first: .forced([.short, .think, .short]))
+        XCTAssertEqual(f.map { $0.tokens[0] }, [Tokenizer.short, Tokenizer.think, Tokenizer.short])
+        XCTAssertEqual(f.map(\.pThink), batched.map(\.pThink))
+        XCTAssertThrowsError(try model.generate(prompts: prompts, maxNewTokens: 6, first: .forced([.short])), "one per prompt")
+        XCTAssertThrowsError(try model.generate(prompts: prompts, maxNewTokens: 6, first: .routed(.model, uniforms: [0])), "one per prompt")
+        XCTAssertThrowsError(try model.generate(prompts: prompts, maxNewTokens: 0), "at least one token")
+        XCTAssertThrowsError(try model.generate(prompts: [[]], maxNewTokens: 2), "an empty prompt")
+        // A threshold routes by p(think) alone.
+        let routed = try model.generate(prompts: prompts, maxNewTokens: 6, first: .routed(.threshold(0.5), uniforms: [0, 0, 0]))
+        XCTAssertEqual(routed.map(\.tokens), batched.map(\.tokens))
         let sampledA = try model.generate(prompts: prompts, maxNewTokens: 6, params: SamplingParams(temperature: 1), seed: 4)
         let sampledB = try model.generate(prompts: prompts, maxNewTokens: 6, params: SamplingParams(temperature: 1), seed: 4)
-        XCTAssertEqual(sampledA, sampledB, "same seed, same samples")
+        XCTAssertEqual(sampledA.map(\.tokens), sampledB.map(\.tokens), "same seed, same samples")
+        XCTAssertTrue(sampledA.allSatisfy { $0.pThink.isNaN }, "free generation records no p(think)")
+    }
+
+    /// The one overflow rule: responses are capped so prompt + response fit the context, and a
+    /// prompt that fills the context gets an empty response.
+    func testGenerationCapsAtTheContext() throws {
+        let model = try Transformer(config: config, seed: 9)
+        let C = config.maxSeqLen
+        let prompts: [[Int32]] = [[1, 2], [Int32](repeating: 5, count: C - 3), [Int32](repeating: 5, count: C)]
+        let out = try model.generate(prompts: prompts, maxNewTokens: 50, first: .routed(.think, uniforms: [0, 0, 0]))
+        XCTAssertLessThanOrEqual(out[0].tokens.count, min(50, C - 2))
+        XCTAssertLessThanOrEqual(out[1].tokens.count, 3)
+        XCTAssertEqual(out[1].tokens.first, Tokenizer.think)
+        XCTAssertEqual(out[2].tokens, [])
+        XCTAssertTrue(out[2].pThink.isNaN)
     }
 }

@@ -22,9 +22,8 @@ final class DeGRPOTests: XCTestCase {
     }
 
     func pThink(_ model: Transformer) throws -> Float {
-        let g = try model.generate(prompts: [prompt.tokens], maxNewTokens: 1, params: .greedy, seed: 0,
-                                   firstTokenSet: [Tokenizer.think, Tokenizer.short])
-        return g[0].firstTokenProbabilities[0]
+        let g = try model.generate(prompts: [prompt.tokens], maxNewTokens: 1, first: .sampled)
+        return Float(g[0].pThink)
     }
 
     func trainer(_ loss: PolicyLossConfig, microBatch: Int = 4) throws -> DeGRPOTrainer {

@@ -1,5 +1,8 @@
 import Foundation
+import ReckonCore
 import ReckonModel
+
+// DeGRPO as a stage: its config from the recipe, its metrics record, its `StageTrainer` conformance.
 
 extension DeGRPOConfig {
     /// The stage-2 settings of a recipe.
@@ -10,18 +13,14 @@ extension DeGRPOConfig {
         rollout.maxResponseTokens = d.maxResponseTokens
         rollout.sampling = SamplingParams(temperature: Float(d.temperature), topP: Float(d.topP))
         rollout.normalizeStd = d.normalizeStd
-        rollout.pairedModes = d.rollouts == "paired"
+        rollout.pairedModes = d.rollouts == .paired
         rollout.reward = RewardConfig(gamma: Float(d.gamma))
-        guard let kind = PolicyLossConfig.Kind(rawValue: d.loss),
-              let aggregation = PolicyLossConfig.Aggregation(rawValue: d.aggregation) else {
-            throw .invalidConfig("[degrpo] loss or aggregation is not a known name")
-        }
-        loss = PolicyLossConfig(kind: kind, alpha: Float(d.alpha), epsilon: Float(d.epsilon), beta: Float(d.beta), aggregation: aggregation)
+        loss = PolicyLossConfig(kind: d.loss, alpha: Float(d.alpha), epsilon: Float(d.epsilon), beta: Float(d.beta), aggregation: d.aggregation)
         passes = d.passes
         microBatch = d.microBatch
         freezeDecisionBias = d.freezeDecisionBias
-        controlContrast = d.controlAdvantage == "contrast"
-        decisionHeadOnly = d.trainable == "decision"
+        controlContrast = d.controlAdvantage == .contrast
+        decisionHeadOnly = d.trainable == .decision
         responseTerm = d.responseTerm
         if d.headLR > 0 {
             guard d.lr > 0 else { throw .invalidConfig("[degrpo] head_lr needs lr > 0 to scale with its schedule") }
@@ -54,35 +53,26 @@ extension DeGRPOStats {
     }
 }
 
-/// What the caller plugs into the DeGRPO loop (checkpoints and evaluation live in modules
-/// that depend on this one).
-public struct DeGRPOHooks {
-    public var shouldStop: () -> Bool = { false }
-    public var onStep: (DeGRPOStats) -> Void = { _ in }
-    public var evaluate: ((Transformer, _ step: Int) throws -> [String: Double])?
-    public var save: ((DeGRPOTrainer, SFTLoop.SaveReason) throws -> Void)?
-    public init() {}
-}
+extension DeGRPOTrainer: StageTrainer {
+    public var model: Transformer { policy }
+    public var rngState: UInt64 { rng.state }
 
-public enum DeGRPOLoop {
-    /// Runs DeGRPO steps until `steps`, each on `promptsPerStep` prompts drawn (with
-    /// replacement) by the trainer's RNG, so a resumed run draws the same prompts.
-    public static func run(_ trainer: inout DeGRPOTrainer, prompts: [RLPrompt], steps: Int, schedule: LRSchedule,
-                           evalEvery: Int, saveEvery: Int, log: MetricsLog?, hooks: DeGRPOHooks) throws -> SFTLoop.Outcome {
+    /// One step on `promptsPerStep` prompts drawn (with replacement) by the trainer's RNG,
+    /// so a resumed run draws the same prompts.
+    public mutating func runStep(lr: Float) throws -> StageStep {
         guard !prompts.isEmpty else { throw TrainError.invalidConfig("degrpo has no training prompts") }
-        while trainer.step < steps {
-            let batch = (0..<trainer.config.promptsPerStep).map { _ in prompts[trainer.rng.int(below: prompts.count)] }
-            let stats = try trainer.train(prompts: batch, lr: schedule.lr(at: trainer.step))
-            hooks.onStep(stats)
-            log?.append(stats.record)
-            let s = trainer.step, policy = trainer.policy, snapshot = trainer
-            if try SFTLoop.afterStep(s, total: steps, evalEvery: evalEvery, saveEvery: saveEvery, log: log,
-                                     evaluate: hooks.evaluate.map { f in { try f(policy, s) } }, shouldStop: hooks.shouldStop,
-                                     save: { reason in try hooks.save?(snapshot, reason) }) {
-                return .interrupted(atStep: s)
-            }
-        }
-        try hooks.save?(trainer, .final)
-        return .finished(steps: trainer.step)
+        let batch = (0..<config.promptsPerStep).map { _ in prompts[rng.int(below: prompts.count)] }
+        let s = try train(prompts: batch, lr: lr)
+        return StageStep(loss: s.loss, record: s.record, progress: String(
+            format: "reward %.3f | think %.2f | p(think) %.2f | acc %.3f | len %.0f | kl %.4f | %.1f s/step",
+            s.reward, s.thinkRate, s.pThink, s.accuracy, s.meanLength, s.kl, s.stepTime))
+    }
+
+    public mutating func restore(model: Transformer, optimizer: AdamW, step: Int, rngState: UInt64) throws(TrainError) {
+        guard model.config == policy.config else { throw .invalidConfig("the checkpoint's model config differs from the warm-up model's") }
+        policy = model
+        self.optimizer = optimizer
+        self.step = step
+        rng = RNG(seed: rngState)
     }
 }

@@ -1,0 +1,106 @@
+import CKernels
+import XCTest
+@testable import ReckonCore
+
+/// Each AVX/FMA kernel beside its reference, as llm.c keeps its CPU paths: the references
+/// run on every CPU (so the scalar paths are tested on AVX machines too) against values
+/// computed here in double precision, and the C kernels, where they can run, against the
+/// references.
+final class KernelReferenceTests: XCTestCase {
+    func randomRows(_ n: Int, seed: UInt64, scale: Float = 3) -> [Float] {
+        var rng = RNG(seed: seed)
+        return (0..<n).map { _ in scale * rng.normal() }
+    }
+
+    func assertClose(_ a: [Float], _ b: [Double], tolerance: Double, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, what, file: file, line: line)
+        for (i, (x, y)) in zip(a, b).enumerated() where abs(Double(x) - y) > tolerance {
+            XCTFail("\(what): element \(i) is \(x), want \(y)", file: file, line: line)
+            return
+        }
+    }
+
+    func testSoftmaxRowReferenceAndKernel() throws {
+        for (len, width) in [(1, 1), (5, 8), (13, 16), (64, 70), (257, 260)] {
+            let x = randomRows(width, seed: UInt64(len))
+            let mx = x[0..<len].max()!
+            let e = x[0..<len].map { exp(Double($0 - mx)) }
+            let want = e.map { $0 / e.reduce(0, +) } + [Double](repeating: 0, count: width - len)
+            var ref = x
+            ref.withUnsafeMutableBufferPointer { Attention.softmaxRowReference($0.baseAddress!, len: len, width: width) }
+            assertClose(ref, want, tolerance: 1e-6, "reference len \(len)")
+            guard CPUKernels.available else { continue }
+            var kernel = x
+            kernel.withUnsafeMutableBufferPointer { rk_softmax_row($0.baseAddress!, Int32(len), Int32(width)) }
+            assertClose(kernel, ref.map(Double.init), tolerance: 1e-6, "rk_softmax_row len \(len)")
+        }
+    }
+
+    func testSoftmaxBackwardRowReferenceAndKernel() throws {
+        for (len, width) in [(1, 2), (9, 16), (64, 64), (100, 128)] {
+            var p = randomRows(len, seed: 7)
+            p.withUnsafeMutableBufferPointer { Attention.softmaxRowReference($0.baseAddress!, len: len, width: len) }
+            p += [Float](repeating: 0, count: width - len)
+            let g = randomRows(width, seed: 8)
+            let scale: Float = 0.125
+            let dot = (0..<len).reduce(0.0) { $0 + Double(p[$1]) * Double(g[$1]) }
+            let want = (0..<width).map { j in j < len ? Double(p[j]) * (Double(g[j]) - dot) * Double(scale) : 0 }
+            var ref = g
+            p.withUnsafeBufferPointer { pp in ref.withUnsafeMutableBufferPointer {
+                Attention.softmaxBackwardRowReference(pp.baseAddress!, $0.baseAddress!, len: len, width: width, scale: scale)
+            } }
+            assertClose(ref, want, tolerance: 1e-6, "reference len \(len)")
+            guard CPUKernels.available else { continue }
+            var kernel = g
+            p.withUnsafeBufferPointer { pp in kernel.withUnsafeMutableBufferPointer {
+                rk_softmax_backward_row(pp.baseAddress!, $0.baseAddress!, Int32(len), Int32(width), scale)
+            } }
+            assertClose(kernel, ref.map(Double.init), tolerance: 1e-6, "rk_softmax_backward_row len \(len)")
+        }
+    }
+
+    func testCachedHeadReferenceAndKernel() throws {
+        for (len, hd) in [(1, 8), (7, 16), (40, 32), (129, 64)] {
+            let q = randomRows(hd, seed: 1, scale: 1), keys = randomRows(len * hd, seed: 2, scale: 1)
+            let values = randomRows(len * hd, seed: 3, scale: 1)
+            // softmax(q·Kᵀ/√hd) · V in double precision.
+            let s = (0..<len).map { t in (0..<hd).reduce(0.0) { $0 + Double(q[$1]) * Double(keys[t * hd + $1]) } / Double(hd).squareRoot() }
+            let e = s.map { exp($0 - s.max()!) }, z = e.reduce(0, +)
+            let want = (0..<hd).map { i in (0..<len).reduce(0.0) { $0 + e[$1] / z * Double(values[$1 * hd + i]) } }
+            func run(_ f: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>) -> Void) -> [Float] {
+                var out = [Float](repeating: .nan, count: hd), scores = [Float](repeating: .nan, count: len)
+                out.withUnsafeMutableBufferPointer { o in scores.withUnsafeMutableBufferPointer { sc in
+                    q.withUnsafeBufferPointer { qp in keys.withUnsafeBufferPointer { kp in values.withUnsafeBufferPointer { vp in
+                        f(o.baseAddress!, sc.baseAddress!, qp.baseAddress!, kp.baseAddress!, vp.baseAddress!)
+                    } } }
+                } }
+                return out
+            }
+            let ref = run { Attention.cachedHeadReference(out: $0, scores: $1, q: $2, keys: $3, values: $4, len: len, headDim: hd) }
+            assertClose(ref, want, tolerance: 1e-5, "reference len \(len) hd \(hd)")
+            guard CPUKernels.available else { continue }
+            let kernel = run { rk_attend_head($2, $3, $4, Int32(len), Int32(hd), 1 / Float(hd).squareRoot(), $1, $0) }
+            assertClose(kernel, ref.map(Double.init), tolerance: 1e-5, "rk_attend_head len \(len) hd \(hd)")
+        }
+    }
+
+    /// The few-row product's reference is OpenBLAS (`Matmul.forwardBLAS`).
+    func testFewRowProductReferenceAndKernel() throws {
+        for (n, k, m) in [(1, 8, 3), (4, 64, 9), (17, 256, 40)] {
+            let x = randomRows(n * k, seed: 4, scale: 1), w = randomRows(m * k, seed: 5, scale: 1)
+            let want = (0..<(n * m)).map { e in (0..<k).reduce(0.0) { $0 + Double(x[e / m * k + $1]) * Double(w[e % m * k + $1]) } }
+            func run(_ f: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>) -> Void) -> [Float] {
+                var out = [Float](repeating: .nan, count: n * m)
+                out.withUnsafeMutableBufferPointer { o in x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in
+                    f(o.baseAddress!, xp.baseAddress!, wp.baseAddress!)
+                } } }
+                return out
+            }
+            let ref = run { Matmul.forwardBLAS($0, $1, $2, n: n, inDim: k, outDim: m) }
+            assertClose(ref, want, tolerance: 1e-4, "forwardBLAS n \(n) k \(k)")
+            guard CPUKernels.available else { continue }
+            let kernel = run { rk_small_gemm($1, $2, $0, Int32(n), Int32(k), Int32(m), 0) }
+            assertClose(kernel, ref.map(Double.init), tolerance: 1e-4, "rk_small_gemm n \(n) k \(k)")
+        }
+    }
+}
