@@ -5,7 +5,7 @@ let package = Package(
     name: "Reckon",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "Reckon", targets: ["ReckonCore", "ReckonModel", "ReckonTrain", "ReckonData", "ReckonEval", "ReckonCheckpoint", "ReckonRuntime", "ReckonAudit"]),
+        .library(name: "Reckon", targets: ["ReckonCore", "ReckonModel", "ReckonTrain", "ReckonData", "ReckonEval", "ReckonCheckpoint", "ReckonRuntime", "ReckonAudit", "ReckonImport"]),
         .executable(name: "reckon", targets: ["reckon"]),
     ],
     dependencies: [
@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
@@ -56,10 +57,14 @@ let package = Package(
         .target(name: "ReckonAudit", dependencies: ["ReckonCore"]),
         // HDF5 wrapper and the checkpoint schema; depends on the model, not on training.
         .target(name: "ReckonCheckpoint", dependencies: ["CHDF5", "ReckonModel"]),
+        // Foreign formats: GGUF and safetensors readers, dequantisation, `reckon import`'s mapping.
+        .target(name: "ReckonImport", dependencies: [
+            "ReckonModel", "ReckonCheckpoint", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // The CLI.
         .executableTarget(name: "reckon", dependencies: [
             "ReckonCore", "ReckonModel", "ReckonTrain", "ReckonData", "ReckonEval", "ReckonCheckpoint",
-            "ReckonRuntime", "ReckonAudit", "ReckonServer",
+            "ReckonRuntime", "ReckonAudit", "ReckonServer", "ReckonImport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -70,6 +75,8 @@ let package = Package(
         .testTarget(name: "ReckonDataTests", dependencies: ["ReckonData"]),
         .testTarget(name: "ReckonEvalTests", dependencies: ["ReckonEval", "ReckonRuntime"]),
         .testTarget(name: "ReckonCheckpointTests", dependencies: ["ReckonCheckpoint", "ReckonTrain"]),
+        .testTarget(name: "ReckonImportTests", dependencies: ["ReckonImport", "ReckonCheckpoint", "ReckonModel", "ReckonCore"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "ReckonRuntimeTests", dependencies: ["ReckonRuntime"]),
         .testTarget(name: "ReckonAuditTests", dependencies: ["ReckonAudit"]),
         // Runs the built `reckon` binary.

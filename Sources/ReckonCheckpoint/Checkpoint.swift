@@ -59,14 +59,20 @@ public struct Checkpoint: Sendable {
     public var train: TrainingState?
     /// The routing rule to use when none is asked for, with the split it was chosen on.
     public var routing: StoredRouting?
+    /// The BPE tokenizer of an imported model; nil means the byte tokenizer.
+    public var tokenizer: TokenizerSpec?
+    /// Where an imported model came from; nil for models trained here.
+    public var source: ImportSource?
 
     public init(config: ModelConfig, params: [Float], optimizer: OptimizerState? = nil, train: TrainingState? = nil,
-                routing: StoredRouting? = nil) {
+                routing: StoredRouting? = nil, tokenizer: TokenizerSpec? = nil, source: ImportSource? = nil) {
         self.config = config
         self.params = params
         self.optimizer = optimizer
         self.train = train
         self.routing = routing
+        self.tokenizer = tokenizer
+        self.source = source
     }
 
     public init(model: Transformer, optimizer: OptimizerState? = nil, train: TrainingState? = nil, routing: StoredRouting? = nil) {
@@ -162,7 +168,8 @@ public struct Checkpoint: Sendable {
         let reader = Schema.Reader(file: file)
         try reader.checkFormat()
         let config = try reader.config()
-        try reader.checkTokenizer(config)
+        let tokenizer = try reader.checkTokenizer(config)
+        let source = try reader.source()
         let layout = ParameterLayout(config)
         let params = try reader.tensors(in: "/model", layout: layout, readData: true)
         let train = try reader.trainingState()
@@ -176,7 +183,8 @@ public struct Checkpoint: Sendable {
         }
         let routing = try reader.routing()
         try file.close()
-        return Checkpoint(config: config, params: params, optimizer: optimizer, train: train, routing: routing)
+        return Checkpoint(config: config, params: params, optimizer: optimizer, train: train, routing: routing,
+                          tokenizer: tokenizer, source: source)
     }
 }
 

@@ -33,6 +33,9 @@ public enum Llama2cExport {
         guard config.normEps == normEps else {
             throw .exportUnsupported(path: output, reason: "RMSNorm eps is \(config.normEps); run.c hard-codes \(normEps)")
         }
+        guard !config.qkvBias else {
+            throw .exportUnsupported(path: output, reason: "the model has q/k/v biases, which the v0 format has no place for")
+        }
         guard config.ropeTheta == ropeTheta else {
             throw .exportUnsupported(path: output, reason: "RoPE theta is \(config.ropeTheta); run.c hard-codes \(Int(ropeTheta))")
         }

@@ -30,14 +30,20 @@ enum Schema {
         }
         try f.setAttribute("/config", "rope_theta", .float(cfg.ropeTheta))
         try f.setAttribute("/config", "norm_eps", .float(cfg.normEps))
+        try f.setAttribute("/config", "qkv_bias", .int(cfg.qkvBias ? 1 : 0))
         let layout = ParameterLayout(cfg)
         try f.setAttribute("/config", "parameter_count", .int(Int64(layout.count)))
 
-        try f.createGroup("/tokenizer")
-        try f.setAttribute("/tokenizer", "kind", .string("byte"))
-        try f.setAttribute("/tokenizer", "vocab_size", .int(Int64(Tokenizer.vocabSize)))
-        try f.setAttribute("/tokenizer", "special_names", .strings(Tokenizer.specialNames))
-        try f.setAttribute("/tokenizer", "special_ids", .ints(specialIDs))
+        if let spec = c.tokenizer {
+            try writeBPE(spec, vocabSize: cfg.vocabSize, to: f)
+        } else {
+            try f.createGroup("/tokenizer")
+            try f.setAttribute("/tokenizer", "kind", .string("byte"))
+            try f.setAttribute("/tokenizer", "vocab_size", .int(Int64(Tokenizer.vocabSize)))
+            try f.setAttribute("/tokenizer", "special_names", .strings(Tokenizer.specialNames))
+            try f.setAttribute("/tokenizer", "special_ids", .ints(specialIDs))
+        }
+        if let source = c.source { try writeSource(source, to: f) }
 
         try f.createGroup("/model")
         try writeTensors(c.params, layout: layout, group: "/model", to: f)
@@ -140,7 +146,8 @@ enum Schema {
                 nKVHeads: ints["n_kv_heads", default: 0], hiddenDim: ints["hidden_dim", default: 0],
                 vocabSize: ints["vocab_size", default: 0], maxSeqLen: ints["max_seq_len", default: 0],
                 tiedEmbeddings: ints["tied_embeddings", default: 0] == 1,
-                ropeTheta: try float(g, "rope_theta"), normEps: try float(g, "norm_eps"))
+                ropeTheta: try float(g, "rope_theta"), normEps: try float(g, "norm_eps"),
+                qkvBias: try optionalFlag(g, "qkv_bias"))
             do { try cfg.validate() } catch { throw .invalidConfig(path: path, reason: error.description) }
             if let stored = try file.attribute(g, "parameter_count"), stored != .int(Int64(ParameterLayout(cfg).count)) {
                 throw .invalidConfig(path: path, reason: "parameter_count is \(Self.show(stored)) but the config implies \(ParameterLayout(cfg).count)")
@@ -148,11 +155,22 @@ enum Schema {
             return cfg
         }
 
-        /// The stored tokenizer must be the byte tokenizer this build encodes with.
-        func checkTokenizer(_ config: ModelConfig) throws(CheckpointError) {
+        /// `qkv_bias` came with imported models; files without it have no biases.
+        func optionalFlag(_ object: String, _ name: String) throws(CheckpointError) -> Bool {
+            guard try file.attribute(object, name) != nil else { return false }
+            let v = try int(object, name)
+            guard v == 0 || v == 1 else { throw .wrongAttribute(path: path, object: object, name: name, found: "\(v)", expected: "0 or 1") }
+            return v == 1
+        }
+
+        /// The stored tokenizer: the BPE spec of an imported model, or nil for the byte
+        /// tokenizer this build encodes the small models with (checked to match it exactly).
+        @discardableResult
+        func checkTokenizer(_ config: ModelConfig) throws(CheckpointError) -> TokenizerSpec? {
             try requireGroup("/tokenizer")
             let kind = try string("/tokenizer", "kind")
-            guard kind == "byte" else { throw .tokenizerMismatch(path: path, reason: "kind is \"\(kind)\", this build supports \"byte\"") }
+            if kind == "bpe" { return try bpeTokenizer(config) }
+            guard kind == "byte" else { throw .tokenizerMismatch(path: path, reason: "kind is \"\(kind)\", this build supports \"byte\" and \"bpe\"") }
             let size = try int("/tokenizer", "vocab_size")
             guard size == Tokenizer.vocabSize else {
                 throw .tokenizerMismatch(path: path, reason: "vocab_size is \(size), the byte tokenizer has \(Tokenizer.vocabSize)")
@@ -166,6 +184,7 @@ enum Schema {
             guard names == Tokenizer.specialNames, ids == Schema.specialIDs else {
                 throw .tokenizerMismatch(path: path, reason: "special tokens \(names) at \(ids), expected \(Tokenizer.specialNames) at \(Schema.specialIDs)")
             }
+            return nil
         }
 
         /// Checks every tensor of `layout` under `group` (present, float32, right shape) and

@@ -149,6 +149,11 @@ extension Transformer {
                                         Matmul.forward(q, ln, p + pl.wq + l * d * d, n: n, inDim: d, outDim: d)
                                         Matmul.forward(k, ln, p + pl.wk + l * kvd * d, n: n, inDim: d, outDim: kvd)
                                         Matmul.forward(v, ln, p + pl.wv + l * kvd * d, n: n, inDim: d, outDim: kvd)
+                                        if let bq = pl.bq, let bk = pl.bk, let bv = pl.bv {
+                                            Bias.forward(q, bias: p + bq + l * d, n: n, dim: d)
+                                            Bias.forward(k, bias: p + bk + l * kvd, n: n, dim: kvd)
+                                            Bias.forward(v, bias: p + bv + l * kvd, n: n, dim: kvd)
+                                        }
                                         rope.apply(q, positions: pos, n: n, heads: H)
                                         rope.apply(k, positions: pos, n: n, heads: c.nKVHeads)
                                         // Write this step's keys and values before attending, so a

@@ -1,5 +1,5 @@
 /// Architecture of a Llama-style decoder: pre-norm RMSNorm, RoPE on interleaved pairs,
-/// SwiGLU MLP, no biases, optional grouped KV heads, optional tied classifier.
+/// SwiGLU MLP, optional q/k/v biases (Qwen2), optional grouped KV heads, optional tied classifier.
 public struct ModelConfig: Codable, Sendable, Equatable {
     public var dim: Int
     public var nLayers: Int
@@ -11,10 +11,12 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var tiedEmbeddings: Bool
     public var ropeTheta: Float
     public var normEps: Float
+    /// Biases on the q, k and v projections (Qwen2); no other layer has a bias.
+    public var qkvBias: Bool
 
     public init(dim: Int, nLayers: Int, nHeads: Int, nKVHeads: Int? = nil, hiddenDim: Int,
                 vocabSize: Int = Tokenizer.vocabSize, maxSeqLen: Int, tiedEmbeddings: Bool = false,
-                ropeTheta: Float = 10000, normEps: Float = 1e-5) {
+                ropeTheta: Float = 10000, normEps: Float = 1e-5, qkvBias: Bool = false) {
         self.dim = dim
         self.nLayers = nLayers
         self.nHeads = nHeads
@@ -25,6 +27,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         self.tiedEmbeddings = tiedEmbeddings
         self.ropeTheta = ropeTheta
         self.normEps = normEps
+        self.qkvBias = qkvBias
     }
 
     public var headDim: Int { dim / nHeads }

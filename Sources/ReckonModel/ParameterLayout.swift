@@ -25,6 +25,10 @@ public struct ParameterLayout: Sendable, Equatable {
     public let w3: Int         // (L, F, d)
     public let finalNorm: Int  // (d)
     public let wcls: Int       // (V, d); equals tokEmbed when tied
+    /// q/k/v biases, only with `qkvBias`; after every llama2.c tensor so those keep their offsets.
+    public let bq: Int?        // (L, d)
+    public let bk: Int?        // (L, kvd)
+    public let bv: Int?        // (L, kvd)
     public let count: Int
     public let tensors: [TensorSpec]
 
@@ -50,9 +54,15 @@ public struct ParameterLayout: Sendable, Equatable {
         w3 = add("w3", [L, F, d], decay: true)
         finalNorm = add("norm", [d], decay: false)
         wcls = c.tiedEmbeddings ? tokEmbed : add("wcls", [V, d], decay: true)
+        bq = c.qkvBias ? add("bq", [L, d], decay: false) : nil
+        bk = c.qkvBias ? add("bk", [L, kvd], decay: false) : nil
+        bv = c.qkvBias ? add("bv", [L, kvd], decay: false) : nil
         count = at
         tensors = specs
     }
+
+    /// Biases start at 0; the other undecayed tensors are norm gains, which start at 1.
+    public static let biasNames: Set<String> = ["bq", "bk", "bv"]
 
     public func tensor(named name: String) -> TensorSpec? { tensors.first { $0.name == name } }
 }

@@ -24,7 +24,8 @@ public struct Transformer: Sendable {
         let residualScale = 1 / Float(2 * config.nLayers).squareRoot()
         for t in layout.tensors {
             if !t.decay {
-                for i in t.range { p[i] = 1 }
+                let start: Float = ParameterLayout.biasNames.contains(t.name) ? 0 : 1
+                for i in t.range { p[i] = start }
                 continue
             }
             let std: Float = (t.name == "wo" || t.name == "w2") ? 0.02 * residualScale : 0.02
@@ -77,6 +78,11 @@ public struct Transformer: Sendable {
                     Matmul.forward(q, ln1, p + pl.wq + l * d * d, n: N, inDim: d, outDim: d)
                     Matmul.forward(k, ln1, p + pl.wk + l * kvd * d, n: N, inDim: d, outDim: kvd)
                     Matmul.forward(v, ln1, p + pl.wv + l * kvd * d, n: N, inDim: d, outDim: kvd)
+                    if let bq = pl.bq, let bk = pl.bk, let bv = pl.bv {
+                        Bias.forward(q, bias: p + bq + l * d, n: N, dim: d)
+                        Bias.forward(k, bias: p + bk + l * kvd, n: N, dim: kvd)
+                        Bias.forward(v, bias: p + bv + l * kvd, n: N, dim: kvd)
+                    }
                     rope.apply(q, positions: positions, n: N, heads: H)
                     rope.apply(k, positions: positions, n: N, heads: Hkv)
                     let attOut = a + al.attOut + l * N * d
@@ -159,6 +165,11 @@ public struct Transformer: Sendable {
                                                batch: B, seqLen: T, heads: H, kvHeads: Hkv, headDim: hd)
                             rope.apply(dq, positions: positions, n: N, heads: H, inverse: true)
                             rope.apply(dk, positions: positions, n: N, heads: Hkv, inverse: true)
+                            if let bq = pl.bq, let bk = pl.bk, let bv = pl.bv {
+                                Bias.backward(dbias: g + bq + l * d, dout: dq, n: N, dim: d)
+                                Bias.backward(dbias: g + bk + l * kvd, dout: dk, n: N, dim: kvd)
+                                Bias.backward(dbias: g + bv + l * kvd, dout: dv, n: N, dim: kvd)
+                            }
                             Matmul.backward(dinp: dLn, dw: g + pl.wq + l * d * d, dout: dq, inp: ln1,
                                             w: p + pl.wq + l * d * d, n: N, inDim: d, outDim: d)
                             Matmul.backward(dinp: dLn, dw: g + pl.wk + l * kvd * d, dout: dk, inp: ln1,

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import ReckonCheckpoint
+import ReckonImport
 
-/// `reckon export --format llama2c CKPT OUT.bin --tokenizer TOK.bin`: peer formats for other runtimes.
+/// `reckon export --format llama2c CKPT OUT.bin --tokenizer TOK.bin` and
+/// `reckon export --format gguf [--type f32|f16] CKPT OUT.gguf`: peer formats for other runtimes.
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
@@ -11,20 +13,40 @@ struct ExportCommand: ParsableCommand {
         llama2c: llama2.c's version-0 .bin (run.c reads it) plus its tokenizer file. Our <bos> (257) and byte \
         0x01 (id 1) swap ids, because run.c uses id 1 as BOS; see docs/checkpoint.md. Models whose RMSNorm eps \
         or RoPE theta differ from run.c's constants (1e-5, 10000) are refused.
+        gguf: llama.cpp's GGUF (architecture llama), matrices in F32 or F16 (--type), norms in F32, with the BPE \
+        tokenizer, the added control tokens and the chat template in its metadata; for imported models (docs/import.md).
         Example: reckon export --format llama2c checkpoints/run/step-001000.h5 model.bin --tokenizer tokenizer.bin
+        Example: reckon export --format gguf --type f16 checkpoints/base/smollm2-135m.h5 smollm2-f16.gguf
         """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case llama2c
+        case llama2c, gguf
     }
 
     @Option(help: "Output format: \(Format.allCases.map(\.rawValue).joined(separator: ", ")).") var format: Format
     @Argument(help: "Checkpoint file (.h5).") var checkpoint: String
     @Argument(help: "Model file to write.") var output: String
-    @Option(help: "Tokenizer file to write.") var tokenizer: String
+    @Option(help: "Tokenizer file to write (llama2c).") var tokenizer: String?
+    @Option(help: "Matrix precision for gguf: f32 or f16.") var type: String = "f32"
+
+    func validate() throws {
+        if format == .llama2c && tokenizer == nil { throw ValidationError("--format llama2c needs --tokenizer FILE") }
+        if format == .gguf && GGUFExport.Precision(rawValue: type) == nil { throw ValidationError("--type must be f32 or f16, got \(type)") }
+    }
 
     func run() throws {
         let ckpt = try Checkpoint.load(from: checkpoint)
+        if format == .gguf {
+            let precision = GGUFExport.Precision(rawValue: type) ?? .f32
+            let name = (checkpoint as NSString).lastPathComponent
+            try GGUFExport.writer(ckpt, precision: precision, name: name).write(to: output)
+            let file = try GGUFFile(path: output)   // read back: the file must parse as what was meant
+            let size = (try FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? -1
+            print("wrote \(output): GGUF v\(file.version), llama, \(file.tensors.count) tensors (\(type.uppercased()) matrices, F32 norms), "
+                  + "\(ckpt.config.vocabSize) tokens, \(size) bytes")
+            return
+        }
+        guard let tokenizer else { throw ValidationError("--format llama2c needs --tokenizer FILE") }
         try Llama2cExport.export(ckpt, model: output, tokenizer: tokenizer)
         let c = ckpt.config
         let size = (try FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? -1

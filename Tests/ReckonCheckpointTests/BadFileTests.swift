@@ -129,9 +129,14 @@ final class BadFileTests: XCTestCase {
     }
 
     func testTokenizerAndStrayClassifier() throws {
-        let bpe = try damaged("bpe.h5") { try $0.setAttribute("/tokenizer", "kind", .string("bpe")) }
-        Fixture.assertError(bpe, ["tokenizer", "bpe"], { try load(bpe) }) {
+        let spm = try damaged("spm.h5") { try $0.setAttribute("/tokenizer", "kind", .string("sentencepiece")) }
+        Fixture.assertError(spm, ["tokenizer", "sentencepiece"], { try load(spm) }) {
             if case .tokenizerMismatch = $0 { true } else { false }
+        }
+        // A BPE tokenizer group must hold its vocabulary (docs/import.md).
+        let bpe = try damaged("bpe.h5") { try $0.setAttribute("/tokenizer", "kind", .string("bpe")) }
+        Fixture.assertError(bpe, ["/tokenizer/tokens", "missing"], { try load(bpe) }) {
+            if case .missingDataset = $0 { true } else { false }
         }
         let tied = try damaged("tied.h5") { f in
             try f.delete("/model/wcls")

@@ -66,6 +66,30 @@ final class DecodeTests: XCTestCase {
         assertClose(fresh[(2 * config.vocabSize)...], reference[0][2], "reused slot")
     }
 
+    func testCachedDecodeMatchesFullForwardWithQKVBias() throws {
+        config.qkvBias = true
+        let layout = ParameterLayout(config)
+        var rng = RNG(seed: 4)
+        var params = try Transformer(config: config, seed: 3).params
+        for i in params.indices { params[i] *= 10 }
+        for name in ["bq", "bk", "bv"] {
+            let t = try XCTUnwrap(layout.tensor(named: name))
+            for i in t.range { params[i] = rng.normal() }
+        }
+        let model = try Transformer(config: config, params: params)
+        let seq: [Int32] = (0..<9).map { _ in Int32(rng.int(below: Tokenizer.vocabSize)) }
+        let reference = try fullForward(model, seq)
+        var cache = try KVCache(config: config, slots: 1)
+        var scratch = DecodeScratch(config: config, maxRows: 8)
+        let prefill = try model.step(seq.prefix(5).map { DecodeRow(slot: 0, token: $0) }, cache: &cache, scratch: &scratch)
+        let V = config.vocabSize
+        for pos in 0..<5 { assertClose(prefill[(pos * V)..<((pos + 1) * V)], reference[pos], "prefill position \(pos)") }
+        for pos in 5..<9 {
+            let logits = try model.step([DecodeRow(slot: 0, token: seq[pos])], cache: &cache, scratch: &scratch)
+            assertClose(logits[0...], reference[pos], "decode position \(pos)")
+        }
+    }
+
     func testCachedDecodeMatchesFullForwardWithKernelAttention() throws {
         config = wideHeads
         try testCachedDecodeMatchesFullForwardForRaggedBatch()

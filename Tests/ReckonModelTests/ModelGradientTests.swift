@@ -6,13 +6,15 @@ import ReckonCore
 final class ModelGradientTests: XCTestCase {
     /// Weights are drawn at std 0.3, far above the training init, so every path carries
     /// gradient well above float32 noise. Tolerance 2e-2 of each tensor's gradient scale, h = 1e-2.
-    func checkWholeModel(tied: Bool, kvHeads: Int) throws {
+    func checkWholeModel(tied: Bool, kvHeads: Int, qkvBias: Bool = false) throws {
         let config = ModelConfig(dim: 8, nLayers: 2, nHeads: 2, nKVHeads: kvHeads, hiddenDim: 12,
-                                 maxSeqLen: 8, tiedEmbeddings: tied)
+                                 maxSeqLen: 8, tiedEmbeddings: tied, qkvBias: qkvBias)
         var rng = RNG(seed: 5)
         let layout = ParameterLayout(config)
         var params = (0..<layout.count).map { _ in 0.3 * rng.normal() }
-        for t in layout.tensors where !t.decay { for i in t.range { params[i] = 1 + 0.1 * rng.normal() } }
+        for t in layout.tensors where !t.decay && !ParameterLayout.biasNames.contains(t.name) {
+            for i in t.range { params[i] = 1 + 0.1 * rng.normal() }
+        }
         var model = try Transformer(config: config, params: params)
         let B = 2, T = 6, N = B * T
         var acts = try Activations(config: config, batch: B, seqLen: T)
@@ -48,6 +50,8 @@ final class ModelGradientTests: XCTestCase {
 
     func testWholeModelUntiedFullHeads() throws { try checkWholeModel(tied: false, kvHeads: 2) }
     func testWholeModelTiedGroupedKV() throws { try checkWholeModel(tied: true, kvHeads: 1) }
+    /// Qwen2's shape: q/k/v biases (drawn at std 0.3 like the matrices), grouped KV, tied.
+    func testWholeModelQKVBiasGroupedKV() throws { try checkWholeModel(tied: true, kvHeads: 1, qkvBias: true) }
 
     func testBackwardAccumulatesUntilZeroed() throws {
         let config = ModelConfig(dim: 8, nLayers: 1, nHeads: 2, hiddenDim: 8, maxSeqLen: 4)
