@@ -49,15 +49,16 @@ enum HTTPTestClient {
         try await exchange(port: port, method: "GET", path: path, headers: headers)
     }
 
-    static func sendBlocking(port: Int, method: String, path: String, headers: [String: String], body: [UInt8]?) throws -> HTTPReply {
+    /// A blocking TCP socket connected to 127.0.0.1:`port`, whose reads time out after
+    /// `receiveTimeout` seconds; the caller closes it.
+    static func connectLoopback(port: Int, receiveTimeout: Double) throws -> Int32 {
         #if canImport(Glibc)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
         let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw TestError("socket() failed") }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 60, tv_usec: 0)
+        var timeout = timeval(tv_sec: Int(receiveTimeout), tv_usec: Int((receiveTimeout - receiveTimeout.rounded(.down)) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
@@ -66,7 +67,13 @@ enum HTTPTestClient {
         let connected = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw TestError("connect to port \(port) failed") }
+        guard connected == 0 else { close(fd); throw TestError("connect to port \(port) failed") }
+        return fd
+    }
+
+    static func sendBlocking(port: Int, method: String, path: String, headers: [String: String], body: [UInt8]?) throws -> HTTPReply {
+        let fd = try connectLoopback(port: port, receiveTimeout: 60)
+        defer { close(fd) }
 
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"
         for (k, v) in headers { head += "\(k): \(v)\r\n" }
