@@ -116,6 +116,9 @@ final class SlowClientTests: XCTestCase {
             return [whileFull, afterClose]
         }
         XCTAssertEqual(outcomes, [.closed, .data])
+        // The closure's sockets close as it returns; give the server time to see them go, or
+        // this scrape is itself over the cap and refused.
+        try await Task.sleep(nanoseconds: 500_000_000)
         let metrics = try await server.get("/metrics").text
         XCTAssert(metrics.contains("reckon_http_connections_refused_total 1\n"), metrics)
         try await server.stop()
