@@ -189,20 +189,27 @@ struct TrainCommand: ParsableCommand {
 
     @discardableResult
     func runEval(_ r: Recipe, model: Transformer, eval: [Example]) throws -> [EvalReport] {
+        let reports = try evalEachRouting(r, model: model, eval: eval, heading: "", file: "eval")
+        if reports.count > 1 { print(EvalTable.compare(reports)) }
+        return reports
+    }
+
+    /// `model` under each of the recipe's eval routings: each table printed after `heading`,
+    /// each report written to `OUT/<file>-<routing>.json`.
+    func evalEachRouting(_ r: Recipe, model: Transformer, eval: [Example], heading: String, file: String) throws -> [EvalReport] {
         let examples = r.eval.n > 0 ? Array(eval.prefix(r.eval.n)) : eval
         var reports: [EvalReport] = []
         for routing in r.eval.routing {
-            let spec = routing.description
             let report = try EvalCommand.evaluate(model: model, examples: examples,
                                                   dataName: r.data.eval.isEmpty ? "\(r.output.dir)/eval.jsonl" : r.data.eval,
                                                   options: EvalOptions(routing: routing, maxNewTokens: r.eval.maxTokens, seed: UInt64(r.eval.seed)),
                                                   keepRecords: false)
-            print(EvalTable.render(report))
+            print(heading + EvalTable.render(report))
             print("")
-            try write(String(decoding: try report.json(), as: UTF8.self) + "\n", to: "\(r.output.dir)/eval-\(spec.replacingOccurrences(of: ":", with: "-")).json")
+            let name = routing.description.replacingOccurrences(of: ":", with: "-")
+            try write(String(decoding: try report.json(), as: UTF8.self) + "\n", to: "\(r.output.dir)/\(file)-\(name).json")
             reports.append(report)
         }
-        if reports.count > 1 { print(EvalTable.compare(reports)) }
         return reports
     }
 

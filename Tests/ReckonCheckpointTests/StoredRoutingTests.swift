@@ -31,30 +31,28 @@ final class StoredRoutingTests: XCTestCase {
     }
 
     func testAlteredRuleTextFailsTheChecksum() throws {
-        let dir = try Fixture.directory(self)
-        var c = try Fixture.checkpoint()
-        c.routing = rule
-        let path = dir + "/altered.h5"
-        try c.save(to: path)
-        let f = try HDF5File.open(path, writable: true)
-        try f.setAttribute("/routing", "rule", .string("threshold:0.9"))
-        try f.close()
+        let path = try savedWithRuleText("threshold:0.9")
         Fixture.assertError(path, ["/routing", "text_checksum"], { _ = try Checkpoint.load(from: path) }) {
             if case .corrupted = $0 { true } else { false }
         }
     }
 
     func testUnknownRuleIsRefused() throws {
-        let dir = try Fixture.directory(self)
-        var c = try Fixture.checkpoint()
-        c.routing = rule
-        let path = dir + "/bad.h5"
-        try c.save(to: path)
-        let f = try HDF5File.open(path, writable: true)
-        try f.setAttribute("/routing", "rule", .string("threshold:1.5"))
-        try f.close()
+        let path = try savedWithRuleText("threshold:1.5")
         Fixture.assertError(path, ["/routing", "rule", "threshold:1.5"], { _ = try Checkpoint.load(from: path) }) {
             if case .wrongAttribute = $0 { true } else { false }
         }
+    }
+
+    /// A checkpoint saved with `rule`, whose stored rule text is then overwritten with `text`.
+    private func savedWithRuleText(_ text: String) throws -> String {
+        var c = try Fixture.checkpoint()
+        c.routing = rule
+        let path = try Fixture.directory(self) + "/altered.h5"
+        try c.save(to: path)
+        let f = try HDF5File.open(path, writable: true)
+        try f.setAttribute("/routing", "rule", .string(text))
+        try f.close()
+        return path
     }
 }
