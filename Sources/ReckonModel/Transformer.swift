@@ -10,6 +10,8 @@ public struct Transformer: Sendable {
     /// All parameters, (P) flat; views in `layout`.
     public var params: [Float]
     /// Gradients, (P) flat, same views. Backward accumulates; `zeroGrad` once per step.
+    /// Empty until the first `zeroGrad` or `backward`, so a model that only decodes (serve,
+    /// generate, eval) does not hold a second parameter-sized buffer.
     public var grads: [Float]
 
     /// A freshly initialised model: N(0, 0.02) matrices, with residual-output projections
@@ -32,7 +34,7 @@ public struct Transformer: Sendable {
             for i in t.range { p[i] = std * rng.normal() }
         }
         params = p
-        grads = [Float](repeating: 0, count: layout.count)
+        grads = []
     }
 
     /// A model over existing parameters (from a checkpoint).
@@ -46,12 +48,13 @@ public struct Transformer: Sendable {
         self.layout = layout
         rope = RoPETable(headDim: config.headDim, maxSeqLen: config.maxSeqLen, theta: config.ropeTheta)
         self.params = params
-        grads = [Float](repeating: 0, count: layout.count)
+        grads = []
     }
 
     public var parameterCount: Int { layout.count }
 
     public mutating func zeroGrad() {
+        if grads.count != layout.count { grads = [Float](repeating: 0, count: layout.count); return }
         grads.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
     }
 
@@ -119,6 +122,7 @@ public struct Transformer: Sendable {
         guard weights.count == acts.rows else {
             throw .shapeMismatch("expected \(acts.rows) loss weights, got \(weights.count)")
         }
+        if grads.count != layout.count { grads = [Float](repeating: 0, count: layout.count) }
         let c = config, pl = layout, al = acts.layout, rope = self.rope
         let B = al.batch, T = al.seqLen, N = B * T
         let d = c.dim, kvd = c.kvDim, F = c.hiddenDim, V = c.vocabSize

@@ -54,6 +54,21 @@ extension BenchCommand {
                         log(String(format: "decode batch-32 / batch-1 throughput: %.1fx", many / one))
                     }
                 }
+                // Batch 32 is compute-bound: at the sgemm peak it could run at most peak ÷ (2 FLOPs
+                // per weight), and its projections alone, timed at the model's shapes, bound it closer.
+                let peak = measureSgemm(n: 512)
+                let weightFLOPs = 2 * Double(Self.decodeWeightFloats(c))
+                out[key + "sgemm_gflops"] = peak
+                out[key + "decode_batch32_bound_at_peak"] = peak * 1e9 / weightFLOPs
+                log(String(format: "sgemm n=512: %.1f GFLOP/s, so batch 32 could decode at most %.0f tokens/s", peak, peak * 1e9 / weightFLOPs))
+                for rows in [1, 32] {
+                    let own = measureProducts(config: c, rows: rows, trials: 5)
+                    let blas = measureProducts(config: c, rows: rows, openBLAS: true, trials: 5)
+                    out[key + "products_tokens_per_s_rows\(rows)"] = own.tokensPerSecond
+                    out[key + "products_openblas_tokens_per_s_rows\(rows)"] = blas.tokensPerSecond
+                    log(String(format: "projections alone at %d rows: %.0f tokens/s (%.1f GFLOP/s) through Matmul.forward, %.0f (%.1f) through OpenBLAS",
+                               rows, own.tokensPerSecond, own.gflops, blas.tokensPerSecond, blas.gflops))
+                }
                 let prefill = try measurePrefill(model, length: plan.prefillLength)
                 out[key + "prefill_tokens_per_s"] = prefill
                 log(String(format: "prefill (%d tokens in one call): %.0f tokens/s", plan.prefillLength, prefill))

@@ -249,7 +249,7 @@ struct BenchCommand: ParsableCommand {
     /// w1, w3, w2 and the classifier, through the decode path's own `Matmul.forward`) at
     /// `rows` rows: an upper bound on decode throughput at that batch size.
     /// `openBLAS` sends every product to OpenBLAS (sgemv for one row) instead of `Matmul.forward`.
-    func measureProducts(config c: ModelConfig, rows n: Int, openBLAS: Bool = false) -> (tokensPerSecond: Double, gflops: Double) {
+    func measureProducts(config c: ModelConfig, rows n: Int, openBLAS: Bool = false, trials: Int? = nil) -> (tokensPerSecond: Double, gflops: Double) {
         let d = c.dim, kvd = c.kvDim, F = c.hiddenDim, V = c.vocabSize
         let shapes = [(d, d), (d, kvd), (d, kvd), (d, d), (d, F), (d, F), (F, d)]  // (in, out)
         var rng = RNG(seed: 4)
@@ -279,9 +279,9 @@ struct BenchCommand: ParsableCommand {
                 }
             }
         }
-        for _ in 0..<5 { once() }
+        for _ in 0..<min(5, trials ?? 5) { once() }
         var times: [Double] = []
-        for _ in 0..<decodeSteps {
+        for _ in 0..<(trials ?? decodeSteps) {
             let t0 = Self.now()
             once()
             times.append(Self.now() - t0)
