@@ -4,7 +4,8 @@
 Measures, at each thread count, the figures `reckon bench --checkpoint` prints, the same way
 for every engine:
   * decode tokens/s at batch 1 and batch 32: a random 64-token prompt per sequence is
-    prefilled (untimed), then 128 greedy steps of one token per sequence are timed end to end;
+    prefilled (untimed), then 128 greedy steps of one token per sequence are timed one by
+    one; batch / the median step time (robust to a step another process preempted);
   * prefill tokens/s: one random 256-token prompt in one call (median of 5 after a warm-up);
   * training tokens/s: full fine-tuning with AdamW (all parameters) on random tokens at
     B = 8, T = 256 (median of --train-steps after one warm-up step). Not for llama.cpp,
@@ -115,11 +116,13 @@ class LlamaCpp:
                 toks = rng.integers(0, self.n_vocab, PROMPT).tolist()
                 lg = self.decode([(t, p, s) for p, t in enumerate(toks)], [PROMPT - 1])
                 nxt.append(int(np.argmax(lg[PROMPT - 1])))
-            t0 = time.perf_counter()
+            times = []
             for step in range(NEW):
+                t0 = time.perf_counter()
                 lg = self.decode([(nxt[s], PROMPT + step, s) for s in range(b)], list(range(b)))
                 nxt = [int(np.argmax(lg[s])) for s in range(b)]
-            res[f"decode_tokens_per_s_batch{b}"] = b * NEW / (time.perf_counter() - t0)
+                times.append(time.perf_counter() - t0)
+            res[f"decode_tokens_per_s_batch{b}"] = b / statistics.median(times)
         self.context(threads, n_ctx=PREFILL, n_seqs=1)
         toks = rng.integers(0, self.n_vocab, PREFILL).tolist()
         times = []
@@ -156,11 +159,13 @@ class Transformers:
                 ids = torch.tensor(rng.integers(0, self.V, (b, PROMPT)), dtype=torch.long)
                 out = m(ids, use_cache=True)
                 past, nxt = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
-                t0 = time.perf_counter()
+                times = []
                 for _ in range(NEW):
+                    t0 = time.perf_counter()
                     out = m(nxt, past_key_values=past, use_cache=True)
                     past, nxt = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
-                res[f"decode_tokens_per_s_batch{b}"] = b * NEW / (time.perf_counter() - t0)
+                    times.append(time.perf_counter() - t0)
+                res[f"decode_tokens_per_s_batch{b}"] = b / statistics.median(times)
             ids = torch.tensor(rng.integers(0, self.V, (1, PREFILL)), dtype=torch.long)
             times = []
             for trial in range(6):
@@ -199,7 +204,7 @@ def reckon(binary, ckpt, threads, train, train_steps, micro):
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         path = f.name
     cmd = [binary, "bench", "--checkpoint", ckpt, "--thread-counts", str(threads), "--json", path,
-           "--train-steps", str(train_steps), "--micro-batch", str(micro)]
+           "--train-steps", str(train_steps), "--micro-batch", str(micro), "--skip-products"]
     if not train:
         cmd.append("--skip-train")
     subprocess.run(cmd, check=True)

@@ -15,7 +15,7 @@ struct CheckpointBenchPlan {
     var decodeBatches: [Int]  // live sequences per decode step
     var prefillLength: Int    // one prompt's tokens, prefilled in one call
     var trainBatch: Int, trainSeqLen: Int, microBatch: Int, trainSteps: Int
-    var skipTrain: Bool, skipDecode: Bool
+    var skipTrain: Bool, skipDecode: Bool, skipProducts: Bool
 }
 
 extension BenchCommand {
@@ -54,21 +54,7 @@ extension BenchCommand {
                         log(String(format: "decode batch-32 / batch-1 throughput: %.1fx", many / one))
                     }
                 }
-                // Batch 32 is compute-bound: at the sgemm peak it could run at most peak ÷ (2 FLOPs
-                // per weight), and its projections alone, timed at the model's shapes, bound it closer.
-                let peak = measureSgemm(n: 512)
-                let weightFLOPs = 2 * Double(Self.decodeWeightFloats(c))
-                out[key + "sgemm_gflops"] = peak
-                out[key + "decode_batch32_bound_at_peak"] = peak * 1e9 / weightFLOPs
-                log(String(format: "sgemm n=512: %.1f GFLOP/s, so batch 32 could decode at most %.0f tokens/s", peak, peak * 1e9 / weightFLOPs))
-                for rows in [1, 32] {
-                    let own = measureProducts(config: c, rows: rows, trials: 5)
-                    let blas = measureProducts(config: c, rows: rows, openBLAS: true, trials: 5)
-                    out[key + "products_tokens_per_s_rows\(rows)"] = own.tokensPerSecond
-                    out[key + "products_openblas_tokens_per_s_rows\(rows)"] = blas.tokensPerSecond
-                    log(String(format: "projections alone at %d rows: %.0f tokens/s (%.1f GFLOP/s) through Matmul.forward, %.0f (%.1f) through OpenBLAS",
-                               rows, own.tokensPerSecond, own.gflops, blas.tokensPerSecond, blas.gflops))
-                }
+                if !plan.skipProducts { measureComputeBounds(c, key: key, into: &out) }
                 let prefill = try measurePrefill(model, length: plan.prefillLength)
                 out[key + "prefill_tokens_per_s"] = prefill
                 log(String(format: "prefill (%d tokens in one call): %.0f tokens/s", plan.prefillLength, prefill))
@@ -90,6 +76,25 @@ extension BenchCommand {
             let data = try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: URL(fileURLWithPath: json))
             log("wrote \(json)")
+        }
+    }
+
+
+    /// Batch 32 is compute-bound: at the sgemm peak it could run at most peak ÷ (2 FLOPs per
+    /// weight), and its projections alone, timed at the model's shapes, bound it closer.
+    func measureComputeBounds(_ c: ModelConfig, key: String, into out: inout [String: Double]) {
+        let peak = measureSgemm(n: 512)
+        let weightFLOPs = 2 * Double(Self.decodeWeightFloats(c))
+        out[key + "sgemm_gflops"] = peak
+        out[key + "decode_batch32_bound_at_peak"] = peak * 1e9 / weightFLOPs
+        log(String(format: "sgemm n=512: %.1f GFLOP/s, so batch 32 could decode at most %.0f tokens/s", peak, peak * 1e9 / weightFLOPs))
+        for rows in [1, 32] {
+            let own = measureProducts(config: c, rows: rows, trials: 5)
+            let blas = measureProducts(config: c, rows: rows, openBLAS: true, trials: 5)
+            out[key + "products_tokens_per_s_rows\(rows)"] = own.tokensPerSecond
+            out[key + "products_openblas_tokens_per_s_rows\(rows)"] = blas.tokensPerSecond
+            log(String(format: "projections alone at %d rows: %.0f tokens/s (%.1f GFLOP/s) through Matmul.forward, %.0f (%.1f) through OpenBLAS",
+                       rows, own.tokensPerSecond, own.gflops, blas.tokensPerSecond, blas.gflops))
         }
     }
 
@@ -170,7 +175,8 @@ extension BenchCommand {
     }
 
     /// Decode tokens/s with `batch` sequences: each prompt is prefilled (untimed), then
-    /// `newTokens` greedy steps of one row per sequence are timed end to end.
+    /// `newTokens` greedy steps of one row per sequence are timed one by one; batch ÷ the
+    /// median step time, which a step that another process preempted does not move.
     func measureCheckpointDecode(_ model: Transformer, batch b: Int, plan: CheckpointBenchPlan) throws -> Double {
         let c = model.config, V = c.vocabSize
         let capacity = plan.promptLength + plan.newTokens
@@ -183,12 +189,14 @@ extension BenchCommand {
             let logits = try model.step(prompt, cache: &cache, scratch: &scratch)
             next[s] = argmax(logits, row: plan.promptLength - 1, V)
         }
-        let t0 = Self.now()
+        var times: [Double] = []
         for _ in 0..<plan.newTokens {
+            let t0 = Self.now()
             let logits = try model.step((0..<b).map { DecodeRow(slot: $0, token: next[$0]) }, cache: &cache, scratch: &scratch)
             for s in 0..<b { next[s] = argmax(logits, row: s, V) }
+            times.append(Self.now() - t0)
         }
-        return Double(b * plan.newTokens) / (Self.now() - t0)
+        return Double(b) / Self.median(times)
     }
 
     /// Tokens/s of one `length`-token prompt run through the cached path in one call; median of 5.

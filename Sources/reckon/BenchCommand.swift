@@ -28,6 +28,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "With --checkpoint: one prompt's length for the prefill figure.") var prefillLength: Int = 256
     @Flag(help: "Skip the training-step measurement.") var skipTrain = false
     @Flag(help: "With --checkpoint: skip the decode and prefill measurements.") var skipDecode = false
+    @Flag(help: "With --checkpoint: skip the sgemm peak and the projections-only timings.") var skipProducts = false
     @Option(help: "Write the figures as JSON to this file.") var json: String?
 
     var trainSteps: Int { trainStepsOption ?? (checkpoint == nil ? 5 : 3) }
@@ -61,7 +62,7 @@ struct BenchCommand: ParsableCommand {
             let plan = CheckpointBenchPlan(
                 threadCounts: try parsedThreadCounts(), promptLength: promptLength, newTokens: decodeSteps,
                 decodeBatches: [1, 32], prefillLength: prefillLength, trainBatch: batch, trainSeqLen: seqLen,
-                microBatch: microBatch, trainSteps: trainSteps, skipTrain: skipTrain, skipDecode: skipDecode)
+                microBatch: microBatch, trainSteps: trainSteps, skipTrain: skipTrain, skipDecode: skipDecode, skipProducts: skipProducts)
             return try runCheckpoint(checkpoint, plan: plan)
         }
         BLAS.setThreads(threads)
