@@ -8,7 +8,7 @@ for every engine:
     one; batch / the median step time (robust to a step another process preempted);
   * prefill tokens/s: one random 256-token prompt in one call (median of 5 after a warm-up);
   * training tokens/s: full fine-tuning with AdamW (all parameters) on random tokens at
-    B = 8, T = 256 (median of --train-steps after one warm-up step). Not for llama.cpp,
+    B = 8 (--train-batch), T = 256 (median of --train-steps after one warm-up step). Not for llama.cpp,
     which does not train.
 
 Engines:
@@ -148,32 +148,33 @@ class Transformers:
                                                           attn_implementation="eager")
         self.V = self.model.config.vocab_size
 
-    def measure(self, threads, rng, train, train_steps):
+    def measure(self, threads, rng, train, train_steps, decode=True):
         torch = self.torch
         torch.set_num_threads(threads)
         m = self.model
         m.eval()
         res = {}
-        with torch.no_grad():
-            for b in (1, 32):
-                ids = torch.tensor(rng.integers(0, self.V, (b, PROMPT)), dtype=torch.long)
-                out = m(ids, use_cache=True)
-                past, nxt = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
-                times = []
-                for _ in range(NEW):
-                    t0 = time.perf_counter()
-                    out = m(nxt, past_key_values=past, use_cache=True)
+        if decode:
+            with torch.no_grad():
+                for b in (1, 32):
+                    ids = torch.tensor(rng.integers(0, self.V, (b, PROMPT)), dtype=torch.long)
+                    out = m(ids, use_cache=True)
                     past, nxt = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
-                    times.append(time.perf_counter() - t0)
-                res[f"decode_tokens_per_s_batch{b}"] = b / statistics.median(times)
-            ids = torch.tensor(rng.integers(0, self.V, (1, PREFILL)), dtype=torch.long)
-            times = []
-            for trial in range(6):
-                t0 = time.perf_counter()
-                m(ids, use_cache=True)
-                if trial:
-                    times.append(time.perf_counter() - t0)
-            res["prefill_tokens_per_s"] = PREFILL / statistics.median(times)
+                    times = []
+                    for _ in range(NEW):
+                        t0 = time.perf_counter()
+                        out = m(nxt, past_key_values=past, use_cache=True)
+                        past, nxt = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+                        times.append(time.perf_counter() - t0)
+                    res[f"decode_tokens_per_s_batch{b}"] = b / statistics.median(times)
+                ids = torch.tensor(rng.integers(0, self.V, (1, PREFILL)), dtype=torch.long)
+                times = []
+                for trial in range(6):
+                    t0 = time.perf_counter()
+                    m(ids, use_cache=True)
+                    if trial:
+                        times.append(time.perf_counter() - t0)
+                res["prefill_tokens_per_s"] = PREFILL / statistics.median(times)
         if train:
             import copy
             tm = copy.deepcopy(m)  # the decode model keeps its weights
@@ -200,13 +201,16 @@ class Transformers:
 
 # ---------------------------------------------------------------- Reckon
 
-def reckon(binary, ckpt, threads, train, train_steps, micro):
+def reckon(binary, ckpt, threads, train, train_steps, micro, decode=True):
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         path = f.name
     cmd = [binary, "bench", "--checkpoint", ckpt, "--thread-counts", str(threads), "--json", path,
-           "--train-steps", str(train_steps), "--micro-batch", str(micro), "--skip-products"]
+           "--train-steps", str(train_steps), "--micro-batch", str(micro), "--skip-products",
+           "--batch", str(TRAIN_B), "--seq-len", str(TRAIN_T)]
     if not train:
         cmd.append("--skip-train")
+    if not decode:
+        cmd.append("--skip-decode")
     subprocess.run(cmd, check=True)
     fig = json.load(open(path))
     os.unlink(path)
@@ -228,12 +232,17 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--train-steps", type=int, default=3)
     ap.add_argument("--micro-batch", type=int, default=0, help="Reckon's --micro-batch")
+    ap.add_argument("--train-batch", type=int, default=8, help="sequences of 256 tokens per training step")
     ap.add_argument("--skip-train", action="store_true")
+    ap.add_argument("--skip-decode", action="store_true", help="training only (llama.cpp is then left out)")
     ap.add_argument("--json")
     a = ap.parse_args()
+    globals()["TRAIN_B"] = a.train_batch
     engines = a.engines.split(",")
     threads = [int(t) for t in a.threads.split(",")]
-    train = not a.skip_train
+    train, decode = not a.skip_train, not a.skip_decode
+    if not decode:
+        engines = [e for e in engines if e != "llama.cpp"]
     peers = {}
     if "llama.cpp" in engines:
         peers["llama.cpp"] = LlamaCpp(a.gguf)
@@ -246,11 +255,11 @@ def main():
             for e in engines:
                 print(f"round {r + 1}/{a.rounds}, {t} thread(s): {e}", flush=True)
                 if e == "reckon":
-                    fig = reckon(a.reckon, a.checkpoint, t, train, a.train_steps, a.micro_batch)
+                    fig = reckon(a.reckon, a.checkpoint, t, train, a.train_steps, a.micro_batch, decode)
                 elif e == "llama.cpp":
                     fig = peers[e].measure(t, rng)
                 else:
-                    fig = peers[e].measure(t, rng, train, a.train_steps)
+                    fig = peers[e].measure(t, rng, train, a.train_steps, decode)
                 for k, v in fig.items():
                     results.setdefault(f"{e}|{t}|{k}", []).append(v)
                 print("   " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(fig.items())), flush=True)
