@@ -1,3 +1,6 @@
+// Softmax cross-entropy against integer targets, forward and backward, with the stable logsumexp and entropy
+// it uses; the classifier's product is Matmul.swift's.
+
 import Foundation
 
 /// Softmax cross-entropy against integer targets, row by row.
