@@ -1,3 +1,5 @@
+// `reckon bench`: sgemm peak, attention, a training step and cached decode, timed in one run; no correctness checks.
+
 import ArgumentParser
 import CBLAS
 import Foundation
