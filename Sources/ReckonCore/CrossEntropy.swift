@@ -1,5 +1,5 @@
-// Softmax cross-entropy against integer targets, forward and backward, with the stable logsumexp and entropy
-// it uses; the classifier's product is Matmul.swift's.
+// Softmax cross-entropy against integer targets, forward and backward, and the stable logsumexp and entropy
+// of a row; the classifier's product is Matmul.swift's.
 
 import Foundation
 

@@ -1,4 +1,5 @@
-// `reckon bench`: sgemm peak, attention, a training step and cached decode, timed in one run; no correctness checks.
+// `reckon bench`: sgemm peak, attention by block size, a training step and cached decode, medians from one run;
+// the kernels it times are ReckonCore's and ReckonModel's.
 
 import ArgumentParser
 import CBLAS
