@@ -85,7 +85,7 @@ public struct SFTTrainer {
         self.config = config
         self.data = data
         self.model = model
-        self.optimizer = optimizer ?? AdamW(config: config.adamw, layout: model.layout)
+        self.optimizer = optimizer ?? AdamW(config: config.adamw, trainable: model)
         self.step = step
     }
 
@@ -145,7 +145,7 @@ public struct SFTTrainer {
             loss += l
             realTokens += tokens
         }
-        let norm = try optimizer.update(params: &model.params, grads: model.grads, lr: lr)
+        let norm = try optimizer.update(&model, lr: lr)
         step += 1
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return SFTStepStats(step: step, loss: loss, lr: lr, gradNorm: norm, answerTokens: scored,
