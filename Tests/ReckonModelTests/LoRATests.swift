@@ -51,13 +51,11 @@ final class LoRATests: XCTestCase {
         }
         for t in lora.layout.tensors {
             let idx = FiniteDifference.sampleIndices(t.count, count: 24).map { t.offset + $0 }
-            let num = FiniteDifference.gradient(of: loss, at: lora.params, indices: idx, h: 1e-2)
+            // The random B makes the loss strongly curved (the v path's error grows as h²: 0.3% at
+            // h = 3e-3, 3.5% at 1e-2), so h is smaller than ModelGradientTests' 1e-2.
+            let num = FiniteDifference.gradient(of: loss, at: lora.params, indices: idx, h: 3e-3)
             let err = FiniteDifference.relativeError(analytic: idx.map { Double(lora.grads[$0]) }, numeric: num)
-            for h: Float in [3e-3, 1e-2, 3e-2] {
-                let n2 = FiniteDifference.gradient(of: loss, at: lora.params, indices: idx, h: h)
-                print("DIAG \(t.name) tied \(tied) h \(h) scale \(n2.map(abs).max() ?? 0) err \(FiniteDifference.relativeError(analytic: idx.map { Double(lora.grads[$0]) }, numeric: n2))")
-            }
-            XCTAssertLessThan(err, 2e-2, "\(t.name) (tied: \(tied)): relative error \(err)")
+            XCTAssertLessThan(err, 1e-2, "\(t.name) (tied: \(tied)): relative error \(err)")
             XCTAssertGreaterThan(num.map(abs).max() ?? 0, 1e-5, "\(t.name): gradient is vacuous")
         }
     }
