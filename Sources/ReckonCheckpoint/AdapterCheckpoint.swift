@@ -39,11 +39,16 @@ public struct BaseReference: Sendable, Equatable {
 
     /// `target` relative to the folder `from`, through `..` where needed.
     static func relativePath(of target: String, from folder: String) -> String {
-        let t = URL(fileURLWithPath: target).standardizedFileURL.pathComponents
-        let f = URL(fileURLWithPath: folder).standardizedFileURL.pathComponents
+        let t = URL(fileURLWithPath: absolute(target)).standardizedFileURL.pathComponents
+        let f = URL(fileURLWithPath: absolute(folder)).standardizedFileURL.pathComponents
         var common = 0
         while common < min(t.count, f.count), t[common] == f[common] { common += 1 }
         return (Array(repeating: "..", count: f.count - common) + t[common...]).joined(separator: "/")
+    }
+
+    /// `path` from the working directory made absolute (URL's `..` handling needs an absolute path).
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
     /// How to get the base back, for errors.
@@ -206,7 +211,8 @@ public struct AdapterCheckpoint: Sendable {
     public func basePath(adapterPath: String, override: String?) -> String {
         if let override { return override }
         if base.path.hasPrefix("/") { return base.path }
-        return URL(fileURLWithPath: adapterPath).deletingLastPathComponent().appendingPathComponent(base.path).standardized.path
+        return URL(fileURLWithPath: BaseReference.absolute(adapterPath)).deletingLastPathComponent()
+            .appendingPathComponent(base.path).standardizedFileURL.path
     }
 
     /// Loads and checks the base: present, same config, same weights hash. Returns it with its path.

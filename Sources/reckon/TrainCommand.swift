@@ -58,6 +58,7 @@ struct TrainCommand: ParsableCommand {
     /// A degrpo checkpoint skips the sft stage before it.
     func resumeStage() throws -> String? {
         guard let resume else { return nil }
+        if AdapterCheckpoint.isAdapter(resume) { return try AdapterCheckpoint.load(from: resume).train?.stage ?? "" }
         return try Checkpoint.load(from: resume).train?.stage ?? ""
     }
 
