@@ -58,7 +58,7 @@ final class LoRATrainTests: XCTestCase {
 
     func testDecisionOnlyOptionsAreRefusedWithLoRA() throws {
         var c = DeGRPOConfig()
-        c.decisionHeadOnly = true
+        c.trainable = .decision
         let model = try adapted()
         XCTAssertThrowsError(try DeGRPOTrainer(policy: model, reference: nil, optimizer: AdamW(config: AdamWConfig(), trainable: model),
                                                config: c, seed: 1))
