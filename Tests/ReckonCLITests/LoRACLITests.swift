@@ -53,6 +53,17 @@ final class LoRACLITests: XCTestCase {
         XCTAssertEqual(plain.status, 64, plain.output)
         XCTAssertTrue(plain.output.contains("pass --merge"), plain.output)
 
+        // DeGRPO from the LoRA warm-up goes on training its adapters on the same base.
+        let degrpo = recipe(out: "a", sft: ["steps = 4"], lora: lora).replacingOccurrences(of: "stages = \"data,sft\"", with: "stages = \"data,degrpo\"")
+            + "[degrpo]\ninit = \"a/model.h5\"\nsteps = 2\nprompts_per_step = 2\ngroup_size = 2\nmax_response_tokens = 8\nlr = 1e-3\nweight_decay = 0.1\neval_every = 0\nsave_every = 0\n"
+        try degrpo.replacingOccurrences(of: "dir = \"a\"", with: "dir = \"c\"").write(to: dir.appendingPathComponent("c.toml"), atomically: true, encoding: .utf8)
+        _ = try run(["train", "c.toml"])
+        let rl = try AdapterCheckpoint.load(from: dir.appendingPathComponent("c/model.h5").path)
+        XCTAssertEqual(rl.train?.stage, "degrpo")
+        XCTAssertEqual(rl.base.sha256, adapter.base.sha256, "the same frozen base")
+        // An untrained tiny model may earn no reward contrast; the decay still steps the adapters.
+        XCTAssertTrue(rl.params != adapter.params, "degrpo stepped the adapters")
+
         try FileManager.default.moveItem(at: dir.appendingPathComponent("base"), to: dir.appendingPathComponent("moved"))
         let missing = try cli.run(["generate", "2+3=", "--checkpoint", "a/model.h5"], in: dir)
         XCTAssertEqual(missing.status, 1)
