@@ -47,11 +47,3 @@ extension AdamW {
         return norm
     }
 }
-
-extension Transformer {
-    /// The gradients the optimizer reads: the adapter's when one is attached, else the base's.
-    public var trainableGrads: [Float] {
-        get { lora?.grads ?? grads }
-        set { if lora != nil { lora!.grads = newValue } else { grads = newValue } }
-    }
-}
