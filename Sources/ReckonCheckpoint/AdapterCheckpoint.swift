@@ -1,10 +1,12 @@
+// LoRA adapter checkpoints: the adapters, control rows, LoRA config, optimizer and training
+// state, and a pointer to the frozen base (name, path, weights SHA-256), as one HDF5 file; and
+// resolving that base when loading. Not the full checkpoint (Checkpoint.swift, Schema.swift).
+
 import Crypto
 import Foundation
 import ReckonModel
 
-// LoRA adapter checkpoints: the adapters, control rows, LoRA config, optimizer and training
-// state, and a pointer to the frozen base (name, path, weights SHA-256), as one HDF5 file; and
-// resolving that base when loading. Not the full checkpoint (Checkpoint.swift, Schema.swift).
+// The file (docs/checkpoint.md, "Adapter checkpoints"):
 //
 //     /          format = "reckon-adapter", format_version = 1
 //     /config    the base's model config (as in a full checkpoint)

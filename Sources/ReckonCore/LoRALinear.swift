@@ -1,7 +1,7 @@
-import CBLAS
-
 // The low-rank update of a frozen linear layer, forward and backward side by side; not the
 // frozen product itself (Matmul.swift) nor which layers carry one (ReckonModel/LoRA.swift).
+
+import CBLAS
 
 /// out (N, O) += s · (inp (N, I) · Aᵀ) · Bᵀ with A (r, I), B (O, r) row-major and s = α/r.
 /// The rank-r middle u = inp · Aᵀ (N, r) is saved for backward. Each product is one sgemm

@@ -1,8 +1,8 @@
-import ReckonCore
-
 // LoRA adapters on a frozen base: their config, parameter layout and buffers, the per-layer
 // forward/backward hooks the transformer calls, and merging into the base. Not the files
 // (ReckonCheckpoint/AdapterCheckpoint.swift) nor the optimizer (ReckonTrain/TrainableParameters.swift).
+
+import ReckonCore
 
 /// A base matrix LoRA can adapt, by the usual short name.
 public enum LoRATarget: String, CaseIterable, Codable, Sendable {

@@ -1,7 +1,7 @@
-import ReckonModel
-
 // The recipe's `[lora]` section: its typed values and keys (help beside each), and the adapter
 // config it decodes into. Not the adapters (ReckonModel/LoRA.swift) nor their files.
+
+import ReckonModel
 
 extension Recipe {
     /// LoRA on a frozen base for the sft and degrpo stages (docs/cli.md). Absent (rank 0), both

@@ -1,9 +1,9 @@
-import ReckonCheckpoint
-import ReckonModel
-
 // What the optimizer steps: every parameter (full fine-tuning) or only an attached adapter's
 // (LoRA: the A, B matrices and the control rows), so the moments exist for the trainable tensors
 // only. Not the update rule (AdamW.swift) nor the adapters themselves (ReckonModel/LoRA.swift).
+
+import ReckonCheckpoint
+import ReckonModel
 
 extension AdamW {
     /// AdamW over `count` parameters with weight decay on `decayRanges`.

@@ -1,11 +1,11 @@
+// The training stages' side of LoRA: starting adapters on a base from `[lora]`, loading a stage's
+// model whether its file is a full checkpoint or an adapter, and saving either. Not the adapters
+// themselves (ReckonModel/LoRA.swift) nor their file format (ReckonCheckpoint/AdapterCheckpoint.swift).
+
 import Foundation
 import ReckonCheckpoint
 import ReckonModel
 import ReckonTrain
-
-// The training stages' side of LoRA: starting adapters on a base from `[lora]`, loading a stage's
-// model whether its file is a full checkpoint or an adapter, and saving either. Not the adapters
-// themselves (ReckonModel/LoRA.swift) nor their file format (ReckonCheckpoint/AdapterCheckpoint.swift).
 
 extension TrainCommand {
     /// The model in `path` ready to train on: a full checkpoint's, or an adapter attached to its
