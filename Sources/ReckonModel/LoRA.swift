@@ -297,9 +297,12 @@ extension Transformer {
 
     /// The adapter's parameters and gradients, or nils without one.
     static func withAdapterBuffers<R>(_ lora: inout LoRA?, _ body: (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> R) -> R {
-        guard lora != nil else { return body(nil, nil) }
-        return lora!.params.withUnsafeBufferPointer { p in
-            lora!.grads.withUnsafeMutableBufferPointer { g in body(p.baseAddress, g.baseAddress) }
+        // Moved out while in use, so its gradient buffer stays uniquely held and is written in place.
+        guard var adapter = lora else { return body(nil, nil) }
+        lora = nil
+        defer { lora = adapter }
+        return adapter.params.withUnsafeBufferPointer { p in
+            adapter.grads.withUnsafeMutableBufferPointer { g in body(p.baseAddress, g.baseAddress) }
         }
     }
 }
