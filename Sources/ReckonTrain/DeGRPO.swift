@@ -124,6 +124,8 @@ public struct DeGRPOStats: Sendable, Codable, Equatable {
     public var tokensPerSecond = 0.0
     public var stepTime = 0.0
     public var rolloutTime = 0.0
+    /// Time spent in the collectives of a data-parallel step: the gradient sums and the rollout gather.
+    public var reduceTime = 0.0
 
     enum CodingKeys: String, CodingKey {
         case step, loss, reward, kl, entropy, lr, accuracy
@@ -134,7 +136,7 @@ public struct DeGRPOStats: Sendable, Codable, Equatable {
         case meanLength = "completions/mean_length", meanLengthThink = "completions/mean_length_think"
         case meanLengthShort = "completions/mean_length_short", truncatedRatio = "completions/clipped_ratio"
         case clipRatio = "clip_ratio", gradNorm = "grad_norm", tokensPerSecond = "tokens_per_s"
-        case stepTime = "step_time", rolloutTime = "rollout_time"
+        case stepTime = "step_time", rolloutTime = "rollout_time", reduceTime = "allreduce_time"
     }
 }
 
@@ -148,6 +150,9 @@ public struct DeGRPOTrainer: Sendable {
     public var step: Int = 0
     /// The training set `runStep` draws from.
     public var prompts: [RLPrompt] = []
+    /// The ranks this run trains on: each samples and back-propagates its share of every group
+    /// (GradientReducer.swift, DeGRPOParallel.swift).
+    public var reducer: any GradientReducer = SingleProcess()
 
     public init(policy: Transformer, reference: Transformer?, optimizer: AdamW, config: DeGRPOConfig, seed: UInt64) throws(TrainError) {
         try config.validate()
@@ -164,7 +169,7 @@ public struct DeGRPOTrainer: Sendable {
     /// One step: sample G rollouts per prompt, score them, then μ passes of the clipped objective.
     public mutating func train(prompts: [RLPrompt], lr: Float) throws -> DeGRPOStats {
         let start = Self.now()
-        var rollouts = try Rollouts.sample(policy: policy, prompts: prompts, config: config.rollout, seed: rng.next())
+        var (rollouts, gatherTime) = try sampleRollouts(prompts: prompts, seed: rng.next())
         if config.controlContrast && (config.contrastSteps == 0 || step < config.contrastSteps) {
             let control = Advantage.batchContrast(rollouts.map(\.advantage), thinks: rollouts.map { $0.outcome.mode == .think },
                                                   groups: rollouts.map(\.prompt), strength: config.contrastStrength)
@@ -173,6 +178,7 @@ public struct DeGRPOTrainer: Sendable {
         let rolloutTime = Self.now() - start
         var stats = try optimize(prompts: prompts, rollouts: rollouts, lr: lr)
         stats.rolloutTime = rolloutTime
+        stats.reduceTime += gatherTime
         stats.stepTime = Self.now() - start
         stats.tokensPerSecond = Double(rollouts.reduce(0) { $0 + $1.response.count } * (1 + config.passes)) / stats.stepTime
         return stats
@@ -185,9 +191,16 @@ public struct DeGRPOTrainer: Sendable {
         guard rollouts.count == prompts.count * c.rollout.groupSize else {
             throw TrainError.shapeMismatch("expected \(prompts.count) × \(c.rollout.groupSize) rollouts, got \(rollouts.count)")
         }
+        guard c.rollout.groupSize >= reducer.size else {
+            throw TrainError.invalidConfig("[degrpo] group_size \(c.rollout.groupSize) is smaller than the \(reducer.size) ranks sharing each group")
+        }
 
-        let seqs = rollouts.map { TrainingSequence(prompt: prompts[$0.prompt].tokens, answer: $0.response) }
+        // This rank back-propagates its places of every group (all of them for one process);
+        // the loss is normalised over the whole batch, so the ranks' gradients sum to the batch's.
         let totals = PolicyLossTotals(rollouts.map(\.response.count))
+        let members = reducer.share(of: c.rollout.groupSize)
+        let own = rollouts.indices.filter { members.contains($0 % c.rollout.groupSize) }.map { rollouts[$0] }
+        let seqs = own.map { TrainingSequence(prompt: prompts[$0.prompt].tokens, answer: $0.response) }
         let T = PackedBatch.length(longest: seqs.map(\.rowCount).max() ?? 1, bucket: 8, context: policy.config.maxSeqLen)
         let mb = min(c.microBatch, seqs.count)
         var acts = try Activations(config: policy.config, batch: mb, seqLen: T)
@@ -200,7 +213,7 @@ public struct DeGRPOTrainer: Sendable {
             let lp = Array(acts.logprobs)
             return range.enumerated().map { j, i in
                 let first = j * T + seqs[i].promptLength - 1
-                return Array(lp[first..<(first + rollouts[i].response.count)])
+                return Array(lp[first..<(first + own[i].response.count)])
             }
         }
         func load(_ range: Range<Int>) throws {
@@ -221,9 +234,9 @@ public struct DeGRPOTrainer: Sendable {
                 let current = try responseLogprobs(policy, range)
                 let batch = range.enumerated().map { j, i in
                     PolicyRollout(logprobs: current[j], oldLogprobs: old?[i] ?? current[j],
-                                  refLogprobs: ref?[i] ?? current[j], advantage: c.responseTerm ? rollouts[i].advantage : 0,
-                                  controlAdvantage: rollouts[i].controlAdvantage ?? rollouts[i].advantage,
-                                  controlImportance: rollouts[i].controlImportance)
+                                  refLogprobs: ref?[i] ?? current[j], advantage: c.responseTerm ? own[i].advantage : 0,
+                                  controlAdvantage: own[i].controlAdvantage ?? own[i].advantage,
+                                  controlImportance: own[i].controlImportance)
                 }
                 let result = try PolicyLoss.compute(batch, config: c.loss, totals: totals)
                 var weights = [Float](repeating: 0, count: mb * T)
@@ -234,13 +247,13 @@ public struct DeGRPOTrainer: Sendable {
                     let kept = c.decisionHeadOnly ? result.weights[j].prefix(1) : result.weights[j][...]
                     for (k, w) in kept.enumerated() { weights[first + k] = w }
                     if pass == 0 {
-                        for k in 0..<rollouts[i].response.count { entropySum += Double(acts.entropy(row: first + k)) }
-                        entropyCount += rollouts[i].response.count
+                        for k in 0..<own[i].response.count { entropySum += Double(acts.entropy(row: first + k)) }
+                        entropyCount += own[i].response.count
                     }
                 }
                 try policy.backward(&acts, weights: weights)
                 loss += result.loss
-                let n = Double(range.reduce(0) { $0 + rollouts[$1].response.count })
+                let n = Double(range.reduce(0) { $0 + own[$1].response.count })
                 clipSum += result.clipFraction * n; tokenSum += n
                 if c.decisionHeadOnly {
                     // Answer positions decode without the mode tokens, whose rows alone move here, so
@@ -250,12 +263,21 @@ public struct DeGRPOTrainer: Sendable {
                     klSum += result.kl * result.klWeight; klCount += result.klWeight
                 }
             }
+            let reduceStart = Self.now()
+            try reducer.sum(&policy.grads)
+            stats.reduceTime += Self.now() - reduceStart
             let held = frozen.map { Array(policy.params[$0]) }
             for r in frozen { policy.grads.replaceSubrange(r, with: repeatElement(0, count: r.count)) }
             let scaled = c.headLRScale == 1 ? [] : DeGRPOConfig.decisionHeadRanges(policy.layout, config: policy.config).map { (range: $0, factor: c.headLRScale) }
             stats.gradNorm = Double(try optimizer.update(params: &policy.params, grads: policy.grads, lr: lr, scaled: scaled))
             for (r, values) in zip(frozen, held) { policy.params.replaceSubrange(r, with: values) }
             stats.loss = loss
+        }
+        if reducer.size > 1 {
+            var sums = [stats.loss, entropySum, Double(entropyCount), klSum, klCount, clipSum, tokenSum]
+            try reducer.sum(&sums)
+            stats.loss = sums[0]; entropySum = sums[1]; entropyCount = Int(sums[2])
+            klSum = sums[3]; klCount = sums[4]; clipSum = sums[5]; tokenSum = sums[6]
         }
         step += 1
 
