@@ -18,6 +18,8 @@ static inline int reckon_mpi_size(int *size) { return MPI_Comm_size(MPI_COMM_WOR
 /// Errors come back as codes instead of aborting the job, so Swift can throw them.
 static inline int reckon_mpi_errors_return(void) { return MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN); }
 
+static inline int reckon_mpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
+
 /// In-place sums over every rank.
 static inline int reckon_mpi_allreduce_sum_float(float *values, int count) {
     return MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);

@@ -8,36 +8,86 @@ import ReckonModel
 
 extension DeGRPOTrainer {
     /// The step's scored rollouts, G consecutive per prompt with their group advantages, and the
-    /// seconds spent gathering them. One process samples them all from `seed`, exactly as
-    /// before data parallelism; rank r of N samples its share of each group from a stream
-    /// derived from (`seed`, r), so a run is reproducible for a given N.
+    /// seconds spent gathering them. With one shard they are all sampled from `seed`, exactly as
+    /// before data parallelism; with K shards, shard k samples its places of every group from a
+    /// stream derived from (`seed`, k), so the rollouts depend on K and not on which rank
+    /// samples which shard.
     func sampleRollouts(prompts: [RLPrompt], seed: UInt64) throws -> (rollouts: [Rollout], gatherSeconds: Double) {
-        let c = config.rollout
-        guard reducer.size > 1 else { return (try Rollouts.sample(policy: policy, prompts: prompts, config: c, seed: seed), 0) }
-        guard c.groupSize >= reducer.size else {
-            throw TrainError.invalidConfig("[degrpo] group_size \(c.groupSize) is smaller than the \(reducer.size) ranks sharing each group")
+        let c = config.rollout, K = max(shards, reducer.size), G = c.groupSize
+        guard K > 1 else { return (try Rollouts.sample(policy: policy, prompts: prompts, config: c, seed: seed), 0) }
+        guard G >= K else {
+            throw TrainError.invalidConfig("[degrpo] group_size \(G) is smaller than the \(K) shards sharing each group")
         }
-        let members = reducer.share(of: c.groupSize)
-        let local = try Rollouts.sample(policy: policy, prompts: prompts, config: c,
-                                        seed: RNG(seed: seed).derived(UInt64(reducer.rank)).state, members: members)
+        // Shard k's rollouts, prompt-major: its places of each group.
+        var local: [Rollout] = []
+        for k in reducer.share(of: K) {
+            local += try Rollouts.sample(policy: policy, prompts: prompts, config: c, seed: RNG(seed: seed).derived(UInt64(k)).state,
+                                         members: Shards.part(k, of: K, count: G))
+        }
         let start = Self.now()
         let gathered = try reducer.allgather(RolloutWire.encode(local))
-        let seconds = Self.now() - start
-        // Rank r's rollouts are its places of each group, prompt-major: interleave them back into groups.
-        let parts = try gathered.map(RolloutWire.decode)
+        let seconds = reducer.size > 1 ? Self.now() - start : 0
+        let all = try gathered.flatMap(RolloutWire.decode)
+        guard all.count == prompts.count * G else {
+            throw TrainError.collective("gathered \(all.count) rollouts, expected \(prompts.count) × \(G)")
+        }
+        // In rank order the shards come in order: interleave their places back into groups.
         var rollouts: [Rollout] = []
-        rollouts.reserveCapacity(prompts.count * c.groupSize)
+        rollouts.reserveCapacity(all.count)
         for p in prompts.indices {
-            for (r, part) in parts.enumerated() {
-                let m = (c.groupSize * (r + 1) / reducer.size) - (c.groupSize * r / reducer.size)
-                guard part.count == prompts.count * m else {
-                    throw TrainError.collective("rank \(r) sent \(part.count) rollouts, expected \(prompts.count) × \(m)")
-                }
-                rollouts += part[(p * m)..<((p + 1) * m)]
+            var offset = 0
+            for k in 0..<K {
+                let m = Shards.part(k, of: K, count: G).count
+                rollouts += all[(offset + p * m)..<(offset + (p + 1) * m)]
+                offset += prompts.count * m
             }
         }
         Rollouts.assignAdvantages(&rollouts, config: c)
         return (rollouts, seconds)
+    }
+}
+
+/// One shard of a DeGRPO step's rollouts, packed for forward and backward in micro-batches
+/// padded to the shard's own longest sequence.
+struct PolicyShard {
+    let own: [Rollout]
+    let seqs: [TrainingSequence]
+    /// Padded length and sequences per micro-batch.
+    let T: Int, mb: Int
+    /// (mb, T) rows.
+    var acts: Activations
+    let batches: [Range<Int>]
+    /// Per rollout of `own`: its response's log-probs under the reference and under the policy
+    /// before the step's first pass (nil when unused).
+    var ref: [[Float]]?, old: [[Float]]?
+
+    init(_ own: [Rollout], prompts: [RLPrompt], microBatch: Int, config: ModelConfig) throws {
+        self.own = own
+        seqs = own.map { TrainingSequence(prompt: prompts[$0.prompt].tokens, answer: $0.response) }
+        T = PackedBatch.length(longest: seqs.map(\.rowCount).max() ?? 1, bucket: 8, context: config.maxSeqLen)
+        let count = seqs.count, mb = min(microBatch, count)
+        self.mb = mb
+        acts = try Activations(config: config, batch: mb, seqLen: T)
+        batches = stride(from: 0, to: count, by: mb).map { $0..<min($0 + mb, count) }
+    }
+
+    /// `responseLogprobs` of every rollout of the shard, in order.
+    mutating func logprobs(_ model: Transformer) throws -> [[Float]] {
+        var all: [[Float]] = []
+        for range in batches { all += try responseLogprobs(model, range) }
+        return all
+    }
+
+    /// Log-probs of each response token (control token first) of `range` under `model`.
+    mutating func responseLogprobs(_ model: Transformer, _ range: Range<Int>) throws -> [[Float]] {
+        let packed = PackedBatch(seqs[range], length: T, batch: mb)
+        try acts.setBatch(tokens: packed.inputs, targets: packed.targets)
+        model.forward(&acts)
+        let lp = Array(acts.logprobs)
+        return range.enumerated().map { j, i in
+            let first = j * T + seqs[i].promptLength - 1
+            return Array(lp[first..<(first + own[i].response.count)])
+        }
     }
 }
 

@@ -18,6 +18,8 @@ public protocol GradientReducer: Sendable {
     func sum(_ values: inout [Double]) throws(TrainError)
     /// Every rank's bytes, in rank order (the rollouts each rank sampled).
     func allgather(_ bytes: [UInt8]) throws(TrainError) -> [[UInt8]]
+    /// Returns when every rank has called it (separates waiting for a slow rank from the sum's own time).
+    func barrier() throws(TrainError)
 }
 
 extension GradientReducer {
@@ -25,7 +27,7 @@ extension GradientReducer {
 
     /// This rank's contiguous share of `count` items: the shares of all ranks tile 0..<count in
     /// rank order and differ in size by at most one.
-    public func share(of count: Int) -> Range<Int> { (count * rank / size)..<(count * (rank + 1) / size) }
+    public func share(of count: Int) -> Range<Int> { Shards.part(rank, of: size, count: count) }
 
     /// True when every rank holds exactly these values (compared through a 64-bit FNV-1a hash
     /// of their bits). The gradients every rank applies are the same sums, so the weights
@@ -47,6 +49,30 @@ public struct SingleProcess: GradientReducer {
     public func sum(_ values: inout [Float]) throws(TrainError) {}
     public func sum(_ values: inout [Double]) throws(TrainError) {}
     public func allgather(_ bytes: [UInt8]) throws(TrainError) -> [[UInt8]] { [bytes] }
+    public func barrier() throws(TrainError) {}
+}
+
+/// A batch cut into K shards, each shard's gradient computed on its own and the shards summed
+/// in order. Rank r of N computes the shards `share(of: K)`; the allreduce then adds the ranks'
+/// sums. Two operands add the same either way round, so one process with K = 2 shards and two
+/// ranks with one shard each compute the very same floats: the runs match bit for bit. (With
+/// N > 2 ranks MPI's reduction order is its own, and results match to rounding.)
+public enum Shards {
+    /// Shard `k` of `K` over `count` items: contiguous, tiling 0..<count in order, sizes within one.
+    public static func part(_ k: Int, of K: Int, count: Int) -> Range<Int> { (count * k / K)..<(count * (k + 1) / K) }
+
+    /// The running sum of a rank's shard gradients, in shard order.
+    public struct Sum {
+        /// (P): nil until the first shard is added.
+        public private(set) var total: [Float]?
+        public init() {}
+        public mutating func add(_ grads: [Float]) {
+            guard var t = total else { total = grads; return }
+            total = nil  // add in place, without a copy-on-write
+            for i in t.indices { t[i] += grads[i] }
+            total = t
+        }
+    }
 }
 
 /// The ranks of `mpirun -n N reckon train …`, over MPI_COMM_WORLD.
@@ -85,6 +111,8 @@ public final class MPIReducer: GradientReducer {
         _ = reckon_mpi_abort(code)
         exit(code)
     }
+
+    public func barrier() throws(TrainError) { try Self.check(reckon_mpi_barrier(), "MPI_Barrier") }
 
     public func sum(_ values: inout [Float]) throws(TrainError) {
         try Self.countFits(values.count)

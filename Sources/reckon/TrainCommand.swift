@@ -24,6 +24,9 @@ struct TrainCommand: ParsableCommand {
     var overrides: [String] = []
     @Option(help: "Continue from this checkpoint (saved by a run of the same recipe).") var resume: String?
     @Option(help: "BLAS and worker threads.") var threads = 2
+    @Option(help: ArgumentHelp("Cut every SFT batch and DeGRPO group into this many shards, summed in order (default: one per MPI rank).",
+                               discussion: "Runs with the same shards match bit for bit on 1 or 2 ranks: `reckon train R --shards 2` equals `mpirun -n 2 reckon train R`."))
+    var shards: Int?
 
     func run() throws {
         let mpi = try MPIReducer.launched()
@@ -41,6 +44,13 @@ struct TrainCommand: ParsableCommand {
             mpi.abort(code: 1)
         }
         mpi.finalize()
+    }
+
+    /// `--shards`, at least one per rank.
+    func shardCount(_ ranks: any GradientReducer) throws -> Int {
+        guard let shards else { return ranks.size }
+        guard shards >= ranks.size else { throw CLIError("--shards \(shards) is fewer than the \(ranks.size) ranks: each rank needs a shard") }
+        return shards
     }
 
     /// The run on `ranks`; rank 0 alone writes files and prints.
@@ -165,6 +175,7 @@ struct TrainCommand: ParsableCommand {
         guard initial.config == config else { throw CLIError("\(r.sft.initFrom): its model config differs from the recipe's [model]") }
         var trainer = try SFTTrainer(config: sftConfig, data: data, model: initial)
         trainer.reducer = ranks
+        trainer.shards = try shardCount(ranks)
         if phase > 1, resume == nil {
             note("sft: phase \(phase) starts from the weights phase \(phase - 1) ended with, with a fresh optimizer")
         } else if !r.sft.initFrom.isEmpty {
