@@ -1,10 +1,10 @@
-import Foundation
-import ReckonCore
-import ReckonModel
-
 // A DeGRPO step's rollouts over the ranks of a data-parallel run: each rank samples its places
 // of every group, then all ranks gather the scored rollouts, so each holds whole groups for the
 // advantages and the statistics. Not the loss or its split (DeGRPO.swift `optimize`).
+
+import Foundation
+import ReckonCore
+import ReckonModel
 
 extension DeGRPOTrainer {
     /// The step's scored rollouts, G consecutive per prompt with their group advantages, and the

@@ -1,11 +1,11 @@
-import CMPI
-import Foundation
-
 // Data-parallel training's collectives: how the ranks of one run split a batch, sum their
 // gradients and share rollouts. Two implementations: `SingleProcess` (one rank, nothing to
 // exchange) and `MPIReducer` (Open MPI, under `mpirun`). The trainers call it just before the
 // optimizer update; what gets split, and how results are normalised, is theirs (SFT.swift,
 // DeGRPO.swift, DeGRPOParallel.swift). Who writes files is the CLI's (rank 0 alone).
+
+import CMPI
+import Foundation
 
 /// The ranks of one training run, as the trainers see them.
 public protocol GradientReducer: Sendable {

@@ -1,3 +1,6 @@
+// Ctrl-C (or SIGUSR1, which mpirun forwards to its ranks) as a request to stop that the training
+// loop checks between steps; a second one exits.
+
 import Dispatch
 import Foundation
 

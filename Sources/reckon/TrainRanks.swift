@@ -1,7 +1,7 @@
-import Foundation
-
 // Which rank of `mpirun -n N reckon train` this process is, as the launcher numbered it; it
 // decides who prints, before and apart from MPI itself (ReckonTrain/GradientReducer.swift).
+
+import Foundation
 
 /// This process's rank from its MPI launcher's environment (Open MPI's `OMPI_COMM_WORLD_RANK`,
 /// PMIx's `PMIX_RANK`); 0 when no launcher started it. Only rank 0 prints notes and progress.
