@@ -1,5 +1,6 @@
 import Foundation
 import ReckonModel
+import ReckonRuntime
 import XCTest
 @testable import ReckonServer
 
