@@ -23,7 +23,13 @@ public final class ReckonHTTPServer: Sendable {
     /// - Parameters:
     ///   - model: the model to serve.
     ///   - engine: batch slots, the bounded queue (`maxPending`), the budget and its policies.
-    public init(model: Transformer, engine: EngineConfig, config: ServerConfig, logger: Logger? = nil) throws {
+    public convenience init(model: Transformer, engine: EngineConfig, config: ServerConfig, logger: Logger? = nil) throws {
+        try self.init(model: model, engine: engine, config: config, logger: logger) { try TransformerBackend(model: $0, slots: $1) }
+    }
+
+    /// `backend(model, slots)` makes the engine's backend (the tests pace the transformer with it).
+    init(model: Transformer, engine: EngineConfig, config: ServerConfig, logger: Logger? = nil,
+         backend: @escaping @Sendable (Transformer, Int) throws -> any DecodeBackend) throws {
         self.config = config
         var log = logger ?? Logger(label: "reckon.serve", factory: { StreamLogHandler.standardError(label: $0) })
         if logger == nil { log.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info }
@@ -42,7 +48,7 @@ public final class ReckonHTTPServer: Sendable {
         connections = ConnectionCap(limit: config.maxConnections)
         metrics.connections = connections
         loop = try EngineLoop(metrics: metrics) { [store] start in
-            try Engine(backend: TransformerBackend(model: model, slots: engine.slots), config: engine, start: start, store: store)
+            try Engine(backend: AnyDecodeBackend(backend(model, engine.slots)), config: engine, start: start, store: store)
         }
         routes = Routes(builder: RequestBuilder(config: config, contextLength: model.config.maxSeqLen), loop: loop,
                         metrics: metrics, limit: BodyLimit(maxBytes: config.maxBodyBytes), config: config)
