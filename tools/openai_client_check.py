@@ -139,7 +139,8 @@ def main():
 
     # --- the graceful close of a cut think ---------------------------------------------
     natural = extra(think, "think_truncated")
-    check("an uncut think has no closing text", natural is False and args.close_text not in reasoning,
+    # "Not at the end" rather than "nowhere": a short closing text such as "|=" also occurs in traces.
+    check("an uncut think has no closing text", natural is False and not reasoning.endswith(args.close_text),
           f"think_truncated={natural}, ends {reasoning[-30:]!r}")
     for budget in (0, 12):
         cut = chat(client, THINK_PROMPT, reasoning_effort="high", max_tokens=mt,
@@ -147,7 +148,7 @@ def main():
         r = reasoning_of(cut.choices[0].message)
         n = cut.usage.completion_tokens_details.reasoning_tokens
         check(f"a think cut at thinking_token_budget={budget} ends with the closing text",
-              extra(cut, "think_truncated") is True and r.endswith(args.close_text) and r.count(args.close_text) == 1
+              extra(cut, "think_truncated") is True and r.endswith(args.close_text)
               and n == budget + close_tokens and bool(cut.choices[0].message.content),
               f"reasoning={r!r} reasoning_tokens={n} answer={cut.choices[0].message.content!r}")
 
