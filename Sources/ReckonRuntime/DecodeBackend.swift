@@ -1,3 +1,6 @@
+// What the engine needs from a model, the transformer behind it, and a type-erased backend; the forward
+// itself is ReckonModel/Decode.swift's.
+
 import ReckonModel
 
 /// What the engine needs from a model: run a mix of prefill and decode rows against

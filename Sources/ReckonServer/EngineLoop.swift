@@ -1,3 +1,6 @@
+// The engine on its own thread, stepped on the real clock: HTTP handlers' inbox in, token updates and
+// results out; the engine itself is ReckonRuntime/Engine.swift's.
+
 import Dispatch
 import Foundation
 import ReckonData

@@ -1,3 +1,6 @@
+// `reckon serve`'s server: binding, the handler pipeline, serving and graceful shutdown; endpoints are
+// Routes.swift's, settings ServerConfig.swift's.
+
 import Hummingbird
 import Logging
 import NIOCore

@@ -1,3 +1,6 @@
+// The recipe's typed sections with their defaults, and `Recipe.schema`, every key once with its help;
+// parsing TOML and `--set` into them is RecipeParser.swift's.
+
 import Foundation
 import ReckonData
 import ReckonModel

@@ -1,3 +1,5 @@
+// The degrpo stage of `reckon train`: its trainer, plan and reference model, run through StageRunner.swift.
+
 import Foundation
 import ReckonCheckpoint
 import ReckonData

@@ -1,3 +1,5 @@
+// The checks before a training run does any work: model geometry, a writable output folder, memory.
+
 import Foundation
 import ReckonModel
 import ReckonRuntime
