@@ -1,3 +1,6 @@
+// `reasoning_effort` (none/low/medium/high) mapped onto routing at token 0 and a cap on sampled reasoning
+// tokens; the request's own fields and the global budget are not its concern.
+
 import ReckonModel
 
 /// `reasoning_effort`, OpenAI's knob for how much a reasoning model thinks, mapped onto
