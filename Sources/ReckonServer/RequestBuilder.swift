@@ -28,12 +28,15 @@ struct PreparedRequest: Sendable {
 final class RequestBuilder: @unchecked Sendable {
     let config: ServerConfig
     let contextLength: Int
+    /// `config.thinkCloseText` in tokens, forced before `</think>` when a think is cut.
+    let thinkClose: [Int32]
     private let lock = NSLock()
     private var issued: UInt64 = 0
 
     init(config: ServerConfig, contextLength: Int) {
         self.config = config
         self.contextLength = contextLength
+        thinkClose = Tokenizer().encode(config.thinkCloseText)
     }
 
     /// Largest `max_tokens` accepted.
@@ -88,11 +91,21 @@ final class RequestBuilder: @unchecked Sendable {
             throw .invalid("\(error)".replacingOccurrences(of: "invalid sampling parameters: ", with: ""))
         }
 
-        var routing = config.defaults.routing
+        // reasoning_effort sets routing and the cap; the request's own fields override each.
+        var effort: ReasoningEffort?
+        if let e = wire.reasoningEffort {
+            guard let parsed = ReasoningEffort(rawValue: e) else {
+                throw .invalid("reasoning_effort must be one of \(ReasoningEffort.accepted), got \"\(e)\"", param: "reasoning_effort")
+            }
+            effort = parsed
+        }
+        var routing = effort?.routing(serverDefault: config.defaults.routing) ?? config.defaults.routing
         if let r = wire.routing {
             do { routing = try RoutingPolicy(parsing: r) } catch { throw .invalid("\(error)", param: "routing") }
         }
-        let thinkingBudget = wire.thinkingTokenBudget ?? config.defaults.thinkingTokenBudget
+        let defaultBudget = effort.map { $0.thinkingCap(serverDefault: config.defaults.thinkingTokenBudget) }
+            ?? config.defaults.thinkingTokenBudget
+        let thinkingBudget = wire.thinkingTokenBudget ?? defaultBudget
         if let b = thinkingBudget, b < 0 {
             throw .invalid("thinking_token_budget must be ≥ 0, got \(b)", param: "thinking_token_budget")
         }
@@ -114,7 +127,8 @@ final class RequestBuilder: @unchecked Sendable {
         let seed = wire.seed.map { UInt64(bitPattern: $0) } ?? Request.seed(base: config.defaults.seed, number: n)
         let id = (endpoint == .chat ? "chatcmpl-" : "cmpl-") + String(n, radix: 16) + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let request = Request(id: id, prompt: prompt, group: group, routing: routing, sampling: sampling, seed: seed,
-                              maxTokens: maxTokens, stop: stops, thinkingTokenBudget: thinkingBudget, priority: wire.priority ?? 0)
+                              maxTokens: maxTokens, stop: stops, thinkingTokenBudget: thinkingBudget, priority: wire.priority ?? 0,
+                              thinkClose: thinkClose)
         return PreparedRequest(request: request, endpoint: endpoint, stream: wire.stream ?? false,
                                includeUsage: wire.streamOptions?.includeUsage ?? false, expectedAnswer: wire.expectedAnswer,
                                responseID: id, created: Int(Date().timeIntervalSince1970), model: config.modelName)

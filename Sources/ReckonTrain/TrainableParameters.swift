@@ -47,3 +47,15 @@ extension AdamW {
         return norm
     }
 }
+
+extension Transformer {
+    /// The gradients the optimizer reads: the adapter's when one is attached, else the base's
+    /// (what shard sums and the ranks' allreduce add up).
+    public var trainableGrads: [Float] { lora?.grads ?? grads }
+
+    /// Runs `body` on the trainable gradients in place (no copy of a base-sized buffer).
+    public mutating func withTrainableGrads<R>(_ body: (inout [Float]) throws -> R) rethrows -> R {
+        if lora != nil { return try body(&lora!.grads) }
+        return try body(&grads)
+    }
+}

@@ -53,6 +53,8 @@ struct ServeCommand: AsyncParsableCommand {
     var budgetStore: String?
     @Option(help: "While the budget store is unreachable: deny (no new thinking budget) or local (a private 1/n share, paid back on return).")
     var budgetStoreFallback = "deny"
+    @Option(help: "Text forced before </think> when thinking is cut (by a cap, the budget or max_tokens), like llama.cpp's --reasoning-budget-message; \"\" forces </think> alone.")
+    var thinkCloseText = ServerConfig.defaultThinkCloseText
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
@@ -107,6 +109,7 @@ struct ServeCommand: AsyncParsableCommand {
         config.defaults.maxTokens = runtime.maxTokens
         config.defaults.thinkingTokenBudget = runtime.thinkingTokenBudget
         config.defaults.seed = runtime.seed
+        config.thinkCloseText = thinkCloseText
 
         let server = try ReckonHTTPServer(model: model, engine: engine, config: config)
         let summary = "serve: \(config.modelName) (\(path), \(model.parameterCount) parameters), \(runtime.routingNote(stored: stored)), \(engine.slots) slots, queue \(maxPending)"

@@ -12,9 +12,10 @@ import ReckonTrain
 /// Writes `metrics-degrpo.jsonl`, `checkpoints-degrpo/step-*.h5`, and `model.h5` at the end
 /// (the warm-up model it started from is kept as `model-sft.h5`).
 extension TrainCommand {
-    func runDeGRPO(_ r: Recipe, recipeText: String, train: [Example], eval: [Example], warmup: Transformer?, resumeStage: String?) throws -> Transformer {
+    func runDeGRPO(_ r: Recipe, recipeText: String, train: [Example], eval: [Example], warmup: Transformer?, resumeStage: String?,
+                   ranks: any GradientReducer) throws -> Transformer {
         let d = r.degrpo, c = d.config, out = r.output.dir
-        var (reference, base) = try degrpoReference(r, warmup: warmup)
+        var (reference, base) = try degrpoReference(r, warmup: warmup, write: ranks.isRoot)
         if let lc = r.lora.config, reference.lora == nil {
             // A fully fine-tuned warm-up with [lora]: fresh adapters on it, kept as model-sft.h5.
             (reference, base) = try startAdapters(r, config: lc, basePath: "\(out)/model-sft.h5")
@@ -22,6 +23,8 @@ extension TrainCommand {
         let optimizer = AdamW(config: AdamWConfig(weightDecay: Float(d.weightDecay), gradClip: Float(d.gradClip)), trainable: reference)
         var trainer = try DeGRPOTrainer(policy: reference, reference: c.loss.beta > 0 ? reference : nil, optimizer: optimizer,
                                         config: c, seed: UInt64(d.seed))
+        trainer.reducer = ranks
+        trainer.shards = try shardCount(ranks)
         trainer.prompts = train.map(RLPrompt.init).filter { $0.tokens.count + 16 <= reference.config.maxSeqLen }
         note("degrpo: \(c.loss.kind.rawValue), α \(c.loss.alpha), γ \(c.rollout.reward.gamma), β \(c.loss.beta), ε \(c.loss.epsilon), \(c.loss.aggregation.rawValue); \(d.steps) steps of \(c.promptsPerStep) prompts × \(c.rollout.groupSize) rollouts (≤ \(c.rollout.maxResponseTokens) tokens, T \(c.rollout.sampling.temperature)), lr \(c.lr), μ \(c.passes); \(trainer.prompts.count) prompts")
 
@@ -39,12 +42,13 @@ extension TrainCommand {
     /// The warm-up model: `[degrpo] init`, else this run's sft model. A copy is kept as
     /// `model-sft.h5`, because the stage's own final model replaces `model.h5`.
     /// With adapters, the warm-up is its adapter file and the base it points to.
-    func degrpoReference(_ r: Recipe, warmup: Transformer?) throws -> (Transformer, BaseReference?) {
+    func degrpoReference(_ r: Recipe, warmup: Transformer?, write: Bool = true) throws -> (Transformer, BaseReference?) {
         let out = r.output.dir, kept = "\(out)/model-sft.h5"
         do {
             if !r.degrpo.initFrom.isEmpty { return try loadTrainable(r.degrpo.initFrom) }
             if FileManager.default.fileExists(atPath: kept) { return try loadTrainable(kept) }
             let (model, base) = try warmup.map { ($0, try loadTrainable("\(out)/model.h5").base) } ?? loadTrainable("\(out)/model.h5")
+            guard write else { return (model, base) }
             _ = try saveTrained(model, base: base, optimizer: nil, train: TrainingState(stage: "sft", step: 0, recipe: r.text, rngState: 0), to: kept)
             return (model, base)
         } catch {
