@@ -1,5 +1,6 @@
 import XCTest
 import ReckonCore
+import ReckonData
 import ReckonModel
 @testable import ReckonTrain
 
@@ -73,5 +74,28 @@ final class LoRATrainTests: XCTestCase {
         XCTAssertThrowsError(try Recipe.parse("[lora]\ntargets = \"q,ffn\"\n", source: "x.toml")) { error in
             XCTAssertTrue("\(error)".contains("[lora] targets must be a comma list of q, k, v, o, gate, up, down"), "\(error)")
         }
+    }
+
+    /// With shards the step sums each shard's adapter gradients: two shards give the one-shard
+    /// update up to the order of float sums.
+    func testShardedSFTSumsTheAdapterGradients() throws {
+        let examples = try Generator.generate(n: 8, levels: [1], dialects: [.symbolic: 1], seed: 3)
+        let data = SFTData(examples: examples, context: config.maxSeqLen * 4, overflow: .truncate)
+        let cfg = ModelConfig(dim: 16, nLayers: 1, nHeads: 2, hiddenDim: 16, maxSeqLen: 128)
+        func run(shards: Int) throws -> [Float] {
+            var model = try Transformer(config: cfg, seed: 2)
+            try model.attach(LoRA(config: LoRAConfig(rank: 2, alpha: 4, targets: [.q, .v]), base: model, controlTokens: control, seed: 1))
+            var t = try SFTTrainer(config: SFTConfig(batch: 4, steps: 2, schedule: try LRSchedule(maxLR: 1e-2, minLR: 1e-3, warmupSteps: 0, totalSteps: 2),
+                                                     adamw: AdamWConfig(weightDecay: 0), seed: 5), data: data, model: model)
+            t.shards = shards
+            for _ in 0..<2 { _ = try t.trainStep() }
+            return t.model.lora?.params ?? []
+        }
+        let one = try run(shards: 1), two = try run(shards: 2)
+        XCTAssertEqual(one.count, two.count)
+        let fresh = try LoRA(config: LoRAConfig(rank: 2, alpha: 4, targets: [.q, .v]), base: try Transformer(config: cfg, seed: 2),
+                             controlTokens: control, seed: 1).params
+        XCTAssertTrue(one != fresh, "the adapters trained")
+        for (a, b) in zip(one, two) { XCTAssertEqual(a, b, accuracy: 1e-5) }
     }
 }
