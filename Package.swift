@@ -58,7 +58,7 @@ let package = Package(
         // Fairness audit: per-group metrics, bootstrap CIs, tests, verdicts, reports.
         .target(name: "ReckonAudit", dependencies: ["ReckonCore"]),
         // HDF5 wrapper and the checkpoint schema; depends on the model, not on training.
-        .target(name: "ReckonCheckpoint", dependencies: ["CHDF5", "ReckonModel"]),
+        .target(name: "ReckonCheckpoint", dependencies: ["CHDF5", "ReckonModel", .product(name: "Crypto", package: "swift-crypto")]),
         // Foreign formats: GGUF and safetensors readers, dequantisation, `reckon import`'s mapping.
         .target(name: "ReckonImport", dependencies: [
             "ReckonModel", "ReckonCheckpoint", .product(name: "Crypto", package: "swift-crypto"),

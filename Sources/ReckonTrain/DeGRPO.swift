@@ -186,6 +186,9 @@ public struct DeGRPOTrainer: Sendable {
         if let reference, reference.config != policy.config {
             throw .invalidConfig("the reference model's config differs from the policy's")
         }
+        if policy.lora != nil, config.freezeDecisionBias || config.decisionHeadOnly || config.headLRScale != 1 {
+            throw .invalidConfig("freeze_decision_bias, trainable = \"decision\" and head_lr address rows of the full model; with [lora] only the adapters and control rows train")
+        }
         self.policy = policy
         self.reference = reference
         self.optimizer = optimizer
@@ -277,21 +280,21 @@ public struct DeGRPOTrainer: Sendable {
                         klSum += result.kl * result.klWeight; klCount += result.klWeight
                     }
                 }
-                if parts.count > 1 { shardSum.add(policy.grads) }
+                if parts.count > 1 { shardSum.add(policy.trainableGrads) }
             }
-            if let sum = shardSum.total { policy.grads = sum }
+            if let sum = shardSum.total { policy.withTrainableGrads { $0 = sum } }
             if reducer.size > 1 {
                 let waitStart = Self.now()
                 try reducer.barrier()
                 let reduceStart = Self.now()
-                try reducer.sum(&policy.grads)
+                try policy.withTrainableGrads { try reducer.sum(&$0) }
                 stats.waitTime += reduceStart - waitStart
                 stats.reduceTime += Self.now() - reduceStart
             }
             let held = frozen.map { Array(policy.params[$0]) }
             for r in frozen { policy.grads.replaceSubrange(r, with: repeatElement(0, count: r.count)) }
             let scaled = c.headLRScale == 1 ? [] : DeGRPOConfig.decisionHeadRanges(policy.layout, config: policy.config).map { (range: $0, factor: c.headLRScale) }
-            stats.gradNorm = Double(try optimizer.update(params: &policy.params, grads: policy.grads, lr: lr, scaled: scaled))
+            stats.gradNorm = Double(try optimizer.update(&policy, lr: lr, scaled: scaled))
             for (r, values) in zip(frozen, held) { policy.params.replaceSubrange(r, with: values) }
             stats.loss = loss
         }

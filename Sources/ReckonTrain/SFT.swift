@@ -95,7 +95,7 @@ public struct SFTTrainer {
         self.config = config
         self.data = data
         self.model = model
-        self.optimizer = optimizer ?? AdamW(config: config.adamw, layout: model.layout)
+        self.optimizer = optimizer ?? AdamW(config: config.adamw, trainable: model)
         self.step = step
     }
 
@@ -163,20 +163,20 @@ public struct SFTTrainer {
                 loss += l
                 realTokens += tokens
             }
-            if owned.count > 1 { shardSum.add(model.grads) }
+            if owned.count > 1 { shardSum.add(model.trainableGrads) }
         }
-        if let sum = shardSum.total { model.grads = sum }
+        if let sum = shardSum.total { model.withTrainableGrads { $0 = sum } }
         let waitStart = DispatchTime.now().uptimeNanoseconds
         if reducer.size > 1 { try reducer.barrier() }
         let reduceStart = DispatchTime.now().uptimeNanoseconds
         if reducer.size > 1 {
-            try reducer.sum(&model.grads)
+            try model.withTrainableGrads { try reducer.sum(&$0) }
             var figures = [Double(loss), Double(realTokens)]
             try reducer.sum(&figures)
             loss = Float(figures[0]); realTokens = Int(figures[1])
         }
         let reduceSeconds = Double(DispatchTime.now().uptimeNanoseconds - reduceStart) / 1e9
-        let norm = try optimizer.update(params: &model.params, grads: model.grads, lr: lr)
+        let norm = try optimizer.update(&model, lr: lr)
         step += 1
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return SFTStepStats(step: step, loss: loss, lr: lr, gradNorm: norm, answerTokens: scored,

@@ -28,6 +28,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "JSONL input file; '-' or no prompt reads standard input.") var input: String?
     @Option(help: "Write the JSONL results here instead of standard output.") var output: String?
     @Option(help: "Checkpoint (HDF5); the shipped default when omitted.") var checkpoint: String?
+    @Option(help: "A LoRA adapter's base checkpoint, instead of the path the adapter stores.") var base: String?
     @Option(help: "BLAS and worker threads.") var threads = 2
     @OptionGroup var runtime: RuntimeOptions
 
@@ -40,7 +41,7 @@ struct GenerateCommand: ParsableCommand {
         BLAS.setThreads(threads)
         let inputs = try readInputs()
         guard !inputs.isEmpty else { throw fail("no prompts to answer (the input has no lines)") }
-        let (model, path, stored) = try DefaultCheckpoint.loadModel(checkpoint)
+        let (model, path, stored) = try DefaultCheckpoint.loadModel(checkpoint, base: base)
         let routing = runtime.routingPolicy(stored: stored)
         note("generate: \(inputs.count) prompt\(inputs.count == 1 ? "" : "s") with \(path), \(runtime.routingNote(stored: stored))"
              + (runtime.budget.map { ", budget \($0) (\(runtime.budgetPolicy), \(runtime.order)\(runtime.loadLinked ? ", load-linked" : ""))" } ?? ""))

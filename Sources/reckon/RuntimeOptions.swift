@@ -30,10 +30,11 @@ enum DefaultCheckpoint {
         return (candidates.first(where: { FileManager.default.fileExists(atPath: $0) }), candidates)
     }
 
-    /// The model, the path it was loaded from, and the routing rule stored with it.
-    static func loadModel(_ given: String?) throws -> (model: Transformer, path: String, routing: StoredRouting?) {
+    /// The model, the path it was loaded from, and the routing rule stored with it. An adapter
+    /// file is resolved against its base (`base` overrides the stored path) and merged.
+    static func loadModel(_ given: String?, base: String? = nil) throws -> (model: Transformer, path: String, routing: StoredRouting?) {
         let path = try resolve(given)
-        let checkpoint = try Checkpoint.load(from: path)
+        let checkpoint = try ModelFile.load(path, base: base)
         return (try checkpoint.model(), path, checkpoint.routing)
     }
 }

@@ -30,6 +30,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Checkpoint (HDF5); the shipped default when omitted.")
     var checkpoint: String?
+    @Option(help: "A LoRA adapter's base checkpoint, instead of the path the adapter stores.")
+    var base: String?
     @Option(help: "Address to bind; 0.0.0.0 exposes the server to the network.") var host = "127.0.0.1"
     @Option(help: "Port to bind (0: any free port).") var port = ServerConfig.defaultPort
     @Option(help: "Require 'Authorization: Bearer KEY' on every path but exactly /health (default: $RECKON_API_KEY if set).")
@@ -81,7 +83,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         BLAS.setThreads(threads)
         let path = try Self.checkpointPath(checkpoint)
-        let checkpoint = try Checkpoint.load(from: path)
+        // An adapter is merged at load: serving never changes it, and merged decoding costs what the base's does.
+        let checkpoint = try ModelFile.load(path, base: base)
         let (model, stored) = (try checkpoint.model(), checkpoint.routing)
 
         var engine = try runtime.engineConfig()

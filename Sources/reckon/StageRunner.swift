@@ -18,6 +18,8 @@ struct StagePlan {
     var schedule: LRSchedule
     var evalEvery, saveEvery, keepLast: Int
     var recipeText: String
+    /// The frozen base when the stage trains LoRA adapters (its saves are then adapter files).
+    var base: BaseReference? = nil
 }
 
 extension TrainCommand {
@@ -54,14 +56,15 @@ extension TrainCommand {
         } } : nil
         hooks.save = { trainer, reason in
             // The ranks applied the same summed gradients; a mismatch means a broken reduction.
-            guard try ranks.agree(trainer.model.params) else {
+            guard try ranks.agree(trainer.model.lora?.params ?? trainer.model.params) else {
                 throw CLIError("the \(ranks.size) ranks hold different weights at step \(trainer.step); not saving")
             }
             guard root else { return }
             let state = TrainingState(stage: plan.stage, step: trainer.step, recipe: plan.recipeText, rngState: trainer.rngState,
                                       metrics: smoothed.map { ["loss": $0] } ?? [:])
-            let path = try rotation.save(Checkpoint(model: trainer.model, optimizer: trainer.optimizer.state, train: state), step: trainer.step)
-            if reason != .periodic { try Checkpoint(model: trainer.model, train: state).save(to: plan.modelPath) }
+            let path = try saveTrained(trainer.model, base: plan.base, optimizer: trainer.optimizer.state, train: state,
+                                       to: plan.modelPath, rotation: rotation, step: trainer.step)
+            if reason != .periodic { _ = try saveTrained(trainer.model, base: plan.base, optimizer: nil, train: state, to: plan.modelPath) }
             bar?.note("saved \(path)" + (reason == .periodic ? "" : " and \(plan.modelPath) (model only)"))
         }
         let start = Date()
@@ -82,6 +85,7 @@ extension TrainCommand {
     /// Loads the weights, optimizer, step and generator state of `path` into `trainer`, after
     /// checking that the checkpoint belongs to this stage of this recipe.
     func restore<T: StageTrainer>(_ trainer: inout T, _ plan: StagePlan, from path: String) throws {
+        if AdapterCheckpoint.isAdapter(path) { return try restoreAdapter(&trainer, plan, from: path) }
         let checkpoint = try Checkpoint.load(from: path, includeOptimizer: true)
         guard let state = checkpoint.train, let optimizer = checkpoint.optimizer else {
             throw CLIError("\(path): no optimizer or training state to resume from")
@@ -95,6 +99,26 @@ extension TrainCommand {
         do {
             try trainer.restore(model: try checkpoint.model(), optimizer: try AdamW(optimizer, layout: checkpoint.layout),
                                 step: state.step, rngState: state.rngState)
+        } catch {
+            throw CLIError("\(path): \(error)")
+        }
+        note("resumed \(plan.label) from \(path) at step \(state.step)")
+    }
+
+    /// `restore` from an adapter file: the adapters on their checked base, and their optimizer.
+    func restoreAdapter<T: StageTrainer>(_ trainer: inout T, _ plan: StagePlan, from path: String) throws {
+        let adapter = try AdapterCheckpoint.load(from: path, includeOptimizer: true)
+        guard let state = adapter.train, let optimizer = adapter.optimizer else {
+            throw CLIError("\(path): no optimizer or training state to resume from")
+        }
+        guard state.stage == plan.stage else { throw CLIError("\(path): saved by stage \"\(state.stage)\", not \(plan.stage)") }
+        guard state.step <= plan.steps else { throw CLIError("\(path): step \(state.step) is past the recipe's \(plan.steps) steps") }
+        let (model, _) = try adapter.model(adapterPath: path, base: nil)
+        guard model.config == trainer.model.config, model.lora?.config == trainer.model.lora?.config else {
+            throw CLIError("\(path): its model or LoRA config differs from this stage's")
+        }
+        do {
+            try trainer.restore(model: model, optimizer: try AdamW(optimizer, trainable: model), step: state.step, rngState: state.rngState)
         } catch {
             throw CLIError("\(path): \(error)")
         }

@@ -91,6 +91,7 @@ struct TrainCommand: ParsableCommand {
     /// A degrpo checkpoint skips the sft stage before it.
     func resumeStage() throws -> String? {
         guard let resume else { return nil }
+        if AdapterCheckpoint.isAdapter(resume) { return try AdapterCheckpoint.load(from: resume).train?.stage ?? "" }
         return try Checkpoint.load(from: resume).train?.stage ?? ""
     }
 
@@ -169,13 +170,27 @@ struct TrainCommand: ParsableCommand {
     /// `startFrom`, the weights the phase before it ended with.
     func runSFT(_ r: Recipe, phase: Int, recipeText: String, train: [Example], eval: [Example],
                 startFrom: Transformer?, resume: String?, ranks: any GradientReducer) throws -> Transformer {
-        let config = r.modelConfig
+        var initial: Transformer, base: BaseReference? = nil
+        if let lc = r.lora.config {
+            let basePath = r.lora.base.isEmpty ? r.sft.initFrom : r.lora.base
+            if let startFrom {
+                (initial, base) = (startFrom, try loadTrainable("\(r.output.dir)/model.h5").base)
+            } else if !r.sft.initFrom.isEmpty, AdapterCheckpoint.isAdapter(r.sft.initFrom) {
+                (initial, base) = try loadTrainable(r.sft.initFrom)
+            } else {
+                guard !basePath.isEmpty else { throw CLIError("[lora] needs a base checkpoint: set [lora] base or [sft] init") }
+                (initial, base) = try startAdapters(r, config: lc, basePath: basePath)
+            }
+        } else {
+            initial = try startFrom ?? (r.sft.initFrom.isEmpty ? Transformer(config: r.modelConfig, seed: UInt64(r.model.seed))
+                                                                : Checkpoint.load(from: r.sft.initFrom).model())
+            guard initial.config == r.modelConfig else { throw CLIError("\(r.sft.initFrom): its model config differs from the recipe's [model]") }
+        }
+        // With adapters the model is the base's, whatever [model] says.
+        let config = initial.config
         let data = SFTData(examples: train, context: config.maxSeqLen, overflow: r.sft.overflow)
         note("sft: \(data.count) prompts × 2 modes; \(data.rejected) rejected and \(data.truncated) truncated for the context of \(config.maxSeqLen), \(data.missingLong) without a long answer")
         let sftConfig = try SFTConfig(recipe: r.sft, prompts: data.count)
-        let initial = try startFrom ?? (r.sft.initFrom.isEmpty ? Transformer(config: config, seed: UInt64(r.model.seed))
-                                                                  : Checkpoint.load(from: r.sft.initFrom).model())
-        guard initial.config == config else { throw CLIError("\(r.sft.initFrom): its model config differs from the recipe's [model]") }
         var trainer = try SFTTrainer(config: sftConfig, data: data, model: initial)
         trainer.reducer = ranks
         trainer.shards = try shardCount(ranks)
@@ -190,7 +205,8 @@ struct TrainCommand: ParsableCommand {
                              checkpointDir: phase == 1 ? "\(out)/checkpoints" : "\(out)/phase\(phase)/checkpoints",
                              metricsPath: phase == 1 ? "\(out)/metrics.jsonl" : "\(out)/metrics-phase\(phase).jsonl",
                              modelPath: "\(out)/model.h5", steps: sftConfig.steps, schedule: sftConfig.schedule,
-                             evalEvery: r.sft.evalEvery, saveEvery: r.sft.saveEvery, keepLast: r.sft.keepLast, recipeText: recipeText)
+                             evalEvery: r.sft.evalEvery, saveEvery: r.sft.saveEvery, keepLast: r.sft.keepLast, recipeText: recipeText,
+                             base: base)
         try runStage(&trainer, plan, resume: resume) { model, _ in try periodicEval(model, examples: evalSubset, routings: [.think, .short], recipe: r) }
         return trainer.model
     }
@@ -216,7 +232,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func loadFinalModel(_ out: String) throws -> Transformer {
-        do { return try Checkpoint.load(from: "\(out)/model.h5").model() } catch {
+        do { return try loadTrainable("\(out)/model.h5").model } catch {
             throw CLIError("the eval stage needs a model: run the sft stage or provide \(out)/model.h5 (\(error))")
         }
     }
