@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "ReckonDataTests", dependencies: ["ReckonData"]),
         .testTarget(name: "ReckonEvalTests", dependencies: ["ReckonEval", "ReckonRuntime"]),
         .testTarget(name: "ReckonCheckpointTests", dependencies: ["ReckonCheckpoint", "ReckonTrain"]),
-        .testTarget(name: "ReckonImportTests", dependencies: ["ReckonImport", "ReckonCheckpoint", "ReckonModel", "ReckonCore"],
+        .testTarget(name: "ReckonImportTests", dependencies: ["ReckonImport", "ReckonCheckpoint", "ReckonModel", "ReckonCore", "ReckonRuntime"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "ReckonRuntimeTests", dependencies: ["ReckonRuntime"]),
         .testTarget(name: "ReckonAuditTests", dependencies: ["ReckonAudit"]),

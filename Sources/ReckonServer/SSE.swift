@@ -1,4 +1,5 @@
 import Hummingbird
+import ReckonModel
 
 /// Server-sent events for `"stream": true`: one `data: {json}\n\n` event per chunk, and
 /// `data: [DONE]\n\n` at the end.
@@ -17,9 +18,9 @@ struct SSEStream {
     private var text: StreamText
     private var sentRole = false
 
-    init(_ p: PreparedRequest) {
+    init(_ p: PreparedRequest, roles: TokenRoles = .bytes) {
         prepared = p
-        text = StreamText(stops: p.request.stop)
+        text = StreamText(stops: p.request.stop, roles: roles)
     }
 
     /// The events for one update; `finished` once the stream is over.

@@ -23,7 +23,8 @@ public final class ReckonHTTPServer: Sendable {
     /// - Parameters:
     ///   - model: the model to serve.
     ///   - engine: batch slots, the bounded queue (`maxPending`), the budget and its policies.
-    public init(model: Transformer, engine: EngineConfig, config: ServerConfig, logger: Logger? = nil) throws {
+    ///   - text: the model's tokenizer and chat template (`Checkpoint.text`); bytes by default.
+    public init(model: Transformer, engine: EngineConfig, config: ServerConfig, text: ModelText = .bytes(), logger: Logger? = nil) throws {
         self.config = config
         var log = logger ?? Logger(label: "reckon.serve", factory: { StreamLogHandler.standardError(label: $0) })
         if logger == nil { log.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info }
@@ -42,9 +43,10 @@ public final class ReckonHTTPServer: Sendable {
         connections = ConnectionCap(limit: config.maxConnections)
         metrics.connections = connections
         loop = try EngineLoop(metrics: metrics) { [store] start in
-            try Engine(backend: TransformerBackend(model: model, slots: engine.slots), config: engine, start: start, store: store)
+            try Engine(backend: TransformerBackend(model: model, slots: engine.slots), config: engine, start: start, store: store,
+                       roles: text.roles)
         }
-        routes = Routes(builder: RequestBuilder(config: config, contextLength: model.config.maxSeqLen), loop: loop,
+        routes = Routes(builder: RequestBuilder(config: config, contextLength: model.config.maxSeqLen, text: text), loop: loop,
                         metrics: metrics, limit: BodyLimit(maxBytes: config.maxBodyBytes), config: config)
     }
 

@@ -15,14 +15,16 @@ final class TestServer: @unchecked Sendable {
         self.server = server; self.port = port; self.task = task
     }
 
-    static func start(engine: EngineConfig? = nil, configure: (inout ServerConfig) -> Void = { _ in }) async throws -> TestServer {
+    /// `model` and `text` default to a tiny random byte model.
+    static func start(engine: EngineConfig? = nil, model: Transformer? = nil, text: ModelText = .bytes(),
+                      configure: (inout ServerConfig) -> Void = { _ in }) async throws -> TestServer {
         var config = ServerConfig()
         config.port = 0
         config.modelName = "tiny"
         config.logLevel = "warning"
         configure(&config)
-        let model = try Transformer(config: modelConfig, seed: 1)
-        let server = try ReckonHTTPServer(model: model, engine: try engine ?? EngineConfig(slots: 4, maxPending: 32), config: config)
+        let model = try model ?? Transformer(config: modelConfig, seed: 1)
+        let server = try ReckonHTTPServer(model: model, engine: try engine ?? EngineConfig(slots: 4, maxPending: 32), config: config, text: text)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let task = Task {
             try await server.run(handleSignals: false) { port in
