@@ -35,7 +35,8 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "BLAS and worker threads.") var threads = 2
     @Flag(help: "Plain continuation of the prompt: no chat template, no control token.") var raw = false
     @Flag(help: "The prompt as one user message in the model's chat template, no control token.") var chat = false
-    @Option(help: "With --chat: override the model's chat template (chatml, llama3 or none).") var chatTemplate: ChatTemplateKind?
+    @Option(help: "Override the model's chat template (chatml, llama3 or none), for --chat and an imported model's routed prompts.")
+    var chatTemplate: ChatTemplateKind?
     @OptionGroup var runtime: RuntimeOptions
 
     /// The prompt style the flags ask for.
@@ -44,7 +45,7 @@ struct GenerateCommand: ParsableCommand {
     func validate() throws {
         if prompt != nil && input != nil { throw ValidationError("give a prompt or --input, not both") }
         if raw && chat { throw ValidationError("give --raw or --chat, not both") }
-        if chatTemplate != nil && !chat { throw ValidationError("--chat-template applies to --chat") }
+        if chatTemplate != nil && raw { throw ValidationError("--raw uses no chat template; --chat-template applies to --chat and routed prompts") }
         if runtime.routing != nil && (raw || chat) {
             throw ValidationError("--routing chooses between <think> and <short>; --raw and --chat generate without a control token")
         }

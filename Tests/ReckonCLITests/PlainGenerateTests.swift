@@ -56,8 +56,12 @@ final class PlainGenerateTests: XCTestCase {
         r = try CLI().run(["generate", "--checkpoint", "tiny.h5", "--chat", "--chat-template", "chatml", "--max-tokens", "4", "hello"], in: dir)
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertEqual(try lines(r.output).first?["tokens"] as? [Int] != nil, true)
-        // Self-routing works on the import, which carries the control tokens: token 0 is one of them.
+        // Self-routing works on the import, which carries the control tokens: token 0 is one of
+        // them. Its routed prompt is the chat template's too, so it also needs one.
         r = try CLI().run(["generate", "--checkpoint", "tiny.h5", "--max-tokens", "4", "hello"], in: dir)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.output.contains("no chat template; pass --chat-template"), r.output)
+        r = try CLI().run(["generate", "--checkpoint", "tiny.h5", "--chat-template", "chatml", "--max-tokens", "4", "hello"], in: dir)
         XCTAssertEqual(r.status, 0, r.output)
         let routed = try XCTUnwrap(try lines(r.output).first)
         XCTAssertNotNil(routed["mode"] as? String)

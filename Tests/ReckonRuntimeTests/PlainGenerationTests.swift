@@ -25,7 +25,7 @@ struct FixedBackend: DecodeBackend {
     let contextLength = 64
     let slots = 1
     let script: [Int32]
-    private var generated = -1  // the prefill's last row gives token 0
+    private var generated = 0  // model calls so far: the prefill's gives token 0
 
     init(vocabSize: Int, script: [Int32]) {
         self.vocabSize = vocabSize
@@ -36,14 +36,14 @@ struct FixedBackend: DecodeBackend {
         var out: [Float] = []
         for _ in rows {
             var l = [Float](repeating: -30, count: vocabSize)
-            l[Int(script[min(max(generated, 0), script.count - 1)])] = 0
+            l[Int(script[min(generated, script.count - 1)])] = 0
             out += l
         }
         generated += 1
         return out
     }
 
-    mutating func release(slot: Int) throws { generated = -1 }
+    mutating func release(slot: Int) throws { generated = 0 }
     func flopsPerToken(context: Int) -> Double { 1 }
 }
 
@@ -54,7 +54,8 @@ final class PlainGenerationTests: XCTestCase {
         let text = try ModelText(bpe: TinyBPE.spec(controlTokens: controlTokens), templateOverride: .chatml)
         var engine = try Engine(backend: FixedBackend(vocabSize: text.tokenizer.vocabSize, script: script),
                                 config: EngineConfig(slots: 1), roles: text.roles)
-        XCTAssertNil(try engine.submit(Request(id: "p", prompt: try text.prompt("hi", style: .chat), stop: stop, plain: plain), now: 0))
+        let refused = try engine.submit(Request(id: "p", prompt: try text.prompt("hi", style: .chat), stop: stop, plain: plain), now: 0)
+        XCTAssertNil(refused)
         var events: [TokenEvent] = []
         for _ in 0..<20 {
             let report = try engine.step(now: 0)
@@ -92,7 +93,9 @@ final class PlainGenerationTests: XCTestCase {
         XCTAssertEqual(r.answer, "a")
         XCTAssertEqual(r.finishReason, .stop)
         XCTAssertEqual(r.tokens, [97, TinyBPE.bc])
-        XCTAssertEqual(Engine<FixedBackend>.stopEnding(Array("xabcd".utf8), stops: [Array("bc".utf8), Array("a".utf8)], added: 3), 1)
+        // "bcd" was just added: "bc" ends inside it; "a" ended before it (and was checked then).
+        XCTAssertEqual(Engine<FixedBackend>.stopEnding(Array("xabcd".utf8), stops: [Array("bc".utf8), Array("a".utf8)], added: 3), 2)
+        XCTAssertEqual(Engine<FixedBackend>.stopEnding(Array("xabcd".utf8), stops: [Array("cd".utf8), Array("abc".utf8)], added: 3), 1)
         XCTAssertNil(Engine<FixedBackend>.stopEnding(Array("xabcd".utf8), stops: [Array("xa".utf8)], added: 3))
         XCTAssertNil(Engine<FixedBackend>.stopEnding(Array("ab".utf8), stops: [Array("b".utf8)], added: 0))
     }

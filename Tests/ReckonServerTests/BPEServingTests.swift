@@ -23,17 +23,17 @@ final class BPEServingTests: XCTestCase {
         let text = try Self.text()
         XCTAssertEqual(text.template?.kind, .chatml)
         let builder = RequestBuilder(config: ServerConfig(), contextLength: 128, text: text)
-        let chat = try WireRequest.parse(Data(#"{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "café?"}]}"#.utf8))
+        let chat = try WireRequest.parse(Array(#"{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "café?"}]}"#.utf8))
         let prepared = try builder.build(chat, endpoint: .chat)
         // <|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\ncaf é ?<|im_end|>\n<|im_start|>assistant\n
         let expected: [Int32] = [258] + Array("system\nBe brief.".utf8).map(Int32.init) + [259, 10, 258] + Array("user\ncaf".utf8).map(Int32.init)
             + [256, 63, 259, 10, 258] + Array("assistant\n".utf8).map(Int32.init)
         XCTAssertEqual(prepared.request.prompt, expected)
         XCTAssertTrue(prepared.request.plain, "a base without control tokens generates plainly")
-        let completion = try builder.build(try WireRequest.parse(Data(#"{"prompt": "<|im_start|>é"}"#.utf8)), endpoint: .completions)
+        let completion = try builder.build(try WireRequest.parse(Array(#"{"prompt": "<|im_start|>é"}"#.utf8)), endpoint: .completions)
         XCTAssertEqual(completion.request.prompt, Array("<|im_start|>".utf8).map(Int32.init) + [256], "raw text: markers stay text")
         XCTAssertTrue(completion.request.plain)
-        XCTAssertThrowsError(try builder.build(try WireRequest.parse(Data(#"{"prompt": "x", "routing": "think"}"#.utf8)), endpoint: .completions)) {
+        XCTAssertThrowsError(try builder.build(try WireRequest.parse(Array(#"{"prompt": "x", "routing": "think"}"#.utf8)), endpoint: .completions)) {
             let e = $0 as? APIError
             XCTAssertEqual(e?.param, "routing")
             XCTAssertTrue(e?.message.contains("no <think>/<short> control tokens") == true, "\($0)")
