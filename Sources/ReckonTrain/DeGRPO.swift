@@ -148,6 +148,8 @@ public struct DeGRPOTrainer: Sendable {
     public var step: Int = 0
     /// The training set `runStep` draws from.
     public var prompts: [RLPrompt] = []
+    /// The model's routed format: how rollouts end and are read back (`RLPrompt(_:format:)` the prompts).
+    public var format: RoutedFormat = .bytes
 
     public init(policy: Transformer, reference: Transformer?, optimizer: AdamW, config: DeGRPOConfig, seed: UInt64) throws(TrainError) {
         try config.validate()
@@ -164,7 +166,7 @@ public struct DeGRPOTrainer: Sendable {
     /// One step: sample G rollouts per prompt, score them, then μ passes of the clipped objective.
     public mutating func train(prompts: [RLPrompt], lr: Float) throws -> DeGRPOStats {
         let start = Self.now()
-        var rollouts = try Rollouts.sample(policy: policy, prompts: prompts, config: config.rollout, seed: rng.next())
+        var rollouts = try Rollouts.sample(policy: policy, prompts: prompts, config: config.rollout, seed: rng.next(), format: format)
         if config.controlContrast && (config.contrastSteps == 0 || step < config.contrastSteps) {
             let control = Advantage.batchContrast(rollouts.map(\.advantage), thinks: rollouts.map { $0.outcome.mode == .think },
                                                   groups: rollouts.map(\.prompt), strength: config.contrastStrength)

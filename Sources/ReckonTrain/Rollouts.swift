@@ -13,8 +13,9 @@ public struct RLPrompt: Sendable, Equatable {
     public init(tokens: [Int32], answer: String, difficulty: Int = 0, group: String = "") {
         self.tokens = tokens; self.answer = answer; self.difficulty = difficulty; self.group = group
     }
-    public init(_ e: Example) {
-        self.init(tokens: PromptFormat.prompt(e.prompt), answer: e.answer, difficulty: e.difficulty ?? 0, group: e.group ?? "")
+    /// The example's prompt in the model's routed format (`PromptFormat` on the byte models).
+    public init(_ e: Example, format: RoutedFormat = .bytes) {
+        self.init(tokens: format.prompt(e.prompt), answer: e.answer, difficulty: e.difficulty ?? 0, group: e.group ?? "")
     }
 }
 
@@ -54,9 +55,10 @@ public struct RolloutConfig: Sendable, Equatable, Codable {
 
 public enum Rollouts {
     /// G samples per prompt in one batched, KV-cached generation. Token 0 is drawn from the
-    /// model restricted to {<think>, <short>}; the mode is read from that token alone.
+    /// model restricted to {<think>, <short>}; the mode is read from that token alone. Responses
+    /// end and are read back by `format`, the model's (the byte models' by default).
     public static func sample(
-        policy: Transformer, prompts: [RLPrompt], config c: RolloutConfig, seed: UInt64
+        policy: Transformer, prompts: [RLPrompt], config c: RolloutConfig, seed: UInt64, format: RoutedFormat = .bytes
     ) throws -> [Rollout] {
         let replicated = prompts.flatMap { p in Array(repeating: p.tokens, count: c.groupSize) }
         // The longest prompt bounds the response length the context leaves room for.
@@ -66,12 +68,12 @@ public enum Rollouts {
             ? .forced(prompts.flatMap { _ in (0..<c.groupSize).map { $0 < c.groupSize / 2 ? .think : .short } }) : .sampled
         // Every rollout of a step gets the same limit, the room the longest prompt leaves.
         let generations = try policy.generate(prompts: replicated, maxNewTokens: min(c.maxResponseTokens, room), params: c.sampling,
-                                              seed: seed, first: first, rowsPerCall: max(replicated.count, 256))
+                                              seed: seed, first: first, rowsPerCall: max(replicated.count, 256), roles: format.roles)
         var rollouts: [Rollout] = []
         rollouts.reserveCapacity(generations.count)
         for (i, g) in generations.enumerated() {
             let p = i / c.groupSize
-            let parsed = PromptFormat.parse(g.tokens)
+            let parsed = format.parse(g.tokens)
             let mode: ReasoningMode = parsed.mode ?? .short
             let truncated = parsed.mode == .think && !parsed.closedThinking
             let correct = parsed.isWellFormed && Verifier.matches(parsed.answer, gold: prompts[p].answer)

@@ -17,7 +17,7 @@ extension TrainCommand {
         let optimizer = AdamW(config: AdamWConfig(weightDecay: Float(d.weightDecay), gradClip: Float(d.gradClip)), layout: reference.layout)
         var trainer = try DeGRPOTrainer(policy: reference, reference: d.beta > 0 ? reference : nil, optimizer: optimizer,
                                         config: config, seed: UInt64(d.seed))
-        trainer.prompts = train.map(RLPrompt.init).filter { $0.tokens.count + 16 <= reference.config.maxSeqLen }
+        trainer.prompts = train.map { RLPrompt($0) }.filter { $0.tokens.count + 16 <= reference.config.maxSeqLen }
         note("degrpo: \(d.loss.rawValue), α \(d.alpha), γ \(d.gamma), β \(d.beta), ε \(d.epsilon), \(d.aggregation.rawValue); \(d.steps) steps of \(d.promptsPerStep) prompts × \(d.groupSize) rollouts (≤ \(d.maxResponseTokens) tokens, T \(d.temperature)), lr \(d.lr), μ \(d.passes); \(trainer.prompts.count) prompts")
 
         let plan = StagePlan(label: "degrpo", stage: "degrpo", checkpointDir: "\(out)/checkpoints-degrpo",
