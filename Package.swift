@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "ReckonTrainTests", dependencies: ["ReckonTrain"]),
         .testTarget(name: "ReckonDataTests", dependencies: ["ReckonData"]),
         .testTarget(name: "ReckonEvalTests", dependencies: ["ReckonEval", "ReckonRuntime"]),
-        .testTarget(name: "ReckonCheckpointTests", dependencies: ["ReckonCheckpoint", "ReckonTrain"]),
+        .testTarget(name: "ReckonCheckpointTests", dependencies: ["ReckonCheckpoint", "ReckonTrain", "CHDF5"]),
         .testTarget(name: "ReckonImportTests", dependencies: ["ReckonImport", "ReckonCheckpoint", "ReckonModel", "ReckonCore", "ReckonRuntime"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "ReckonRuntimeTests", dependencies: ["ReckonRuntime"]),

@@ -1,3 +1,6 @@
+// The audit's configuration and run: records to per-group checks and their verdicts. The statistics are
+// Statistics.swift's, the per-group figures Metrics.swift's, the renderings JSONReport/MarkdownReport/SVGPlot's.
+
 import Foundation
 import ReckonCore
 

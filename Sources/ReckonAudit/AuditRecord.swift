@@ -1,3 +1,5 @@
+// One served request as the audit's input; records are built from a replay in reckon/AuditCommand.swift.
+
 /// One served request as the audit sees it: who asked, how hard it was, what the router
 /// and the budget did, and whether the answer was right. The runtime's replay produces
 /// these; the audit never looks at the model.

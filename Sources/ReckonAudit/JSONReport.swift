@@ -1,3 +1,5 @@
+// An audit report to and from JSON, with the infinite ratios written as strings.
+
 import Foundation
 
 extension AuditReport {

@@ -1,3 +1,5 @@
+// An audit report as Markdown (docs/audit.md explains its columns).
+
 import Foundation
 
 extension AuditReport {

@@ -1,3 +1,6 @@
+// The per-group figures of a set of records, their denominators, and the group-by-difficulty frame;
+// no tests or verdicts (Audit.swift).
+
 import Foundation
 
 /// A per-group figure of `GroupMetrics`, for looking values up by name.

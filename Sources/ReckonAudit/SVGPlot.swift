@@ -1,3 +1,5 @@
+// An audit report's think rate by difficulty and group as a standalone SVG plot.
+
 import Foundation
 
 extension AuditReport {

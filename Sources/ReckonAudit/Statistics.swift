@@ -1,3 +1,6 @@
+// The audit's statistics as pure, seeded functions: intervals, bootstrap, tests and Holm's adjustment;
+// what is compared and the verdicts are Audit.swift's.
+
 import Foundation
 import ReckonCore
 

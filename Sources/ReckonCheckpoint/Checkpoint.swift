@@ -92,11 +92,6 @@ public struct Checkpoint: Sendable {
     /// is written, flushed and fsynced, then renamed over `path`. A crash at any point leaves
     /// either the previous file or the new one under `path`, never a half-written one.
     public func save(to path: String) throws(CheckpointError) {
-        try save(to: path, beforeRename: nil)
-    }
-
-    /// `beforeRename` runs on the finished temporary file; tests use it to simulate a crash.
-    func save(to path: String, beforeRename: ((String) throws(CheckpointError) -> Void)?) throws(CheckpointError) {
         try checkConsistency(path)
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
@@ -104,6 +99,19 @@ public struct Checkpoint: Sendable {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw .io(path: path, operation: "save", message: "folder \(directory) does not exist")
         }
+        let temporary = try writeTemporary(beside: path)
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw .io(path: path, operation: "rename \(temporary) over it", message: reason)
+        }
+        // Persist the rename itself; a failure here cannot unsave the file, so it is not fatal.
+        try? Self.fsync(directory)
+    }
+
+    /// The first half of `save`: the whole file, written, flushed and fsynced under
+    /// `temporaryPath(for: path)`, which it returns; on failure nothing is left behind.
+    func writeTemporary(beside path: String) throws(CheckpointError) -> String {
         let temporary = Self.temporaryPath(for: path)
         do throws(CheckpointError) {
             let file = try HDF5File.create(temporary)
@@ -111,16 +119,11 @@ public struct Checkpoint: Sendable {
             try file.flush()
             try file.close()
             try Self.fsync(temporary)
-            try beforeRename?(temporary)
-            guard rename(temporary, path) == 0 else {
-                throw .io(path: path, operation: "rename \(temporary) over it", message: String(cString: strerror(errno)))
-            }
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
             throw error
         }
-        // Persist the rename itself; a failure here cannot unsave the file, so it is not fatal.
-        try? Self.fsync(directory)
+        return temporary
     }
 
     /// `.NAME.tmp-PID` beside `path`: hidden, unique per process, never matching rotation names.

@@ -1,3 +1,5 @@
+// The checkpoint module's one error type: every failure reading, writing, verifying or exporting a file.
+
 /// Everything that can go wrong reading, writing or exporting a checkpoint.
 /// Each case renders as one line that starts with the file it concerns.
 public enum CheckpointError: Error, Equatable, CustomStringConvertible {

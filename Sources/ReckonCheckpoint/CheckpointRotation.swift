@@ -1,3 +1,6 @@
+// A run's rotating `step-NNNNNN.h5` files: naming, listing, the newest, save then prune; the file itself
+// is Checkpoint.swift's and Schema.swift's.
+
 import Foundation
 
 /// The checkpoints of one run: `DIR/step-000100.h5`, `DIR/step-000200.h5`, ...; only the

@@ -1,3 +1,5 @@
+// The NaN/±Inf scan that loading runs over every stored tensor; checksums are HDF5's (Schema.swift).
+
 import ReckonModel
 
 /// NaN and ±Inf in stored weights: a checkpoint holding one loads as a model whose every

@@ -173,11 +173,6 @@ final class HDF5File {
         }
     }
 
-    /// Removes a link (tests use it to build damaged files).
-    func delete(_ name: String) throws(CheckpointError) {
-        guard H5Ldelete(id, name, reckon_H5P_DEFAULT()) >= 0 else { throw failure("delete \(name)") }
-    }
-
     // MARK: Datasets
 
     /// Writes a dataset of `shape` (row-major); `data.count` must match the shape. With

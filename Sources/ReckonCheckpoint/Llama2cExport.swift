@@ -1,3 +1,5 @@
+// Export to llama2.c's version-0 model file and its tokenizer file, with the BOS id swap; not the HDF5 checkpoint.
+
 import Foundation
 import ReckonCore
 import ReckonModel

@@ -1,3 +1,6 @@
+// The HDF5 layout of a checkpoint: writing it, and reading it back with every attribute and tensor checked.
+// The BPE /tokenizer and /source groups are TokenizerSchema.swift's, /routing is StoredRouting.swift's.
+
 import ReckonModel
 
 /// The checkpoint file layout, format_version 1 (docs/checkpoint.md is the reference):

@@ -1,3 +1,6 @@
+// The optional /routing group: a checkpoint's default routing rule and the split it was chosen on;
+// choosing the rule is `reckon calibrate`'s (reckon/CalibrateCommand.swift).
+
 import ReckonModel
 
 /// The routing rule a checkpoint is used with when no `--routing` is given, and the

@@ -1,3 +1,6 @@
+// The /source attributes of an imported checkpoint and the /tokenizer group of a BPE one;
+// the byte tokenizer's group is Schema.swift's.
+
 import CHDF5
 import ReckonModel
 

@@ -1,3 +1,6 @@
+// `reckon inspect --verify`: every tensor read back through Schema.swift's checked reader, and which of
+// them a checksum vouches for; the lines it prints, not the command (reckon/InspectCommand.swift).
+
 import ReckonModel
 
 /// What `reckon inspect --verify` checked, so it can say exactly that: every tensor read

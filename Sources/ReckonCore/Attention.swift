@@ -1,3 +1,6 @@
+// Causal multi-head attention over B·T rows, forward and backward, its softmax rows with their scalar
+// references, and one query row against cached keys; the AVX kernels are CKernels' (softmax.c, attend_head.c).
+
 import CBLAS
 import CKernels
 import Foundation

@@ -1,3 +1,5 @@
+// A projection's bias: added to every row, and its gradient summed over the rows.
+
 /// A bias added to every row of a projection's output (Qwen2's q, k and v projections).
 public enum Bias {
     /// x (n, dim) += bias (dim) on every row.

@@ -1,3 +1,5 @@
+// Whether CKernels' AVX/FMA kernels may run on this CPU (CKernels/cpu.c); not the kernels or their callers' fallbacks.
+
 import CKernels
 
 /// Whether the CKernels AVX/FMA kernels (few-row product, decode attention, softmax rows) may

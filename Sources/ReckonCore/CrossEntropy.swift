@@ -1,3 +1,6 @@
+// Softmax cross-entropy against integer targets, forward and backward, and the stable logsumexp and entropy
+// of a row; the classifier's product is Matmul.swift's.
+
 import Foundation
 
 /// Softmax cross-entropy against integer targets, row by row.

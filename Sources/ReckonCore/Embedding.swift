@@ -1,3 +1,5 @@
+// Token embedding lookup and its scatter-add gradient.
+
 /// Token embedding lookup: out (N, D) = table[tokens] with table (V, D).
 public enum Embedding {
     public static func forward(

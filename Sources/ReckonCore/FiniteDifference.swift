@@ -1,3 +1,5 @@
+// Central-difference gradients and the error measure the gradient-check tests use; no training path calls it.
+
 /// Central-difference gradients, the reference the analytic backward passes are tested against.
 public enum FiniteDifference {
     /// ∂loss/∂x_i ≈ (loss(x + h·e_i) − loss(x − h·e_i)) / 2h for each i in `indices`.

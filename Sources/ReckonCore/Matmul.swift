@@ -1,3 +1,6 @@
+// The bias-free linear layer, forward and backward: one sgemm over all rows, few rows through the small kernel
+// (CKernels/small_gemm.c); the bias is Bias.swift's.
+
 import CBLAS
 import CKernels
 

@@ -1,3 +1,6 @@
+// Thread configuration: parallel loops on the kernel pool (CKernels/pool.c) and BLAS's thread count;
+// not the kernels that run inside them.
+
 import CBLAS
 import CKernels
 import Foundation

@@ -1,3 +1,5 @@
+// RMSNorm without bias, forward and backward.
+
 /// RMSNorm without bias: out = inp · rstd · w, rstd = 1/√(mean(inp²) + eps). Rows are independent.
 public enum RMSNorm {
     /// out (N, D), rstd (N) saved for backward; inp (N, D), w (D).

@@ -1,3 +1,6 @@
+// The seedable SplitMix64 generator whose one-word state checkpoints store; a request's seed is derived
+// in ReckonRuntime/Request.swift.
+
 import Foundation
 
 /// Seedable, serialisable random number generator (SplitMix64).

@@ -1,3 +1,5 @@
+// Rotary position embedding: the cos/sin table and the in-place rotation, whose inverse is the backward pass.
+
 import Foundation
 
 /// Rotary position embedding on interleaved pairs (i, i+1) within each head, as llama2.c does.

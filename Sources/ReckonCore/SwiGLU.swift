@@ -1,3 +1,5 @@
+// The SwiGLU gate, forward and backward; the MLP's products around it are Matmul.swift's.
+
 import Foundation
 
 /// SwiGLU gate: out = silu(a) ⊙ b, silu(a) = a·σ(a).

@@ -1,3 +1,5 @@
+// The adversarial renderings of an example: a routing cue appended, numbers and gold answer untouched.
+
 /// Prompts that try to talk the router out of the right mode: hard problems get an appeal
 /// to answer fast, easy ones get padding that asks for care. The numbers and the question
 /// are untouched, so the gold answer stays the same; only the routing cue changes.

@@ -1,3 +1,6 @@
+// The arithmetic problems, their graded levels and the two tasks' long answers; prompts are Dialects.swift's,
+// the step format Scratchpad.swift's.
+
 import ReckonCore
 
 /// The two operations of the arithmetic suite.

@@ -1,3 +1,5 @@
+// The dialects and the scene (people, objects) a prompt is written about; the template text is Templates.swift's.
+
 import ReckonCore
 
 /// The language varieties a problem can be written in. The raw values are the names

@@ -1,3 +1,5 @@
+// One JSONL example as a value, with its short answer to train on; reading and writing files is JSONL.swift's.
+
 /// One line of a JSONL data file.
 ///
 /// `short` and `long` are the expert answers without control tokens: the model side

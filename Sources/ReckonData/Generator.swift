@@ -1,3 +1,5 @@
+// Seeded generation of arithmetic examples over a dialect and level mix; not the files they go to (JSONL.swift).
+
 import ReckonCore
 
 /// Generates arithmetic examples in one or more dialects.

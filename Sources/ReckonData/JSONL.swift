@@ -1,3 +1,5 @@
+// JSONL files of examples: reading with line-numbered errors (or skipping bad lines), and deterministic writing.
+
 import Foundation
 
 /// A JSONL file that could not be read, or one of its lines that could not be parsed.

@@ -1,3 +1,5 @@
+// A weighted, order-stable choice among keys (dialects, levels) and its command-line syntax.
+
 import Foundation
 import ReckonCore
 

@@ -1,3 +1,5 @@
+// English number words, both ways: writing 0 ..< 1,000,000 out and parsing words back.
+
 /// English number words (American style, no "and"): `4567` is
 /// "four thousand five hundred sixty-seven". Covers 0 ..< 1,000,000, more than the suite needs.
 public enum NumberWords {

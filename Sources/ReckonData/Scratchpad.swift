@@ -1,3 +1,6 @@
+// The long answer's step format: writing a problem's steps and checking a scratchpad's arithmetic;
+// not the problems (ArithTask.swift) or grading a final answer (Verifier.swift).
+
 /// The long (thinking) answer: digit-level steps, written and checked here.
 ///
 /// The text is a list of items separated by `|`. There are three kinds of item:

@@ -1,3 +1,5 @@
+// The prompt templates of each dialect and the rules every template keeps; choosing one is Dialects.swift's.
+
 /// The prompt templates of each dialect.
 ///
 /// Rules every template keeps, checked by the tests:

@@ -1,3 +1,5 @@
+// Grading: the answer part of a generation and whether it matches the gold answer; not the scratchpad's steps.
+
 import Foundation
 
 /// Decides whether a model's answer matches the gold answer.

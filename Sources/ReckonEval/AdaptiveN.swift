@@ -1,3 +1,6 @@
+// Adaptive best-of-N: fitting the rule on a validation split and the majority vote; the difficulty scores
+// are DifficultyEstimators.swift's.
+
 import ReckonData
 
 /// Adaptive best-of-N: the number of samples grows with estimated difficulty,

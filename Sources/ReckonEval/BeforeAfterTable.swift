@@ -1,3 +1,5 @@
+// The before/after-training table of one routing, as `reckon train` prints it.
+
 import Foundation
 
 extension EvalTable {

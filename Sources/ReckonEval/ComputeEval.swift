@@ -1,3 +1,6 @@
+// Compute-matched comparison of methods (forced, routed, sampled, best-of-N, adaptive) on the runtime engine's
+// simulated clock, and its table; the single-routing eval is Evaluator.swift's.
+
 import Foundation
 import ReckonCore
 import ReckonData

@@ -1,3 +1,5 @@
+// Cheap difficulty scores for adaptive best-of-N (prompt entropy, short-answer NLL), each with its FLOPs.
+
 import Foundation
 import ReckonCore
 import ReckonModel

@@ -1,3 +1,5 @@
+// The eval module's errors: an empty data set, an unknown method, a missing validation split, mismatched records.
+
 public enum EvalError: Error, Equatable, CustomStringConvertible {
     case emptyDataSet
     case badMethod(String)

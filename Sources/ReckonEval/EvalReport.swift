@@ -1,3 +1,6 @@
+// What an eval reports per routing: the figures of its records, by difficulty and group, and its JSON;
+// the text tables are EvalTable.swift's.
+
 import Foundation
 import ReckonModel
 

@@ -1,3 +1,6 @@
+// Plain-text tables of eval reports, one routing or several side by side; the before/after table is
+// BeforeAfterTable.swift's.
+
 import Foundation
 
 /// Plain-text tables of eval reports, as `reckon eval` and `reckon train` print them.

@@ -1,3 +1,6 @@
+// Every `threshold:T` rule's figures from one forced-think and one forced-short eval, and the best by a criterion;
+// storing the choice is ReckonCheckpoint/StoredRouting.swift's.
+
 import ReckonModel
 
 /// One threshold's figures on a split.

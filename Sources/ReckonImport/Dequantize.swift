@@ -1,3 +1,5 @@
+// ggml blocks to float32, bit-equal to gguf-py's dequantisation; not the file format (GGUFFile.swift).
+
 /// Dequantisation of ggml blocks to float32, with the arithmetic of gguf-py's
 /// `gguf.quants.dequantize` (the readable specification of every block format): the same
 /// products and sums in the same order, each rounded to float32, so results are bit-equal.

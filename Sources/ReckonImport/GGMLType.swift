@@ -1,3 +1,5 @@
+// ggml's tensor types by GGUF id, their block geometry, and which of them this importer reads.
+
 /// ggml's tensor types, by the id GGUF stores. Block geometry from ggml's type traits
 /// (gguf-py's `GGML_QUANT_SIZES`): `blockSize` weights take `typeSize` bytes.
 public enum GGMLType: UInt32, Sendable, CaseIterable {

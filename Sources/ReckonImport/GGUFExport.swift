@@ -1,3 +1,6 @@
+// `reckon export --format gguf`: a BPE checkpoint's tensors and tokenizer metadata laid out as a llama.cpp GGUF;
+// the bytes are GGUFWriter.swift's.
+
 import Foundation
 import ReckonCheckpoint
 import ReckonModel

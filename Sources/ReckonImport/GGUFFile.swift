@@ -1,3 +1,6 @@
+// Reading a GGUF file: header, metadata values, tensor infos and dequantised tensors, bounds-checked;
+// writing one is GGUFWriter.swift's.
+
 import Foundation
 
 /// One metadata value of a GGUF file, in GGUF's own types.

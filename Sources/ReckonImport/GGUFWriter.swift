@@ -1,3 +1,5 @@
+// Writing a GGUF v3 file, atomically, and float32 to float16 rounding; reading is GGUFFile.swift's.
+
 import Foundation
 
 /// Serialises a GGUF v3 file: header, metadata, tensor infos, then each tensor's data at the

@@ -1,3 +1,5 @@
+// The import module's one error type: every failure reading a foreign model, as one line naming the file.
+
 /// Everything that can go wrong reading a foreign model. Each case renders as one line that
 /// starts with the file it concerns.
 public enum ImportError: Error, Equatable, CustomStringConvertible {

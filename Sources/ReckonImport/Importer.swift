@@ -1,3 +1,6 @@
+// `reckon import`: a GGUF file or Hugging Face folder planned, its tensors mapped and permuted into our layout,
+// and the control tokens added; the file formats are GGUFFile.swift's and Safetensors.swift's.
+
 import Crypto
 import Foundation
 import ReckonCheckpoint

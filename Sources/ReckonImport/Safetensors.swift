@@ -1,3 +1,5 @@
+// Reading one safetensors file (F32, F16, BF16), memory-mapped; sharded folders are WeightSource.swift's.
+
 import Foundation
 
 /// One tensor of a safetensors file: dtype, row-major shape, and absolute byte range.

@@ -1,3 +1,5 @@
+// A `TokenizerSpec` from GGUF metadata or a Hugging Face folder; not the encoder (ReckonModel/BPETokenizer.swift).
+
 import Foundation
 import ReckonModel
 

@@ -1,3 +1,5 @@
+// Named float tensors from a foreign checkpoint: the protocol and its GGUF and safetensors-folder conformances.
+
 import Foundation
 
 /// Named float tensors from a foreign checkpoint, in row-major (outermost-first) shapes.

@@ -1,3 +1,6 @@
+// The activation and backward-scratch buffers of training-shaped passes at one (B, T), with their named views;
+// the decode path's buffers are Decode.swift's.
+
 import ReckonCore
 
 /// Offsets of the saved activations and the backward scratch for one (B, T) shape.

@@ -1,3 +1,6 @@
+// Byte-level BPE encoding and decoding from a `TokenizerSpec`; the split before merging is PreTokenizer.swift's,
+// reading a model's files into the spec HuggingFaceTokenizer.swift's and ReckonImport's.
+
 import Foundation
 
 /// GPT-2-style byte-level BPE built from a `TokenizerSpec`: added tokens are cut out of the

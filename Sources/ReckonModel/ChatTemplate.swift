@@ -1,3 +1,6 @@
+// The chat formats rendered natively, recognising a model's Jinja source as one of them, and a conversation's
+// prompt ids; not tokenization itself.
+
 /// The chat formats Reckon renders natively. There is no Jinja engine among our packages, so a
 /// model's Jinja source is recognised as one of these (docs/tokenizer.md lists the sources).
 public enum ChatTemplateKind: String, Sendable, CaseIterable, Codable {

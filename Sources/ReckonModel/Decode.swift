@@ -1,3 +1,6 @@
+// Cached decoding: the per-slot KV cache, its work buffers, and the forward over rows appended to slots;
+// the loops that call it are Generate.swift's and ReckonRuntime's.
+
 import ReckonCore
 import Foundation
 

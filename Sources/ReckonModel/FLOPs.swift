@@ -1,3 +1,5 @@
+// The FLOPs of training and decoding per token, counted once for every benchmark and report.
+
 /// FLOP accounting, stated once here and in docs/performance.md.
 ///
 /// N_mm counts the parameters that take part in matrix products: every parameter

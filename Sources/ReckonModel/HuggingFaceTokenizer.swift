@@ -1,3 +1,5 @@
+// Hugging Face `tokenizer.json` and `tokenizer_config.json` into a `TokenizerSpec`; encoding is BPETokenizer.swift's.
+
 import Foundation
 
 /// Reads Hugging Face's `tokenizer.json` (and `tokenizer_config.json` for the chat template

@@ -1,3 +1,5 @@
+// The architecture's hyperparameters and their consistency check; where each tensor lives is ParameterLayout.swift's.
+
 /// Architecture of a Llama-style decoder: pre-norm RMSNorm, RoPE on interleaved pairs,
 /// SwiGLU MLP, optional q/k/v biases (Qwen2), optional grouped KV heads, optional tied classifier.
 public struct ModelConfig: Codable, Sendable, Equatable {

@@ -1,3 +1,6 @@
+// Names, shapes, offsets and weight decay of every tensor in the flat parameter buffer; the buffer and its
+// initial values are Transformer.swift's.
+
 /// One named tensor inside a flat buffer.
 public struct TensorSpec: Sendable, Equatable {
     public let name: String

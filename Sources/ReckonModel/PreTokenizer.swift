@@ -1,3 +1,5 @@
+// The regex split before BPE merging, as hand-written scanners that match HF `tokenizers` and llama.cpp.
+
 /// The regex split that runs before BPE, implemented as a hand-written scanner over Unicode
 /// scalars. Each `scan*` function follows one regex alternative by alternative, leftmost
 /// alternative first as a backtracking engine would, so pieces equal Hugging Face `tokenizers`

@@ -1,3 +1,6 @@
+// How the mode token is chosen (model, forced or threshold) and its `--routing` syntax; applying it during
+// generation is Generate.swift's.
+
 /// How token 0 — the mode — is chosen. Everything after it is greedy.
 public enum RoutingPolicy: Sendable, Equatable, CustomStringConvertible {
     /// Sample the mode from the model's own distribution over {<think>, <short>}.

@@ -1,3 +1,6 @@
+// Sampling settings and one token drawn from logits (temperature, top-k, top-p, allowed and excluded ids),
+// plus the softmax over a few ids that gives p(think); the routing decision is RoutingPolicy.swift's.
+
 import ReckonCore
 import Foundation
 

@@ -1,3 +1,6 @@
+// The tokenizer protocol the model, sampler and runtime use, the control tokens, and the byte tokenizer's
+// conformance; the two tokenizers are Tokenizer.swift and BPETokenizer.swift.
+
 /// What the model, the sampler and the runtime need from a tokenizer. Two implementations:
 /// `Tokenizer` (bytes + six specials, the small models) and `BPETokenizer` (a pretrained
 /// model's byte-level BPE vocabulary). docs/tokenizer.md describes both.

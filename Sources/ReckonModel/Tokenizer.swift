@@ -1,3 +1,6 @@
+// The byte tokenizer of the small models: bytes plus six specials; llama2.c's BOS id is the exporter's
+// concern (ReckonCheckpoint/Llama2cExport.swift).
+
 /// Byte-level tokenizer: ids 0–255 are raw bytes, then six specials.
 /// Byte level keeps every dialect and spelling representable with a tiny vocabulary.
 /// llama2.c's BOS = 1 convention is handled by the exporter's id remapping, not here.

@@ -1,3 +1,5 @@
+// The plain data that defines a byte-level BPE tokenizer; no encoding logic (BPETokenizer.swift).
+
 /// The plain data that defines a byte-level BPE tokenizer, as GGUF metadata and Hugging Face's
 /// `tokenizer.json` both describe it. Importers fill it, checkpoints store it, and the BPE
 /// tokenizer is built from it; it owns no encoding logic itself.

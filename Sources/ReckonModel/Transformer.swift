@@ -1,3 +1,6 @@
+// The model: config, parameter and gradient buffers, and the training-shaped forward and backward passes;
+// cached decoding is Decode.swift's.
+
 import ReckonCore
 
 /// The model: its config, the parameter layout, and one contiguous buffer each for

@@ -1,3 +1,6 @@
+// The thinking budget's values: the token bucket, its unit, policy and grant order (the one comparator),
+// the budget settings, and the runtime's errors; where the bucket lives is BudgetStore.swift's.
+
 /// The global compute budget: a token bucket of thinking tokens (or FLOPs).
 ///
 /// Capacity C, refill R per second. Requests that think reserve an estimate when they are

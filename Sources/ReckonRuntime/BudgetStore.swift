@@ -1,3 +1,6 @@
+// Where the budget lives: the protocol the engine reserves, meters and settles through, and the in-process
+// store; the shared Redis store is RedisBudgetStore.swift's.
+
 /// Where the engine's thinking budget lives: the token bucket and the fair-share (VTC) counters.
 ///
 /// The engine reserves, meters and settles through this protocol and never touches the

@@ -1,3 +1,6 @@
+// What the engine needs from a model, the transformer behind it, and a type-erased backend; the forward
+// itself is ReckonModel/Decode.swift's.
+
 import ReckonModel
 
 /// What the engine needs from a model: run a mix of prefill and decode rows against
@@ -43,4 +46,18 @@ public struct TransformerBackend: DecodeBackend {
     public mutating func release(slot: Int) throws { try cache.reset(slot: slot) }
 
     public func flopsPerToken(context: Int) -> Double { model.config.decodeFlopsPerToken(context: context) }
+}
+
+/// Any backend behind one concrete type, for a host that picks its backend at run time:
+/// `reckon serve` runs the transformer, its tests a paced one that wraps it.
+public struct AnyDecodeBackend: DecodeBackend {
+    private var base: any DecodeBackend
+    public init(_ base: any DecodeBackend) { self.base = base }
+
+    public var vocabSize: Int { base.vocabSize }
+    public var contextLength: Int { base.contextLength }
+    public var slots: Int { base.slots }
+    public mutating func step(_ rows: [DecodeRow]) throws -> [Float] { try base.step(rows) }
+    public mutating func release(slot: Int) throws { try base.release(slot: slot) }
+    public func flopsPerToken(context: Int) -> Double { base.flopsPerToken(context: context) }
 }

@@ -1,3 +1,6 @@
+// The serving engine: continuous batching, routing at token 0, the thinking budget's grants and metering,
+// stops and cancellation, stepped on the caller's clock; not the clock, HTTP, or the budget's storage.
+
 import Foundation
 import ReckonCore
 import ReckonModel

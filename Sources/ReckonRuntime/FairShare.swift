@@ -1,3 +1,5 @@
+// Virtual Token Counters: each group's thinking service, for the `fair` grant order.
+
 /// Virtual Token Counters (Sheng et al., "Fairness in Serving Large Language Models",
 /// OSDI'24), applied to the thinking budget.
 ///

@@ -1,3 +1,5 @@
+// One line of `reckon generate`'s JSONL input, and parsing a file of them with line-numbered errors.
+
 import Foundation
 
 /// One line of `reckon generate` input: `prompt` (required) and the optional `id`, `group`

@@ -1,3 +1,5 @@
+// The load-linked think threshold: its settings and the controller that raises the threshold under load.
+
 /// The load-linked think threshold: when thinking demand outruns what the budget refills,
 /// only the prompts the model is surest need thinking keep it.
 ///

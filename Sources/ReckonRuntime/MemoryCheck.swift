@@ -1,3 +1,5 @@
+// Whether the weights and KV cache fit the machine's memory, checked before anything is allocated.
+
 import Foundation
 import ReckonModel
 

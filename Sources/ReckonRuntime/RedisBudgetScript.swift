@@ -1,3 +1,5 @@
+// The one Lua script behind every operation on the shared Redis budget; the Swift side is RedisBudgetStore.swift.
+
 /// The one Lua script behind every operation on the shared budget (docs/deployment.md).
 ///
 /// Redis runs a script atomically, so a refill, a check and an update can never interleave

@@ -1,3 +1,6 @@
+// The budget shared by `reckon serve` replicas in Redis: its address, the fallback while Redis is away, and
+// the store; the script is RedisBudgetScript.swift's, the wire RedisConnection.swift's.
+
 import Foundation
 
 /// `redis://HOST:PORT/NAME`: where the shared budget lives and its name (its keys are `reckon:{NAME}:*`).

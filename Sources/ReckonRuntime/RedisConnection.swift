@@ -1,3 +1,5 @@
+// A blocking hiredis connection with timeouts, RESP2 values and Redis errors; no budget logic.
+
 import CHiredis
 import Foundation
 

@@ -1,3 +1,5 @@
+// Running requests through the engine on a simulated or wall clock: arrivals, the step cost model, the loop.
+
 import Foundation
 import ReckonCore
 

@@ -1,3 +1,5 @@
+// A request as the engine sees it, its result, what the budget did to it, and the one request-seed derivation.
+
 import ReckonModel
 
 /// One generation request as the engine sees it.

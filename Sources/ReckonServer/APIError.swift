@@ -1,3 +1,5 @@
+// Errors answered to the client in OpenAI's shape, and their HTTP responses.
+
 import HTTPTypes
 import Hummingbird
 

@@ -1,3 +1,5 @@
+// Bearer-token authentication for `--api-key`, and which paths it guards.
+
 import HTTPTypes
 import Hummingbird
 

@@ -1,3 +1,5 @@
+// The cap on open connections across event loops, and its per-connection handler.
+
 import Foundation
 import NIOCore
 import NIOHTTPTypes

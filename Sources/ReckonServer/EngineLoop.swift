@@ -1,3 +1,6 @@
+// The engine on its own thread, stepped on the real clock: HTTP handlers' inbox in, token updates and
+// results out; the engine itself is ReckonRuntime/Engine.swift's.
+
 import Dispatch
 import Foundation
 import ReckonData
@@ -21,7 +24,7 @@ enum EngineUpdate: Sendable {
 /// engine (continuous batching: they join the running batch at the next step), runs one
 /// step, and hands each request's token events and result to its own async stream.
 final class EngineLoop: @unchecked Sendable {
-    typealias Model = Engine<TransformerBackend>
+    typealias Model = Engine<AnyDecodeBackend>
 
     private struct Submission {
         var request: Request
@@ -40,9 +43,6 @@ final class EngineLoop: @unchecked Sendable {
     /// Ids of requests whose client went away.
     private var cancellations: [String] = []
     private var stopRequested = false
-    private var held = false
-    /// Testing: seconds the loop sleeps after each step, to make decoding slow.
-    private var pause = 0.0
     private var started = false
     private var exited = false
     private var exitWaiters: [CheckedContinuation<Void, Never>] = []
@@ -123,29 +123,7 @@ final class EngineLoop: @unchecked Sendable {
         }
     }
 
-    // MARK: testing hooks
-
-    /// Pauses the loop between steps, so submissions pile up in the inbox.
-    func hold() {
-        condition.lock()
-        held = true
-        condition.unlock()
-    }
-
-    /// Sleeps `seconds` after every step (a slow model, for tests of what happens mid-decode).
-    func slowDown(_ seconds: Double) {
-        condition.lock()
-        pause = seconds
-        condition.unlock()
-    }
-
-    func release() {
-        condition.lock()
-        held = false
-        condition.broadcast()
-        condition.unlock()
-    }
-
+    /// Submissions not yet moved into the engine.
     var inboxCount: Int {
         condition.lock()
         defer { condition.unlock() }
@@ -158,7 +136,7 @@ final class EngineLoop: @unchecked Sendable {
         var waitForBudget = false
         while true {
             condition.lock()
-            while held || (inbox.isEmpty && cancellations.isEmpty && idle && !stopRequested) { condition.wait() }
+            while (inbox.isEmpty && cancellations.isEmpty && idle && !stopRequested) { condition.wait() }
             if waitForBudget && inbox.isEmpty && cancellations.isEmpty && !stopRequested {
                 _ = condition.wait(until: Date(timeIntervalSinceNow: Self.idleTick))
             }
@@ -167,7 +145,6 @@ final class EngineLoop: @unchecked Sendable {
             let cancelled = cancellations
             cancellations.removeAll()
             let stopping = stopRequested
-            let pause = pause
             condition.unlock()
 
             for s in incoming { admit(s) }
@@ -178,7 +155,6 @@ final class EngineLoop: @unchecked Sendable {
                 continue
             }
             waitForBudget = step()
-            if pause > 0 { Thread.sleep(forTimeInterval: pause) }
         }
         condition.lock()
         exited = true

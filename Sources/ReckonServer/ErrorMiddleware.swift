@@ -1,3 +1,5 @@
+// The outermost middleware: every error becomes an OpenAI-shaped JSON body, and every status is counted.
+
 import HTTPTypes
 import Hummingbird
 import NIOCore

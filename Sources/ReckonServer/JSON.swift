@@ -1,3 +1,5 @@
+// A JSON value with ordered keys and explicit nulls, and its compact text, for response bodies.
+
 import ReckonData
 
 /// A JSON value with ordered object keys, for response bodies: fields come out in the order

@@ -1,3 +1,5 @@
+// The request body size limit (413 without buffering).
+
 import Hummingbird
 import NIOCore
 

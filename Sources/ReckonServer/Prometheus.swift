@@ -1,3 +1,5 @@
+// A small thread-safe Prometheus registry and its text format; which metrics exist is ServerMetrics.swift's.
+
 import Foundation
 
 /// A small Prometheus registry: labelled counters, gauges and histograms, rendered in the

@@ -1,3 +1,5 @@
+// The per-connection read deadlines for a request's head and body (slowloris).
+
 import NIOCore
 import NIOHTTPTypes
 

@@ -1,3 +1,6 @@
+// A wire request checked against the server's limits and turned into an engine `Request`; parsing the
+// body is WireRequest.swift's.
+
 import Foundation
 import ReckonModel
 import ReckonRuntime

@@ -1,3 +1,5 @@
+// The HTTP endpoints and their handlers: generation (plain and streamed), models, health and metrics.
+
 import Foundation
 import HTTPTypes
 import Hummingbird

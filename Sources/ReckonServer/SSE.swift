@@ -1,3 +1,6 @@
+// Server-sent events for `"stream": true`: a request's engine updates as SSE events; the text deltas are
+// StreamText.swift's, the chunk bodies WireResponse.swift's.
+
 import Hummingbird
 import ReckonModel
 

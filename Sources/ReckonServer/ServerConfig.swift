@@ -1,3 +1,5 @@
+// The settings of `reckon serve` and the defaults a request gets; the CLI flags are reckon/ServeCommand.swift's.
+
 import ReckonModel
 import ReckonRuntime
 

@@ -1,3 +1,5 @@
+// Reckon's `/metrics`: every metric by name, what moves it, and the engine gauges; the registry is Prometheus.swift's.
+
 import Foundation
 import ReckonRuntime
 

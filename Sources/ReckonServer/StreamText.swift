@@ -1,3 +1,5 @@
+// One request's token events into text deltas: whole UTF-8 characters only, stop strings held back.
+
 import ReckonModel
 import ReckonRuntime
 

@@ -1,3 +1,5 @@
+// The request body of the generation endpoints as sent, and parsing it with a 400 naming the field at fault.
+
 import Foundation
 
 /// The body of `POST /v1/completions` or `POST /v1/chat/completions`, as sent: OpenAI's

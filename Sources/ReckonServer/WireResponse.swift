@@ -1,3 +1,5 @@
+// The response bodies of the generation endpoints, whole and streamed chunks, in OpenAI's shapes with Reckon's fields.
+
 import ReckonRuntime
 
 /// The response bodies of the generation endpoints, in OpenAI's shapes, with Reckon's

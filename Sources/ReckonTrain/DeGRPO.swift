@@ -19,27 +19,44 @@ public struct DeGRPOConfig: Sendable, Equatable, Codable {
     /// prompt's closing "\n", the only inputs every decision position shares. The control
     /// term must then act through weights that see the prompt.
     public var freezeDecisionBias = false
-    /// Give the control token `Advantage.batchContrast` advantages instead of the group ones.
-    public var controlContrast = false
+    /// The control token's advantage.
+    public enum ControlAdvantage: String, Sendable, Equatable, Codable, CaseIterable {
+        /// The group advantage, as the response tokens get.
+        case group
+        /// `Advantage.batchContrast`: with the batch's mean advantage of thinking removed.
+        case contrast
+    }
+    /// Which parameters a step moves.
+    public enum Trainable: String, Sendable, Equatable, Codable, CaseIterable {
+        case all
+        /// Only the classifier rows of `<think>` and `<short>`: the mode choice becomes a
+        /// linear read-out of the decision state learnt by the policy gradient, and every other
+        /// token's logit stays the warm-up's (untied classifier). Only the control term (and
+        /// its KL) is back-propagated; the response term has no weights left to train.
+        case decision
+    }
+    public var controlAdvantage = ControlAdvantage.group
+    public var controlContrast: Bool { controlAdvantage == .contrast }
     /// λ of `Advantage.batchContrast`: the share of the batch's mean think advantage removed.
     public var contrastStrength = 1.0
     /// Contrast only the first N steps (0: every step), then the group advantage: the contrast
     /// learns which prompts should think while the mean think rate holds still, and the group
     /// advantage then moves the cut to where the reward puts it.
     public var contrastSteps = 0
-    /// Update only the classifier rows of `<think>` and `<short>`: the mode choice becomes a
-    /// linear read-out of the decision state learnt by the policy gradient, and every other
-    /// token's logit stays the warm-up's (untied classifier). Only the control
-    /// term (and its KL) is back-propagated; the response term has no weights left to train.
-    public var decisionHeadOnly = false
+    public var trainable = Trainable.all
+    public var decisionHeadOnly: Bool { trainable == .decision }
     /// Train the response tokens' policy term. Off, every weight still trains, but only through
     /// the control term and the KL: the mode choice can use the whole network, while answers the
     /// warm-up already gets right are not re-weighted by advantages that mostly rank modes.
     public var responseTerm = true
-    /// The decision head's learning rate as a multiple of the step's: the two classifier rows
-    /// read a state shared by every prompt and need large steps, while the layers that build
-    /// that state also write every answer and need small ones.
-    public var headLRScale: Float = 1
+    /// Peak learning rate of the stage (constant after its warm-up).
+    public var lr = 1e-5
+    /// The decision head's peak learning rate; 0 = `lr`. The two classifier rows read a state
+    /// shared by every prompt and need large steps, while the layers that build that state
+    /// also write every answer and need small ones.
+    public var headLR = 0.0
+    /// The decision head's learning rate as a multiple of the step's, so it follows the schedule.
+    public var headLRScale: Float { headLR > 0 ? Float(headLR / lr) : 1 }
     public init() {}
 
     /// The `<think>` and `<short>` classifier rows, for `layout`.
@@ -84,9 +101,13 @@ public struct DeGRPOConfig: Sendable, Equatable, Codable {
         guard !rollout.pairedModes || rollout.groupSize % 2 == 0 else {
             throw .invalidConfig("paired rollouts split each group in half: group_size must be even, got \(rollout.groupSize)")
         }
+        guard headLR == 0 || lr > 0 else {
+            throw .invalidConfig("[degrpo] head_lr needs lr > 0 to scale with its schedule")
+        }
         guard headLRScale > 0, headLRScale.isFinite else {
             throw .invalidConfig("the decision head's learning rate must be positive")
         }
+        do { try rollout.sampling.validate() } catch { throw .invalidConfig("[degrpo] \(error)") }
         guard !(freezeDecisionBias && decisionHeadOnly) else {
             throw .invalidConfig("freeze_decision_bias holds still the very rows trainable = \"decision\" trains; use one of them")
         }

@@ -2,36 +2,7 @@ import Foundation
 import ReckonCore
 import ReckonModel
 
-// DeGRPO as a stage: its config from the recipe, its metrics record, its `StageTrainer` conformance.
-
-extension DeGRPOConfig {
-    /// The stage-2 settings of a recipe.
-    public init(recipe d: Recipe.DeGRPO) throws(TrainError) {
-        self.init()
-        promptsPerStep = d.promptsPerStep
-        rollout.groupSize = d.groupSize
-        rollout.maxResponseTokens = d.maxResponseTokens
-        rollout.sampling = SamplingParams(temperature: Float(d.temperature), topP: Float(d.topP))
-        rollout.normalizeStd = d.normalizeStd
-        rollout.pairedModes = d.rollouts == .paired
-        rollout.reward = RewardConfig(gamma: Float(d.gamma))
-        loss = PolicyLossConfig(kind: d.loss, alpha: Float(d.alpha), epsilon: Float(d.epsilon), beta: Float(d.beta), aggregation: d.aggregation)
-        passes = d.passes
-        microBatch = d.microBatch
-        freezeDecisionBias = d.freezeDecisionBias
-        controlContrast = d.controlAdvantage == .contrast
-        decisionHeadOnly = d.trainable == .decision
-        responseTerm = d.responseTerm
-        if d.headLR > 0 {
-            guard d.lr > 0 else { throw .invalidConfig("[degrpo] head_lr needs lr > 0 to scale with its schedule") }
-            headLRScale = Float(d.headLR / d.lr)
-        }
-        contrastStrength = d.contrastStrength
-        contrastSteps = d.contrastSteps
-        try validate()
-        do { try rollout.sampling.validate() } catch { throw .invalidConfig("[degrpo] \(error)") }
-    }
-}
+// DeGRPO as a stage: its metrics record and its `StageTrainer` conformance.
 
 extension DeGRPOStats {
     /// One flat record for the metrics log; think rate per level becomes `think_rate_level<N>`.

@@ -1,3 +1,5 @@
+// The run's `metrics.jsonl` writer; a record's fields are each stage's, when to write one StageLoop.swift's.
+
 import Foundation
 
 /// Appends one JSON object per line to a metrics file (`metrics.jsonl` in the run folder).

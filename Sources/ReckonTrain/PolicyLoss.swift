@@ -1,3 +1,6 @@
+// The clipped policy-gradient loss of DeGRPO and GRPO and its per-token weights; not the advantages
+// (Rewards.swift) or the step that applies them (DeGRPO.swift).
+
 import Foundation
 
 /// The clipped policy-gradient objectives of GRPO and decoupled GRPO (Thinkless; docs/degrpo.md, "One step", 6).

@@ -1,3 +1,6 @@
+// The recipe's typed sections with their defaults, and `Recipe.schema`, every key once with its help;
+// parsing TOML and `--set` into them is RecipeParser.swift's.
+
 import Foundation
 import ReckonData
 import ReckonModel
@@ -41,19 +44,13 @@ public struct Recipe: Sendable, Equatable {
         public var beforeAfter = false
     }
 
-    /// Stage 2 of Thinkless: reinforcement learning of the mode choice (docs/degrpo.md).
+    /// Stage 2 of Thinkless: reinforcement learning of the mode choice (docs/degrpo.md). The
+    /// training settings decode straight into the trainer's own `DeGRPOConfig`; the rest are
+    /// the stage's: where it starts, how long it runs, the optimizer, evals and saves.
     public struct DeGRPO: Sendable, Equatable {
-        public enum ControlAdvantage: String, Sendable, Equatable, CaseIterable { case group, contrast }
-        public enum Trainable: String, Sendable, Equatable, CaseIterable { case all, decision }
-        public enum Rollouts: String, Sendable, Equatable, CaseIterable { case sampled, paired }
-
-        public var initFrom = "", steps = 100, promptsPerStep = 16, groupSize = 8
-        public var maxResponseTokens = 160, temperature = 1.0, topP = 1.0
-        public var loss = PolicyLossConfig.Kind.degrpo, alpha = 1.0, gamma = 0.5, epsilon = 0.2, beta = 0.001
-        public var aggregation = PolicyLossConfig.Aggregation.sequenceMean, normalizeStd = false
-        public var freezeDecisionBias = false, controlAdvantage = ControlAdvantage.group, contrastStrength = 1.0, contrastSteps = 0
-        public var trainable = Trainable.all, responseTerm = true, rollouts = Rollouts.sampled, headLR = 0.0
-        public var passes = 1, microBatch = 16, lr = 1e-5, warmup = 0, weightDecay = 0.0, gradClip = 1.0
+        public var initFrom = "", steps = 100
+        public var config = DeGRPOConfig()
+        public var warmup = 0, weightDecay = 0.0, gradClip = 1.0
         public var evalEvery = 25, evalN = 300, saveEvery = 25, keepLast = 2, seed = 1
     }
 
@@ -179,31 +176,31 @@ extension Recipe {
 
         .string("degrpo", "init", \.degrpo.initFrom, "warm-up checkpoint (also the frozen KL reference); empty = this run's sft model"),
         .int("degrpo", "steps", \.degrpo.steps, min: 1, "optimizer steps (× `passes` updates)"),
-        .int("degrpo", "prompts_per_step", \.degrpo.promptsPerStep, min: 1, "prompts per step"),
-        .int("degrpo", "group_size", \.degrpo.groupSize, min: 2, "G: rollouts per prompt"),
-        .int("degrpo", "max_response_tokens", \.degrpo.maxResponseTokens, min: 2, "generation limit per rollout"),
-        .number("degrpo", "temperature", \.degrpo.temperature, min: 0, "rollout sampling temperature"),
-        .number("degrpo", "top_p", \.degrpo.topP, min: 0, "rollout top-p"),
-        .choice("degrpo", "loss", \.degrpo.loss, "`degrpo` (decoupled control-token term) or `grpo` (vanilla, for comparison)"),
-        .number("degrpo", "alpha", \.degrpo.alpha, min: 0, "α: weight of the control-token term, relative to one response's token mean"),
-        .number("degrpo", "gamma", \.degrpo.gamma, min: 0, "γ: think penalty; a correct think earns 1 − γ"),
-        .number("degrpo", "epsilon", \.degrpo.epsilon, min: 0, "ε: ratio clip"),
-        .number("degrpo", "beta", \.degrpo.beta, min: 0, "β: KL coefficient (0 skips the reference pass)"),
-        .choice("degrpo", "aggregation", \.degrpo.aggregation, "`sequence-mean`: each rollout weighs the same; `token-mean`: each token of the batch does"),
-        .bool("degrpo", "normalize_std", \.degrpo.normalizeStd, "divide advantages by the group's std"),
-        .bool("degrpo", "freeze_decision_bias", \.degrpo.freezeDecisionBias,
+        .int("degrpo", "prompts_per_step", \.degrpo.config.promptsPerStep, min: 1, "prompts per step"),
+        .int("degrpo", "group_size", \.degrpo.config.rollout.groupSize, min: 2, "G: rollouts per prompt"),
+        .int("degrpo", "max_response_tokens", \.degrpo.config.rollout.maxResponseTokens, min: 2, "generation limit per rollout"),
+        .float("degrpo", "temperature", \.degrpo.config.rollout.sampling.temperature, min: 0, "rollout sampling temperature"),
+        .float("degrpo", "top_p", \.degrpo.config.rollout.sampling.topP, min: 0, max: 1, "rollout top-p, in (0, 1]"),
+        .choice("degrpo", "loss", \.degrpo.config.loss.kind, "`degrpo` (decoupled control-token term) or `grpo` (vanilla, for comparison)"),
+        .float("degrpo", "alpha", \.degrpo.config.loss.alpha, min: 0, "α: weight of the control-token term, relative to one response's token mean"),
+        .float("degrpo", "gamma", \.degrpo.config.rollout.reward.gamma, min: 0, "γ: think penalty; a correct think earns 1 − γ"),
+        .float("degrpo", "epsilon", \.degrpo.config.loss.epsilon, min: 0, "ε: ratio clip"),
+        .float("degrpo", "beta", \.degrpo.config.loss.beta, min: 0, "β: KL coefficient (0 skips the reference pass)"),
+        .choice("degrpo", "aggregation", \.degrpo.config.loss.aggregation, "`sequence-mean`: each rollout weighs the same; `token-mean`: each token of the batch does"),
+        .bool("degrpo", "normalize_std", \.degrpo.config.rollout.normalizeStd, "divide advantages by the group's std"),
+        .bool("degrpo", "freeze_decision_bias", \.degrpo.config.freezeDecisionBias,
               "hold still the paths that move every prompt's mode choice alike (docs/degrpo.md)"),
-        .choice("degrpo", "control_advantage", \.degrpo.controlAdvantage,
+        .choice("degrpo", "control_advantage", \.degrpo.config.controlAdvantage,
                 "`group`: the control token uses the group advantage; `contrast`: with the batch's mean advantage of thinking removed"),
-        .number("degrpo", "contrast_strength", \.degrpo.contrastStrength, min: 0, "λ in [0, 1]: the share of that mean `contrast` removes"),
-        .int("degrpo", "contrast_steps", \.degrpo.contrastSteps, min: 0, "contrast only the first N steps; 0 = all"),
-        .choice("degrpo", "trainable", \.degrpo.trainable, "`all` parameters, or only the `decision` rows of `<think>` and `<short>` in the classifier"),
-        .bool("degrpo", "response_term", \.degrpo.responseTerm, "train the response tokens' policy term"),
-        .number("degrpo", "head_lr", \.degrpo.headLR, min: 0, "learning rate of the `<think>`/`<short>` classifier rows; 0 = `lr`"),
-        .choice("degrpo", "rollouts", \.degrpo.rollouts, "`sampled`: token 0 drawn from the policy; `paired`: half of each group forced to each mode"),
-        .int("degrpo", "passes", \.degrpo.passes, min: 1, "μ: optimisation passes per rollout batch"),
-        .int("degrpo", "micro_batch", \.degrpo.microBatch, min: 1, "rollouts per forward/backward"),
-        .number("degrpo", "lr", \.degrpo.lr, min: 0, "constant learning rate after the warm-up"),
+        .number("degrpo", "contrast_strength", \.degrpo.config.contrastStrength, min: 0, "λ in [0, 1]: the share of that mean `contrast` removes"),
+        .int("degrpo", "contrast_steps", \.degrpo.config.contrastSteps, min: 0, "contrast only the first N steps; 0 = all"),
+        .choice("degrpo", "trainable", \.degrpo.config.trainable, "`all` parameters, or only the `decision` rows of `<think>` and `<short>` in the classifier"),
+        .bool("degrpo", "response_term", \.degrpo.config.responseTerm, "train the response tokens' policy term"),
+        .number("degrpo", "head_lr", \.degrpo.config.headLR, min: 0, "learning rate of the `<think>`/`<short>` classifier rows; 0 = `lr`"),
+        .choice("degrpo", "rollouts", \.degrpo.config.rollout.modes, "`sampled`: token 0 drawn from the policy; `paired`: half of each group forced to each mode"),
+        .int("degrpo", "passes", \.degrpo.config.passes, min: 1, "μ: optimisation passes per rollout batch"),
+        .int("degrpo", "micro_batch", \.degrpo.config.microBatch, min: 1, "rollouts per forward/backward"),
+        .number("degrpo", "lr", \.degrpo.config.lr, min: 0, "constant learning rate after the warm-up"),
         .int("degrpo", "warmup", \.degrpo.warmup, min: 0, "linear warm-up steps"),
         .number("degrpo", "weight_decay", \.degrpo.weightDecay, min: 0, "AdamW weight decay"),
         .number("degrpo", "grad_clip", \.degrpo.gradClip, min: 0, "gradient-norm clip"),

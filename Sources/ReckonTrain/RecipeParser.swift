@@ -102,6 +102,21 @@ struct RecipeKey {
         }
     }
 
+    /// A number the trainer keeps as a `Float`: the TOML double is rounded once, here.
+    static func float(_ section: String, _ name: String, _ kp: WritableKeyPath<Recipe, Float>, min: Float, max: Float = .infinity,
+                      _ help: String) -> RecipeKey {
+        make(section, name, .number, help, kp, render: { "\($0)" }) {
+            let v: Float
+            switch $0 {
+            case .double(let d): v = Float(d)
+            case .int(let i): v = Float(i)
+            default: return nil
+            }
+            let range = max.isFinite ? "in [\(min), \(max)]" : "≥ \(min)"
+            return v.isFinite && v >= min && v <= max ? .success(v) : .failure(Invalid(why: "must be a finite number \(range), got \(v)"))
+        }
+    }
+
     static func string(_ section: String, _ name: String, _ kp: WritableKeyPath<Recipe, String>, _ help: String,
                        check: @escaping (String) -> String? = { _ in nil }) -> RecipeKey {
         make(section, name, .string, help, kp, render: quoted) {

@@ -1,3 +1,5 @@
+// Rollout outcomes, their rewards and the group-relative advantages; not the loss (PolicyLoss.swift).
+
 import ReckonModel
 
 /// Thinkless rewards and group-relative advantages (docs/degrpo.md, "One step", 3–4).

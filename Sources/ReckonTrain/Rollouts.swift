@@ -47,9 +47,16 @@ public struct RolloutConfig: Sendable, Equatable, Codable {
     public var sampling = SamplingParams(temperature: 1.0, topP: 1.0)
     public var normalizeStd = false
     public var reward = RewardConfig()
-    /// Force half of each group to <think> and half to <short> instead of sampling token 0,
-    /// so every prompt measures both modes whatever the policy prefers.
-    public var pairedModes = false
+    /// How each rollout's first token is chosen.
+    public enum Modes: String, Sendable, Equatable, Codable, CaseIterable {
+        /// Drawn from the policy.
+        case sampled
+        /// Half of each group forced to <think> and half to <short>, so every prompt measures
+        /// both modes whatever the policy prefers.
+        case paired
+    }
+    public var modes = Modes.sampled
+    public var pairedModes: Bool { modes == .paired }
     public init() {}
 }
 

@@ -1,3 +1,6 @@
+// `reckon audit`: its flags, the replay of a data set through the runtime, and the report files;
+// the checks and statistics are ReckonAudit's.
+
 import ArgumentParser
 import Foundation
 import ReckonAudit

@@ -1,3 +1,6 @@
+// `reckon bench`: sgemm peak, attention by block size, a training step and cached decode, medians from one run;
+// the kernels it times are ReckonCore's and ReckonModel's.
+
 import ArgumentParser
 import CBLAS
 import Foundation

@@ -1,3 +1,6 @@
+// `reckon calibrate`: its flags, the two forced evals, and writing the checkpoint copy with the chosen rule;
+// the choice is ReckonEval/ThresholdChoice.swift's.
+
 import ArgumentParser
 import Foundation
 import ReckonCheckpoint

@@ -1,3 +1,5 @@
+// The `--chat-template` option's parsing; the templates are ReckonModel/ChatTemplate.swift's.
+
 import ArgumentParser
 import ReckonModel
 

@@ -1,3 +1,6 @@
+// `reckon data gen` and `reckon data check`: flags, output and the consistency checks of a data set;
+// generation and parsing are ReckonData's.
+
 import ArgumentParser
 import Foundation
 import ReckonData

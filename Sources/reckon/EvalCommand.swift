@@ -1,3 +1,6 @@
+// `reckon eval`: its flags, one eval per routing or the `--methods` comparison, tables and JSON output;
+// the eval itself is ReckonEval's.
+
 import ArgumentParser
 import Foundation
 import ReckonCheckpoint

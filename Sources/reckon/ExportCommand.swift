@@ -1,3 +1,6 @@
+// `reckon export`: its flags and the choice of format; the formats are ReckonCheckpoint/Llama2cExport.swift's
+// and ReckonImport/GGUFExport.swift's.
+
 import ArgumentParser
 import Foundation
 import ReckonCheckpoint

@@ -1,3 +1,6 @@
+// `reckon generate`: its flags, the replay of JSONL inputs through the engine, result lines and the summary;
+// routing and budget options are RuntimeOptions.swift's.
+
 import ArgumentParser
 import Foundation
 import ReckonCheckpoint

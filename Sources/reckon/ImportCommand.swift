@@ -1,3 +1,5 @@
+// `reckon import`: its flags, progress lines and the saved checkpoint; the conversion is ReckonImport/Importer.swift's.
+
 import ArgumentParser
 import Foundation
 import ReckonCheckpoint

@@ -1,3 +1,5 @@
+// `reckon init-checkpoint`: a freshly initialised model saved as a checkpoint; no training.
+
 import ArgumentParser
 import Foundation
 import ReckonCheckpoint

@@ -1,3 +1,6 @@
+// `reckon inspect`: a checkpoint's summary as text or JSON, and `--verify`'s report
+// (ReckonCheckpoint/Verification.swift does the reading).
+
 import ArgumentParser
 import Foundation
 import ReckonCheckpoint

@@ -1,3 +1,5 @@
+// Ctrl-C as a request to stop that the training loop checks between steps; a second one exits.
+
 import Dispatch
 import Foundation
 

@@ -1,3 +1,5 @@
+// The one-line progress display on standard error, and `note` for user messages; no progress logic of its own.
+
 import Foundation
 
 /// A one-line progress display on standard error: `label [####....] done/total ETA 1m20s | fields`.

@@ -1,3 +1,5 @@
+// The `reckon` entry point: the subcommand list and how a thrown error becomes one line and exit status 1.
+
 import ArgumentParser
 
 @main

@@ -1,3 +1,6 @@
+// The options `generate`, `eval` and `audit` share (routing, budget, arrivals, sampling) and the shipped
+// default checkpoint; `serve`'s own flags are ServeCommand.swift's.
+
 import ArgumentParser
 import Foundation
 import ReckonCheckpoint

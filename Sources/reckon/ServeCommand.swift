@@ -1,3 +1,5 @@
+// `reckon serve`: its flags into the server's and engine's settings; the server is ReckonServer's.
+
 import ArgumentParser
 import Foundation
 import ReckonCheckpoint

@@ -1,3 +1,6 @@
+// `reckon tokenize`: a Hugging Face tokenizer applied to text or a file, and `--bench`'s encode timing;
+// the tokenizer is ReckonModel's.
+
 import ArgumentParser
 import Foundation
 import ReckonModel

@@ -1,3 +1,6 @@
+// `[eval] before_after`: the eval stage's routings run on the degrpo stage's starting model, for the
+// before/after table (ReckonEval/BeforeAfterTable.swift).
+
 import Foundation
 import ReckonData
 import ReckonEval

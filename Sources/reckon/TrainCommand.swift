@@ -1,3 +1,6 @@
+// `reckon train`: the stages a recipe lists, in order, their data and output files, the sft phases and the
+// eval stage; the loop around a step is StageRunner.swift's and ReckonTrain's, the degrpo stage TrainDeGRPO.swift's.
+
 import ArgumentParser
 import Foundation
 import ReckonCheckpoint

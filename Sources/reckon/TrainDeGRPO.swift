@@ -1,3 +1,5 @@
+// The degrpo stage of `reckon train`: its trainer, plan and reference model, run through StageRunner.swift.
+
 import Foundation
 import ReckonCheckpoint
 import ReckonData
@@ -11,18 +13,17 @@ import ReckonTrain
 /// (the warm-up model it started from is kept as `model-sft.h5`).
 extension TrainCommand {
     func runDeGRPO(_ r: Recipe, recipeText: String, train: [Example], eval: [Example], warmup: Transformer?, resumeStage: String?) throws -> Transformer {
-        let d = r.degrpo, out = r.output.dir
+        let d = r.degrpo, c = d.config, out = r.output.dir
         let reference = try degrpoReference(r, warmup: warmup)
-        let config = try DeGRPOConfig(recipe: d)
         let optimizer = AdamW(config: AdamWConfig(weightDecay: Float(d.weightDecay), gradClip: Float(d.gradClip)), layout: reference.layout)
-        var trainer = try DeGRPOTrainer(policy: reference, reference: d.beta > 0 ? reference : nil, optimizer: optimizer,
-                                        config: config, seed: UInt64(d.seed))
+        var trainer = try DeGRPOTrainer(policy: reference, reference: c.loss.beta > 0 ? reference : nil, optimizer: optimizer,
+                                        config: c, seed: UInt64(d.seed))
         trainer.prompts = train.map { RLPrompt($0) }.filter { $0.tokens.count + 16 <= reference.config.maxSeqLen }
-        note("degrpo: \(d.loss.rawValue), α \(d.alpha), γ \(d.gamma), β \(d.beta), ε \(d.epsilon), \(d.aggregation.rawValue); \(d.steps) steps of \(d.promptsPerStep) prompts × \(d.groupSize) rollouts (≤ \(d.maxResponseTokens) tokens, T \(d.temperature)), lr \(d.lr), μ \(d.passes); \(trainer.prompts.count) prompts")
+        note("degrpo: \(c.loss.kind.rawValue), α \(c.loss.alpha), γ \(c.rollout.reward.gamma), β \(c.loss.beta), ε \(c.loss.epsilon), \(c.loss.aggregation.rawValue); \(d.steps) steps of \(c.promptsPerStep) prompts × \(c.rollout.groupSize) rollouts (≤ \(c.rollout.maxResponseTokens) tokens, T \(c.rollout.sampling.temperature)), lr \(c.lr), μ \(c.passes); \(trainer.prompts.count) prompts")
 
         let plan = StagePlan(label: "degrpo", stage: "degrpo", checkpointDir: "\(out)/checkpoints-degrpo",
                              metricsPath: "\(out)/metrics-degrpo.jsonl", modelPath: "\(out)/model.h5", steps: d.steps,
-                             schedule: try LRSchedule(maxLR: Float(d.lr), minLR: Float(d.lr), warmupSteps: min(d.warmup, d.steps), totalSteps: d.steps),
+                             schedule: try LRSchedule(maxLR: Float(c.lr), minLR: Float(c.lr), warmupSteps: min(d.warmup, d.steps), totalSteps: d.steps),
                              evalEvery: d.evalEvery, saveEvery: d.saveEvery, keepLast: d.keepLast, recipeText: recipeText)
         let evalSubset = Array(eval.prefix(d.evalN))
         try runStage(&trainer, plan, resume: resumeStage == "degrpo" ? resume : nil) { model, _ in

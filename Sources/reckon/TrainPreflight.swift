@@ -1,3 +1,5 @@
+// The checks before a training run does any work: model geometry, a writable output folder, memory.
+
 import Foundation
 import ReckonModel
 import ReckonRuntime
@@ -33,7 +35,7 @@ enum TrainPreflight {
             parts.append("\(MemoryCheck.gb(a)) for SFT activations at batch \(r.sft.batch) × context \(c.maxSeqLen)")
         }
         if stages.contains(.degrpo) {
-            let rows = max(1, r.degrpo.promptsPerStep * r.degrpo.groupSize)
+            let rows = max(1, r.degrpo.config.promptsPerStep * r.degrpo.config.rollout.groupSize)
             let a = UInt64(Activations.bytes(config: c, batch: rows, seqLen: c.maxSeqLen))
             activations = max(activations, a)
             parts.append("\(MemoryCheck.gb(a)) for DeGRPO activations at \(rows) rollouts × context \(c.maxSeqLen)")

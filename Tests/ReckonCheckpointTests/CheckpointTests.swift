@@ -170,21 +170,24 @@ final class AtomicSaveTests: XCTestCase {
         let first = try Fixture.checkpoint(seed: 3)
         try first.save(to: path)
 
-        // The new save dies after writing its temporary file half-way (as a kill would).
+        // A process killed after writing half of its temporary, before the rename.
         let second = try Fixture.checkpoint(seed: 4)
-        var sawTemporary = ""
-        XCTAssertThrowsError(try second.save(to: path) { (tmp: String) throws(CheckpointError) in
-            sawTemporary = tmp
-            let size = (try? FileManager.default.attributesOfItem(atPath: tmp)[.size] as? Int) ?? 0
-            guard let h = FileHandle(forUpdatingAtPath: tmp) else { throw .io(path: tmp, operation: "open", message: "test") }
-            try? h.truncate(atOffset: UInt64(size / 2))
-            try? h.close()
-            throw .io(path: tmp, operation: "write", message: "simulated crash")
-        })
-        XCTAssertTrue(sawTemporary.hasPrefix(dir + "/.step-000100.h5.tmp-"), sawTemporary)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: sawTemporary), "a failed save cleans up its temporary")
+        let temporary = try second.writeTemporary(beside: path)
+        XCTAssertTrue(temporary.hasPrefix(dir + "/.step-000100.h5.tmp-"), temporary)
+        let size = (try FileManager.default.attributesOfItem(atPath: temporary)[.size] as? Int) ?? 0
+        let h = try XCTUnwrap(FileHandle(forUpdatingAtPath: temporary))
+        try h.truncate(atOffset: UInt64(size / 2))
+        try h.close()
         let loaded = try Checkpoint.load(from: path, includeOptimizer: true)
         XCTAssertEqual(loaded.params.map(\.bitPattern), first.params.map(\.bitPattern), "the previous checkpoint survives")
+        try FileManager.default.removeItem(atPath: temporary)
+
+        // A save whose rename fails (a folder sits where the file goes) leaves no temporary.
+        let blocked = dir + "/blocked.h5"
+        try FileManager.default.createDirectory(atPath: blocked + "/inside", withIntermediateDirectories: true)
+        XCTAssertThrowsError(try second.save(to: blocked)) { XCTAssert("\($0)".contains("rename"), "\($0)") }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") }, [],
+                       "a failed save cleans up its temporary")
 
         // A process killed outright leaves its temporary behind: it never shadows the real
         // file, and rotation removes it once its process is gone.

@@ -1,3 +1,4 @@
+import CHDF5
 import Foundation
 import XCTest
 import ReckonCore
@@ -7,6 +8,17 @@ import ReckonTrain
 
 /// Tiny models and scratch folders shared by the checkpoint tests.
 enum Fixture {
+    /// Removes one link from a saved file through HDF5's own API (Reckon never deletes), to
+    /// build damaged checkpoints.
+    static func removeLink(_ link: String, from path: String) throws {
+        let id = H5Fopen(path, reckon_H5F_ACC_RDWR(), reckon_H5P_DEFAULT())
+        guard id >= 0 else { throw CheckpointError.io(path: path, operation: "open", message: "H5Fopen failed") }
+        defer { H5Fclose(id) }
+        guard H5Ldelete(id, link, reckon_H5P_DEFAULT()) >= 0 else {
+            throw CheckpointError.io(path: path, operation: "delete \(link)", message: "H5Ldelete failed")
+        }
+    }
+
     static let config = ModelConfig(dim: 16, nLayers: 2, nHeads: 4, nKVHeads: 2, hiddenDim: 32, maxSeqLen: 8)
 
     /// A fresh scratch folder, removed when the test ends.

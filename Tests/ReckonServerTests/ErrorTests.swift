@@ -75,33 +75,35 @@ final class ErrorTests: XCTestCase {
         try await server.stop()
     }
 
-    /// One slot and a queue of one: with the loop held, four requests arrive together; one
-    /// is queued and served, three are turned away at once with 429 queue_full.
+    /// One slot and a queue of one: while the first request's step is held, three more
+    /// arrive together; one is queued and served, two are turned away at once with 429 queue_full.
     func testFullQueueGets429() async throws {
         let server = try await TestServer.start(engine: try EngineConfig(slots: 1, maxPending: 1))
-        server.server.loop.hold()
+        server.pace.hold()
         let replies = try await withThrowingTaskGroup(of: HTTPReply.self) { group in
-            for i in 0..<4 {
+            group.addTask { try await server.post("/v1/completions", #"{"prompt": "0+1=", "max_tokens": 8}"#) }
+            try await server.pace.waitUntilHeld()
+            for i in 1..<4 {
                 group.addTask {
                     try await server.post("/v1/completions", #"{"prompt": "\#(i)+1=", "max_tokens": 8, "stream": \#(i % 2 == 0)}"#)
                 }
             }
-            try await server.waitForInbox(4)
-            server.server.loop.release()
+            try await server.waitForInbox(3)
+            server.pace.release()
             var out: [HTTPReply] = []
             for try await r in group { out.append(r) }
             return out
         }
-        XCTAssertEqual(replies.filter { $0.status == 200 }.count, 1)
+        XCTAssertEqual(replies.filter { $0.status == 200 }.count, 2)
         let rejected = replies.filter { $0.status == 429 }
-        XCTAssertEqual(rejected.count, 3)
+        XCTAssertEqual(rejected.count, 2)
         for r in rejected {
             let error = try expectError(r, 429, code: "queue_full")
             XCTAssertEqual(error["reject_reason"] as? String, "queue_full")
             XCTAssertEqual(r.headers["retry-after"], "1")
         }
         let metrics = try await server.get("/metrics").text
-        XCTAssert(metrics.contains(#"reckon_requests_rejected_total{reason="queue_full"} 3"#), metrics)
+        XCTAssert(metrics.contains(#"reckon_requests_rejected_total{reason="queue_full"} 2"#), metrics)
         try await server.stop()
     }
 
@@ -125,12 +127,12 @@ final class ErrorTests: XCTestCase {
     /// SIGTERM's path: a request in flight when the shutdown starts still gets its answer.
     func testGracefulShutdownFinishesRequestsInFlight() async throws {
         let server = try await TestServer.start()
-        server.server.loop.hold()
+        server.pace.hold()
         async let reply = server.post("/v1/completions", #"{"prompt": "3*3=", "max_tokens": 40, "routing": "think"}"#)
-        try await server.waitForInbox(1)
+        try await server.pace.waitUntilHeld()
         let stopping = Task { try await server.stop() }
         try await Task.sleep(nanoseconds: 100_000_000)
-        server.server.loop.release()
+        server.pace.release()
         let r = try await reply
         XCTAssertEqual(r.status, 200, r.text)
         XCTAssertEqual(try r.json()["object"] as? String, "text_completion")

@@ -52,7 +52,7 @@ final class RequestLimitTests: XCTestCase {
     /// request is cancelled, decoding stops well short of max_tokens, and /metrics says so.
     func testDisconnectMidStreamCancelsTheRequest() async throws {
         let server = try await TestServer.start()
-        server.server.loop.slowDown(0.02)  // 20 ms a step: the full answer would take over a second
+        server.pace.slowDown(0.02)  // 20 ms a step: the full answer would take over a second
         let port = server.port
         let body = #"{"prompt": "1+1=", "max_tokens": 56, "routing": "think", "stream": true}"#
         let firstEvent: Bool = try await SlowClientTests.onThread {

@@ -9,10 +9,12 @@ final class TestServer: @unchecked Sendable {
 
     let server: ReckonHTTPServer
     let port: Int
+    /// Holds or slows the engine's steps.
+    let pace: Pace
     private let task: Task<Void, any Error>
 
-    private init(server: ReckonHTTPServer, port: Int, task: Task<Void, any Error>) {
-        self.server = server; self.port = port; self.task = task
+    private init(server: ReckonHTTPServer, port: Int, pace: Pace, task: Task<Void, any Error>) {
+        self.server = server; self.port = port; self.pace = pace; self.task = task
     }
 
     /// `model` and `text` default to a tiny random byte model.
@@ -24,7 +26,10 @@ final class TestServer: @unchecked Sendable {
         config.logLevel = "warning"
         configure(&config)
         let model = try model ?? Transformer(config: modelConfig, seed: 1)
-        let server = try ReckonHTTPServer(model: model, engine: try engine ?? EngineConfig(slots: 4, maxPending: 32), config: config, text: text)
+        let pace = Pace()
+        let server = try ReckonHTTPServer(model: model, engine: try engine ?? EngineConfig(slots: 4, maxPending: 32), config: config, text: text) {
+            PacedBackend(base: try TransformerBackend(model: $0, slots: $1), pace: pace)
+        }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let task = Task {
             try await server.run(handleSignals: false) { port in
@@ -34,7 +39,7 @@ final class TestServer: @unchecked Sendable {
         }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw TestError("the server did not start") }
-        return TestServer(server: server, port: port, task: task)
+        return TestServer(server: server, port: port, pace: pace, task: task)
     }
 
     /// Graceful shutdown, and waits for `run` to return.
@@ -51,7 +56,7 @@ final class TestServer: @unchecked Sendable {
         try await HTTPTestClient.get(port: port, path: path, headers: headers)
     }
 
-    /// Waits until `n` submissions sit in the (held) engine loop's inbox.
+    /// Waits until `n` submissions sit in the engine loop's inbox (while a held step blocks it).
     func waitForInbox(_ n: Int) async throws {
         for _ in 0..<2000 {
             if server.loop.inboxCount >= n { return }

@@ -99,7 +99,7 @@ final class DeGRPOTests: XCTestCase {
     /// `decisionHeadOnly` moves the `<think>` and `<short>` classifier rows and nothing else, so
     /// every other token's logit is the warm-up's bit for bit, while the mode choice learns.
     func testDecisionHeadOnlyMovesOnlyTheControlRows() throws {
-        let (t, before, p0) = try fiveSteps { $0.decisionHeadOnly = true }
+        let (t, before, p0) = try fiveSteps { $0.trainable = .decision }
         let rows = DeGRPOConfig.decisionHeadRanges(t.policy.layout, config: config)
         XCTAssertEqual(rows.map(\.count), [16, 16])
         var trained = [Bool](repeating: false, count: before.count)
@@ -212,7 +212,7 @@ final class DeGRPOTests: XCTestCase {
         // each rollout carries p(think) and the importance weight of its forced mode.
         var t = try trainer(PolicyLossConfig())
         t.config.rollout.maxResponseTokens = 6
-        t.config.rollout.pairedModes = true
+        t.config.rollout.modes = .paired
         let prompts = [prompt, RLPrompt(tokens: PromptFormat.prompt("3+3"), answer: "6", difficulty: 2)]
         let sampled = try Rollouts.sample(policy: t.policy, prompts: prompts, config: t.config.rollout, seed: 3)
         XCTAssertEqual(sampled.map { $0.response[0] }, [Tokenizer.think, Tokenizer.think, Tokenizer.short, Tokenizer.short,

@@ -54,19 +54,20 @@ final class RecipeTests: XCTestCase {
             head_lr = 2e-3
             rollouts = "paired"
             """, source: "x.toml")
-        let c = try DeGRPOConfig(recipe: r.degrpo)
-        XCTAssertTrue(c.controlContrast)
+        let c = r.degrpo.config
+        XCTAssertNoThrow(try c.validate())
+        XCTAssertEqual(c.controlAdvantage, .contrast)
         XCTAssertEqual(c.contrastStrength, 0.5)
         XCTAssertFalse(c.responseTerm)
-        XCTAssertFalse(c.decisionHeadOnly)
+        XCTAssertEqual(c.trainable, .all)
         XCTAssertEqual(c.loss.alpha, 4)
         XCTAssertEqual(c.headLRScale, 40, accuracy: 1e-4)
-        XCTAssertTrue(c.rollout.pairedModes)
-        let d = try DeGRPOConfig(recipe: Recipe.parse("[degrpo]\ntrainable = \"decision\"\n", source: "y.toml").degrpo)
-        XCTAssertTrue(d.decisionHeadOnly)
+        XCTAssertEqual(c.rollout.modes, .paired)
+        let d = try Recipe.parse("[degrpo]\ntrainable = \"decision\"\n", source: "y.toml").degrpo.config
+        XCTAssertEqual(d, { var e = DeGRPOConfig(); e.trainable = .decision; return e }(), "the section decodes straight into the config")
         XCTAssertTrue(d.responseTerm, "on unless the recipe says otherwise")
         XCTAssertEqual(d.headLRScale, 1, "head_lr 0 is lr")
-        XCTAssertFalse(d.rollout.pairedModes)
+        XCTAssertEqual(d.rollout.modes, .sampled)
         XCTAssertThrowsError(try Recipe.parse("[degrpo]\nresponse_term = \"no\"\n", source: "x.toml"))
         XCTAssertThrowsError(try Recipe.parse("[degrpo]\nrollouts = \"forced\"\n", source: "x.toml")) { error in
             XCTAssert("\(error)".contains("rollouts"), "\(error)")
@@ -172,7 +173,7 @@ final class RecipeTests: XCTestCase {
             XCTAssertEqual(error as? RecipeError, .unknownSection(source: "--set ppo.alpha=1", section: "ppo"))
         }
         try r.apply(override: "degrpo.alpha=0.01")
-        XCTAssertEqual(r.degrpo.alpha, 0.01)
+        XCTAssertEqual(r.degrpo.config.loss.alpha, 0.01)
         XCTAssertThrowsError(try r.apply(override: "degrpo.loss=ppo")) { error in
             XCTAssertEqual("\(error)", "--set degrpo.loss=ppo: [degrpo] loss must be one of \"degrpo\", \"grpo\", got \"ppo\"")
         }
