@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         // hiredis: the Redis client behind the shared budget store (docs/deployment.md).
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // Open MPI: the gradient allreduce of `mpirun -n N reckon train` (docs/deployment.md).
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
 
         // Decode's AVX/FMA kernels (few-row product, attention over the cache) and the worker pool.
         .target(name: "CKernels", linkerSettings: [.linkedLibrary("pthread", .when(platforms: [.linux]))]),
@@ -34,7 +36,7 @@ let package = Package(
         .target(name: "ReckonModel", dependencies: ["ReckonCore"]),
         // AdamW, LR schedules, recipes, the stage loop and its trainers (warm-up SFT, DeGRPO).
         .target(name: "ReckonTrain", dependencies: [
-            "ReckonModel", "ReckonData", "ReckonCheckpoint", .product(name: "TOMLKit", package: "TOMLKit"),
+            "ReckonModel", "ReckonData", "ReckonCheckpoint", "CMPI", .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         // Evaluation: generation under a routing policy, verification, per-group tables.
         .target(name: "ReckonEval", dependencies: ["ReckonModel", "ReckonData", "ReckonRuntime"]),

@@ -88,7 +88,11 @@ public struct Engine<Backend: DecodeBackend> {
         var tokens: [Int32] = []
         var reasoning: [UInt8] = []
         var answer: [UInt8] = []
+        /// Reasoning tokens sampled (what the caps count), and forced closing-text tokens.
         var reasoningTokens = 0
+        var closingTokens = 0
+        /// What is still to be forced after a cut: the rest of the closing text, then `</think>`.
+        var forced: [Int32] = []
         var answerTokens = 0
         /// Budget units reserved and not yet metered.
         var reservation = 0.0
@@ -174,6 +178,9 @@ public struct Engine<Backend: DecodeBackend> {
             throw .invalidRequest("the model has no <think>/<short> control tokens, so it cannot route itself; ask for a plain generation (routing \"none\")")
         }
         if let b = request.thinkingTokenBudget, b < 0 { throw .invalidRequest("thinking_token_budget must be ≥ 0, got \(b)") }
+        for t in request.thinkClose where t < 0 || Int(t) >= backend.vocabSize || t == roles.control?.endThink || roles.isEnd(t) {
+            throw .invalidRequest("closing-text token \(t) is not a text token of the vocabulary 0..<\(backend.vocabSize)")
+        }
         // Each generated token adds at most one byte to the answer, so a longer stop can never match.
         if let long = request.stop.first(where: { $0.utf8.count > backend.contextLength }) {
             throw .invalidRequest("a stop string of \(long.utf8.count) bytes is longer than the \(backend.contextLength)-token context")
@@ -244,7 +251,7 @@ public struct Engine<Backend: DecodeBackend> {
                         stamped.append(slot)
                     }
                     let excluded = a.request.plain ? roles.excludedPlain : roles.excludedRouted
-                    let t = try Sampler.sample(row, params: a.request.sampling, excluding: excluded, rng: &a.rng)
+                    let t = try a.forced.first ?? Sampler.sample(row, params: a.request.sampling, excluding: excluded, rng: &a.rng)
                     active[slot] = a
                     accept(t, slot: slot, now: now, into: &report)
                 }
@@ -329,10 +336,25 @@ public struct Engine<Backend: DecodeBackend> {
 
     // MARK: the budget
 
-    /// Reasoning tokens a request may use: its own cap, and room for `</think>` and the answer.
+    /// Reasoning tokens a request may sample: its own cap, and room for `</think>` and the
+    /// answer, and for the closing text when it fits.
     private func thinkCap(_ a: Active) -> Int {
         let room = max(0, a.limit - 2 - config.answerRoom)
-        return min(a.request.thinkingTokenBudget ?? Int.max, room)
+        let sampled = closeFits(a) ? room - a.request.thinkClose.count : room
+        return min(a.request.thinkingTokenBudget ?? Int.max, sampled)
+    }
+
+    /// Whether `max_tokens` leaves room for the closing text; if not, a cut forces `</think>` alone.
+    private func closeFits(_ a: Active) -> Bool {
+        a.limit - 2 - config.answerRoom >= a.request.thinkClose.count
+    }
+
+    /// Cuts a think: the closing text (when it fits) and `</think>` are forced from here on;
+    /// returns the first of them, which replaces the token just sampled.
+    private func startClose(_ a: inout Active) -> Int32 {
+        a.thinkTruncated = true
+        a.forced = (closeFits(a) ? a.request.thinkClose : []) + [roles.control?.endThink ?? Tokenizer.endThink]
+        return a.forced[0]
     }
 
     private func unitCost(_ a: Active, position: Int) -> Double {
@@ -406,27 +428,35 @@ public struct Engine<Backend: DecodeBackend> {
         // Thinking happens only after `<think>`, so the control tokens exist there.
         let endThink = roles.control?.endThink ?? -1
         if a.phase == .thinking {
+            if a.forced.isEmpty, !roles.isEnd(t), t != endThink {
+                if a.reasoningTokens >= thinkCap(a) {
+                    t = startClose(&a)
+                } else {
+                    let cost = unitCost(a, position: a.request.prompt.count + a.tokens.count)
+                    if pay(cost, for: &a) {
+                        part = .reasoning
+                        a.reasoningTokens += 1
+                        a.reasoning += roles.text(of: t)
+                    } else {
+                        a.action = .truncate
+                        t = startClose(&a)
+                    }
+                }
+            }
+            if !a.forced.isEmpty {
+                // Closing a cut think: `t` is the next forced token (not metered).
+                t = a.forced.removeFirst()
+                if t != endThink {
+                    part = .reasoning
+                    a.closingTokens += 1
+                    a.reasoning += roles.text(of: t)
+                }
+            }
             if roles.isEnd(t) {
                 part = .end
             } else if t == endThink {
                 part = .endThink
                 a.phase = .answering
-            } else if a.reasoningTokens >= thinkCap(a) {
-                t = endThink; part = .endThink
-                a.thinkTruncated = true
-                a.phase = .answering
-            } else {
-                let cost = unitCost(a, position: a.request.prompt.count + a.tokens.count)
-                if pay(cost, for: &a) {
-                    part = .reasoning
-                    a.reasoningTokens += 1
-                    a.reasoning += roles.text(of: t)
-                } else {
-                    t = endThink; part = .endThink
-                    a.thinkTruncated = true
-                    a.action = .truncate
-                    a.phase = .answering
-                }
             }
         } else if roles.isEnd(t) {
             part = .end
@@ -529,8 +559,8 @@ public struct Engine<Backend: DecodeBackend> {
         var result = RequestResult(
             id: a.request.id, group: a.request.group, mode: a.mode, pThink: a.pThink,
             tokens: a.tokens, reasoning: String(decoding: a.reasoning, as: UTF8.self),
-            answer: String(decoding: a.answer, as: UTF8.self), reasoningTokens: a.reasoningTokens,
-            answerTokens: a.answerTokens, budgetAction: a.action, thinkTruncated: a.thinkTruncated,
+            answer: String(decoding: a.answer, as: UTF8.self), reasoningTokens: a.reasoningTokens + a.closingTokens,
+            closingTokens: a.closingTokens, answerTokens: a.answerTokens, budgetAction: a.action, thinkTruncated: a.thinkTruncated,
             finishReason: reason, rejectReason: reject, loadThreshold: a.loadThreshold, arrival: a.arrival,
             firstToken: a.firstToken, finished: now, flops: a.flops)
         result.releasedUnits = released

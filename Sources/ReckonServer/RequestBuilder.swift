@@ -30,6 +30,8 @@ final class RequestBuilder: @unchecked Sendable {
     let contextLength: Int
     /// The model's tokenizer and chat template: every prompt is made with them.
     let text: ModelText
+    /// `config.thinkCloseText` in tokens, forced before `</think>` when a think is cut.
+    let thinkClose: [Int32]
     private let lock = NSLock()
     private var issued: UInt64 = 0
 
@@ -37,6 +39,7 @@ final class RequestBuilder: @unchecked Sendable {
         self.config = config
         self.contextLength = contextLength
         self.text = text
+        thinkClose = text.tokenizer.encode(config.thinkCloseText, parseSpecials: false)
     }
 
     /// Largest `max_tokens` accepted.
@@ -94,11 +97,21 @@ final class RequestBuilder: @unchecked Sendable {
             throw .invalid("\(error)".replacingOccurrences(of: "invalid sampling parameters: ", with: ""))
         }
 
-        var routing = config.defaults.routing
+        // reasoning_effort sets routing and the cap; the request's own fields override each.
+        var effort: ReasoningEffort?
+        if let e = wire.reasoningEffort {
+            guard let parsed = ReasoningEffort(rawValue: e) else {
+                throw .invalid("reasoning_effort must be one of \(ReasoningEffort.accepted), got \"\(e)\"", param: "reasoning_effort")
+            }
+            effort = parsed
+        }
+        var routing = effort?.routing(serverDefault: config.defaults.routing) ?? config.defaults.routing
         if let r = wire.routing, r != "none" {
             do { routing = try RoutingPolicy(parsing: r) } catch { throw .invalid("\(error)", param: "routing") }
         }
-        let thinkingBudget = wire.thinkingTokenBudget ?? config.defaults.thinkingTokenBudget
+        let defaultBudget = effort.map { $0.thinkingCap(serverDefault: config.defaults.thinkingTokenBudget) }
+            ?? config.defaults.thinkingTokenBudget
+        let thinkingBudget = wire.thinkingTokenBudget ?? defaultBudget
         if let b = thinkingBudget, b < 0 {
             throw .invalid("thinking_token_budget must be ≥ 0, got \(b)", param: "thinking_token_budget")
         }
@@ -121,7 +134,7 @@ final class RequestBuilder: @unchecked Sendable {
         let id = (endpoint == .chat ? "chatcmpl-" : "cmpl-") + String(n, radix: 16) + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let request = Request(id: id, prompt: prompt, group: group, routing: routing, sampling: sampling, seed: seed,
                               maxTokens: maxTokens, stop: stops, thinkingTokenBudget: thinkingBudget, priority: wire.priority ?? 0,
-                              plain: plain)
+                              thinkClose: thinkClose, plain: plain)
         return PreparedRequest(request: request, endpoint: endpoint, stream: wire.stream ?? false,
                                includeUsage: wire.streamOptions?.includeUsage ?? false, expectedAnswer: wire.expectedAnswer,
                                responseID: id, created: Int(Date().timeIntervalSince1970), model: config.modelName)

@@ -53,6 +53,8 @@ struct ServeCommand: AsyncParsableCommand {
     var budgetStoreFallback = "deny"
     @Option(help: "Override the model's chat template for /v1/chat/completions: chatml, llama3 or none.")
     var chatTemplate: ChatTemplateKind?
+    @Option(help: "Text forced before </think> when thinking is cut (by a cap, the budget or max_tokens), like llama.cpp's --reasoning-budget-message; \"\" forces </think> alone.")
+    var thinkCloseText = ServerConfig.defaultThinkCloseText
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
@@ -110,6 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
         config.defaults.maxTokens = runtime.maxTokens
         config.defaults.thinkingTokenBudget = runtime.thinkingTokenBudget
         config.defaults.seed = runtime.seed
+        config.thinkCloseText = thinkCloseText
 
         let server = try ReckonHTTPServer(model: model, engine: engine, config: config, text: text)
         let routingNote = text.roles.control == nil ? "no control tokens: plain generation" : runtime.routingNote(stored: stored)

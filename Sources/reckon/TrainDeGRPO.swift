@@ -12,12 +12,15 @@ import ReckonTrain
 /// Writes `metrics-degrpo.jsonl`, `checkpoints-degrpo/step-*.h5`, and `model.h5` at the end
 /// (the warm-up model it started from is kept as `model-sft.h5`).
 extension TrainCommand {
-    func runDeGRPO(_ r: Recipe, recipeText: String, train: [Example], eval: [Example], warmup: Transformer?, resumeStage: String?) throws -> Transformer {
+    func runDeGRPO(_ r: Recipe, recipeText: String, train: [Example], eval: [Example], warmup: Transformer?, resumeStage: String?,
+                   ranks: any GradientReducer) throws -> Transformer {
         let d = r.degrpo, c = d.config, out = r.output.dir
-        let reference = try degrpoReference(r, warmup: warmup)
+        let reference = try degrpoReference(r, warmup: warmup, write: ranks.isRoot)
         let optimizer = AdamW(config: AdamWConfig(weightDecay: Float(d.weightDecay), gradClip: Float(d.gradClip)), layout: reference.layout)
         var trainer = try DeGRPOTrainer(policy: reference, reference: c.loss.beta > 0 ? reference : nil, optimizer: optimizer,
                                         config: c, seed: UInt64(d.seed))
+        trainer.reducer = ranks
+        trainer.shards = try shardCount(ranks)
         trainer.prompts = train.map { RLPrompt($0) }.filter { $0.tokens.count + 16 <= reference.config.maxSeqLen }
         note("degrpo: \(c.loss.kind.rawValue), α \(c.loss.alpha), γ \(c.rollout.reward.gamma), β \(c.loss.beta), ε \(c.loss.epsilon), \(c.loss.aggregation.rawValue); \(d.steps) steps of \(c.promptsPerStep) prompts × \(c.rollout.groupSize) rollouts (≤ \(c.rollout.maxResponseTokens) tokens, T \(c.rollout.sampling.temperature)), lr \(c.lr), μ \(c.passes); \(trainer.prompts.count) prompts")
 
@@ -34,12 +37,13 @@ extension TrainCommand {
 
     /// The warm-up model: `[degrpo] init`, else this run's sft model. A copy is kept as
     /// `model-sft.h5`, because the stage's own final model replaces `model.h5`.
-    func degrpoReference(_ r: Recipe, warmup: Transformer?) throws -> Transformer {
+    func degrpoReference(_ r: Recipe, warmup: Transformer?, write: Bool = true) throws -> Transformer {
         let out = r.output.dir, kept = "\(out)/model-sft.h5"
         do {
             if !r.degrpo.initFrom.isEmpty { return try Checkpoint.load(from: r.degrpo.initFrom).model() }
             if FileManager.default.fileExists(atPath: kept) { return try Checkpoint.load(from: kept).model() }
             let model = try warmup ?? Checkpoint.load(from: "\(out)/model.h5").model()
+            guard write else { return model }
             try Checkpoint(model: model, train: TrainingState(stage: "sft", step: 0, recipe: r.text, rngState: 0)).save(to: kept)
             return model
         } catch {
