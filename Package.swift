@@ -72,12 +72,12 @@ let package = Package(
 
         .testTarget(name: "ReckonCoreTests", dependencies: ["ReckonCore"]),
         // Fixtures/: tokenizer and chat-template golden files from tools/tokenizer_reference.py.
-        .testTarget(name: "ReckonModelTests", dependencies: ["ReckonModel", "ReckonTrain"], exclude: ["Fixtures"]),
+        .testTarget(name: "ReckonModelTests", dependencies: ["ReckonModel", "ReckonTrain", "ReckonEval"], exclude: ["Fixtures"]),
         .testTarget(name: "ReckonTrainTests", dependencies: ["ReckonTrain"]),
         .testTarget(name: "ReckonDataTests", dependencies: ["ReckonData"]),
         .testTarget(name: "ReckonEvalTests", dependencies: ["ReckonEval", "ReckonRuntime"]),
         .testTarget(name: "ReckonCheckpointTests", dependencies: ["ReckonCheckpoint", "ReckonTrain", "CHDF5"]),
-        .testTarget(name: "ReckonImportTests", dependencies: ["ReckonImport", "ReckonCheckpoint", "ReckonModel", "ReckonCore"],
+        .testTarget(name: "ReckonImportTests", dependencies: ["ReckonImport", "ReckonCheckpoint", "ReckonModel", "ReckonCore", "ReckonRuntime"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "ReckonRuntimeTests", dependencies: ["ReckonRuntime"]),
         .testTarget(name: "ReckonAuditTests", dependencies: ["ReckonAudit"]),

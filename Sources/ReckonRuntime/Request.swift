@@ -6,7 +6,7 @@ import ReckonModel
 public struct Request: Sendable, Equatable {
     /// The caller's id; results carry it back.
     public var id: String
-    /// The prompt in tokens, as `PromptFormat.prompt` makes it.
+    /// The prompt in tokens, as `ModelText.prompt` makes it.
     public var prompt: [Int32]
     /// Accounting group (dialect or tenant) for fair share and metrics.
     public var group: String
@@ -29,13 +29,16 @@ public struct Request: Sendable, Equatable {
     public var thinkClose: [Int32]
     /// Higher goes first under `fifo` and `value`.
     public var priority: Int
+    /// No control token: token 0 is sampled like any other and everything generated is
+    /// answer (`generate --raw`/`--chat`, a plain base). `routing` and the budget do not apply.
+    public var plain: Bool
 
     public init(id: String, prompt: [Int32], group: String = "default", routing: RoutingPolicy = .model,
                 sampling: SamplingParams = .greedy, seed: UInt64 = 0, maxTokens: Int = 200, stop: [String] = [],
-                thinkingTokenBudget: Int? = nil, priority: Int = 0, thinkClose: [Int32] = []) {
+                thinkingTokenBudget: Int? = nil, priority: Int = 0, thinkClose: [Int32] = [], plain: Bool = false) {
         self.id = id; self.prompt = prompt; self.group = group; self.routing = routing; self.sampling = sampling
         self.seed = seed; self.maxTokens = maxTokens; self.stop = stop; self.thinkingTokenBudget = thinkingTokenBudget
-        self.priority = priority; self.thinkClose = thinkClose
+        self.priority = priority; self.thinkClose = thinkClose; self.plain = plain
     }
 }
 
@@ -82,7 +85,7 @@ extension Request {
 public struct RequestResult: Sendable, Equatable {
     public var id: String
     public var group: String
-    /// The mode actually used; nil when rejected before token 0.
+    /// The mode actually used; nil when rejected before token 0, and for a plain request.
     public var mode: ReasoningMode?
     /// The model's p(think) over {<think>, <short>} at token 0; nil when never prefilled.
     public var pThink: Double?

@@ -173,6 +173,8 @@ public struct DeGRPOTrainer: Sendable {
     public var step: Int = 0
     /// The training set `runStep` draws from.
     public var prompts: [RLPrompt] = []
+    /// The model's routed format: how rollouts end and are read back (`RLPrompt(_:format:)` the prompts).
+    public var format: RoutedFormat = .bytes
     /// The ranks this run trains on: each samples and back-propagates its share of every group
     /// (GradientReducer.swift, DeGRPOParallel.swift).
     public var reducer: any GradientReducer = SingleProcess()

@@ -14,7 +14,7 @@ extension DeGRPOTrainer {
     /// samples which shard.
     func sampleRollouts(prompts: [RLPrompt], seed: UInt64) throws -> (rollouts: [Rollout], gatherSeconds: Double) {
         let c = config.rollout, K = max(shards, reducer.size), G = c.groupSize
-        guard K > 1 else { return (try Rollouts.sample(policy: policy, prompts: prompts, config: c, seed: seed), 0) }
+        guard K > 1 else { return (try Rollouts.sample(policy: policy, prompts: prompts, config: c, seed: seed, format: format), 0) }
         guard G >= K else {
             throw TrainError.invalidConfig("[degrpo] group_size \(G) is smaller than the \(K) shards sharing each group")
         }
@@ -22,7 +22,7 @@ extension DeGRPOTrainer {
         var local: [Rollout] = []
         for k in reducer.share(of: K) {
             local += try Rollouts.sample(policy: policy, prompts: prompts, config: c, seed: RNG(seed: seed).derived(UInt64(k)).state,
-                                         members: Shards.part(k, of: K, count: G))
+                                         members: Shards.part(k, of: K, count: G), format: format)
         }
         let start = Self.now()
         let gathered = try reducer.allgather(RolloutWire.encode(local))

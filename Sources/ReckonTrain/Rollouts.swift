@@ -13,8 +13,9 @@ public struct RLPrompt: Sendable, Equatable {
     public init(tokens: [Int32], answer: String, difficulty: Int = 0, group: String = "") {
         self.tokens = tokens; self.answer = answer; self.difficulty = difficulty; self.group = group
     }
-    public init(_ e: Example) {
-        self.init(tokens: PromptFormat.prompt(e.prompt), answer: e.answer, difficulty: e.difficulty ?? 0, group: e.group ?? "")
+    /// The example's prompt in the model's routed format (`PromptFormat` on the byte models).
+    public init(_ e: Example, format: RoutedFormat = .bytes) {
+        self.init(tokens: format.prompt(e.prompt), answer: e.answer, difficulty: e.difficulty ?? 0, group: e.group ?? "")
     }
 }
 
@@ -64,8 +65,10 @@ public enum Rollouts {
     /// model restricted to {<think>, <short>}; the mode is read from that token alone.
     /// `members` samples only those places of each group (a rank's share of a data-parallel
     /// step); the advantages, which need whole groups, are then left at 0 for `assignAdvantages`.
+    /// Responses end and are read back by `format`, the model's (the byte models' by default).
     public static func sample(
-        policy: Transformer, prompts: [RLPrompt], config c: RolloutConfig, seed: UInt64, members: Range<Int>? = nil
+        policy: Transformer, prompts: [RLPrompt], config c: RolloutConfig, seed: UInt64, members: Range<Int>? = nil,
+        format: RoutedFormat = .bytes
     ) throws -> [Rollout] {
         let members = members ?? 0..<c.groupSize
         guard !members.isEmpty, members.lowerBound >= 0, members.upperBound <= c.groupSize else {
@@ -80,12 +83,12 @@ public enum Rollouts {
             ? .forced(prompts.flatMap { _ in members.map { $0 < c.groupSize / 2 ? .think : .short } }) : .sampled
         // Every rollout of a step gets the same limit, the room the longest prompt leaves.
         let generations = try policy.generate(prompts: replicated, maxNewTokens: min(c.maxResponseTokens, room), params: c.sampling,
-                                              seed: seed, first: first, rowsPerCall: max(replicated.count, 256))
+                                              seed: seed, first: first, rowsPerCall: max(replicated.count, 256), roles: format.roles)
         var rollouts: [Rollout] = []
         rollouts.reserveCapacity(generations.count)
         for (i, g) in generations.enumerated() {
             let p = i / M
-            let parsed = PromptFormat.parse(g.tokens)
+            let parsed = format.parse(g.tokens)
             let mode: ReasoningMode = parsed.mode ?? .short
             let truncated = parsed.mode == .think && !parsed.closedThinking
             let correct = parsed.isWellFormed && Verifier.matches(parsed.answer, gold: prompts[p].answer)

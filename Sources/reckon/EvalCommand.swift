@@ -63,7 +63,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(threads)
-        let (model, path, stored) = try DefaultCheckpoint.loadModel(checkpoint, base: base)
+        let (model, path, stored, _) = try DefaultCheckpoint.loadModel(checkpoint, base: base)
         if checkpoint == nil { note("eval: no --checkpoint given; using the shipped default \(path)") }
         if routing == nil && methods == nil {
             note("eval: no --routing given; " + (stored.map { "using the rule stored in the checkpoint, \($0.summary)" } ?? "the checkpoint stores no rule, so model"))
