@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         // hiredis: the Redis client behind the shared budget store (docs/deployment.md).
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // Open MPI: the gradient allreduce of `mpirun -n N reckon train` (docs/deployment.md).
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
 
         // Decode's AVX/FMA kernels (few-row product, attention over the cache) and the worker pool.
         .target(name: "CKernels", linkerSettings: [.linkedLibrary("pthread", .when(platforms: [.linux]))]),
@@ -34,7 +36,7 @@ let package = Package(
         .target(name: "ReckonModel", dependencies: ["ReckonCore"]),
         // AdamW, LR schedules, recipes, the stage loop and its trainers (warm-up SFT, DeGRPO).
         .target(name: "ReckonTrain", dependencies: [
-            "ReckonModel", "ReckonData", "ReckonCheckpoint", .product(name: "TOMLKit", package: "TOMLKit"),
+            "ReckonModel", "ReckonData", "ReckonCheckpoint", "CMPI", .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         // Evaluation: generation under a routing policy, verification, per-group tables.
         .target(name: "ReckonEval", dependencies: ["ReckonModel", "ReckonData", "ReckonRuntime"]),
@@ -56,7 +58,7 @@ let package = Package(
         // Fairness audit: per-group metrics, bootstrap CIs, tests, verdicts, reports.
         .target(name: "ReckonAudit", dependencies: ["ReckonCore"]),
         // HDF5 wrapper and the checkpoint schema; depends on the model, not on training.
-        .target(name: "ReckonCheckpoint", dependencies: ["CHDF5", "ReckonModel"]),
+        .target(name: "ReckonCheckpoint", dependencies: ["CHDF5", "ReckonModel", .product(name: "Crypto", package: "swift-crypto")]),
         // Foreign formats: GGUF and safetensors readers, dequantisation, `reckon import`'s mapping.
         .target(name: "ReckonImport", dependencies: [
             "ReckonModel", "ReckonCheckpoint", .product(name: "Crypto", package: "swift-crypto"),
@@ -70,12 +72,12 @@ let package = Package(
 
         .testTarget(name: "ReckonCoreTests", dependencies: ["ReckonCore"]),
         // Fixtures/: tokenizer and chat-template golden files from tools/tokenizer_reference.py.
-        .testTarget(name: "ReckonModelTests", dependencies: ["ReckonModel", "ReckonTrain"], exclude: ["Fixtures"]),
+        .testTarget(name: "ReckonModelTests", dependencies: ["ReckonModel", "ReckonTrain", "ReckonEval"], exclude: ["Fixtures"]),
         .testTarget(name: "ReckonTrainTests", dependencies: ["ReckonTrain"]),
         .testTarget(name: "ReckonDataTests", dependencies: ["ReckonData"]),
         .testTarget(name: "ReckonEvalTests", dependencies: ["ReckonEval", "ReckonRuntime"]),
         .testTarget(name: "ReckonCheckpointTests", dependencies: ["ReckonCheckpoint", "ReckonTrain", "CHDF5"]),
-        .testTarget(name: "ReckonImportTests", dependencies: ["ReckonImport", "ReckonCheckpoint", "ReckonModel", "ReckonCore"],
+        .testTarget(name: "ReckonImportTests", dependencies: ["ReckonImport", "ReckonCheckpoint", "ReckonModel", "ReckonCore", "ReckonRuntime"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "ReckonRuntimeTests", dependencies: ["ReckonRuntime"]),
         .testTarget(name: "ReckonAuditTests", dependencies: ["ReckonAudit"]),

@@ -31,6 +31,10 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case io(path: String, operation: String, message: String)
     case exportUnsupported(path: String, reason: String)
     case invalidRotation(reason: String)
+    /// An adapter's base checkpoint is not where the adapter (or `--base`) points.
+    case baseMissing(adapter: String, base: String, expectedSHA256: String, fetch: String)
+    /// A base was found but its weights are not the ones the adapter was trained on.
+    case baseMismatch(adapter: String, base: String, expectedSHA256: String, foundSHA256: String, fetch: String)
 
     public var description: String {
         switch self {
@@ -57,6 +61,10 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
         case .io(let p, let op, let m): "\(p): failed to \(op): \(m)"
         case .exportUnsupported(let p, let r): "\(p): cannot export to llama2.c v0: \(r)"
         case .invalidRotation(let r): "invalid checkpoint rotation: \(r)"
+        case .baseMissing(let a, let b, let h, let fetch):
+            "\(a): its base checkpoint \(b) is missing (expected weights SHA-256 \(h)); \(fetch), or pass --base PATH"
+        case .baseMismatch(let a, let b, let h, let found, let fetch):
+            "\(a): base \(b) has weights SHA-256 \(found), the adapter was trained on \(h); \(fetch), or pass --base PATH"
         }
     }
 }

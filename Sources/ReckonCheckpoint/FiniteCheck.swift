@@ -22,7 +22,7 @@ enum FiniteCheck {
 
     /// Throws `.nonFinite` naming the tensor of `layout` under `group` that holds the first
     /// non-finite value of the flat buffer `values`.
-    static func check(_ values: [Float], layout: ParameterLayout, group: String, path: String) throws(CheckpointError) {
+    static func check(_ values: [Float], layout: some TensorLayout, group: String, path: String) throws(CheckpointError) {
         guard let i = firstNonFinite(values) else { return }
         guard let t = layout.tensors.first(where: { $0.range.contains(i) }) else {
             throw .nonFinite(path: path, dataset: group, element: i, value: "\(values[i])")

@@ -23,19 +23,9 @@ enum Schema {
         try f.setAttribute("/", "format", .string(format))
         try f.setAttribute("/", "format_version", .int(Int64(version)))
 
+        try writeConfig(c.config, to: f)
         let cfg = c.config
-        try f.createGroup("/config")
-        for (name, value) in [("dim", cfg.dim), ("n_layers", cfg.nLayers), ("n_heads", cfg.nHeads),
-                              ("n_kv_heads", cfg.nKVHeads), ("hidden_dim", cfg.hiddenDim),
-                              ("vocab_size", cfg.vocabSize), ("max_seq_len", cfg.maxSeqLen),
-                              ("tied_embeddings", cfg.tiedEmbeddings ? 1 : 0)] {
-            try f.setAttribute("/config", name, .int(Int64(value)))
-        }
-        try f.setAttribute("/config", "rope_theta", .float(cfg.ropeTheta))
-        try f.setAttribute("/config", "norm_eps", .float(cfg.normEps))
-        try f.setAttribute("/config", "qkv_bias", .int(cfg.qkvBias ? 1 : 0))
         let layout = ParameterLayout(cfg)
-        try f.setAttribute("/config", "parameter_count", .int(Int64(layout.count)))
 
         if let spec = c.tokenizer {
             try writeBPE(spec, vocabSize: cfg.vocabSize, to: f)
@@ -51,40 +41,61 @@ enum Schema {
         try f.createGroup("/model")
         try writeTensors(c.params, layout: layout, group: "/model", to: f)
 
-        if let opt = c.optimizer {
-            try f.createGroup("/optimizer")
-            try f.setAttribute("/optimizer", "step", .int(Int64(opt.step)))
-            try f.setAttribute("/optimizer", "beta1", .float(opt.beta1))
-            try f.setAttribute("/optimizer", "beta2", .float(opt.beta2))
-            try f.setAttribute("/optimizer", "eps", .float(opt.eps))
-            try f.setAttribute("/optimizer", "weight_decay", .float(opt.weightDecay))
-            try f.setAttribute("/optimizer", "grad_clip", .float(opt.gradClip))
-            try f.createGroup("/optimizer/m")
-            try f.createGroup("/optimizer/v")
-            let P = layout.count
-            try writeTensors(Array(opt.moments[0..<P]), layout: layout, group: "/optimizer/m", to: f)
-            try writeTensors(Array(opt.moments[P..<(2 * P)]), layout: layout, group: "/optimizer/v", to: f)
-        }
+        if let opt = c.optimizer { try writeOptimizer(opt, layout: layout, to: f) }
 
-        if let t = c.train {
-            try f.createGroup("/train")
-            try f.setAttribute("/train", "stage", .string(t.stage))
-            try f.setAttribute("/train", "step", .int(Int64(t.step)))
-            try f.setAttribute("/train", "recipe", .string(t.recipe))
-            try f.setAttribute("/train", "text_checksum", .uint(textChecksum(stage: t.stage, recipe: t.recipe)))
-            try f.setAttribute("/train", "rng_state", .uint(t.rngState))
-            try f.createGroup("/train/rng")
-            for (name, state) in t.rngStreams.sorted(by: { $0.key < $1.key }) {
-                try f.setAttribute("/train/rng", name, .uint(state))
-            }
-            if !t.metrics.isEmpty {
-                try f.createGroup("/metrics")
-                for (name, value) in t.metrics.sorted(by: { $0.key < $1.key }) {
-                    try f.setAttribute("/metrics", name, .double(value))
-                }
+        if let t = c.train { try writeTrain(t, to: f) }
+        if let r = c.routing { try write(r, to: f) }
+    }
+
+    /// /config: the model config's attributes and the parameter count they imply.
+    static func writeConfig(_ cfg: ModelConfig, to f: HDF5File) throws(CheckpointError) {
+        try f.createGroup("/config")
+        for (name, value) in [("dim", cfg.dim), ("n_layers", cfg.nLayers), ("n_heads", cfg.nHeads),
+                              ("n_kv_heads", cfg.nKVHeads), ("hidden_dim", cfg.hiddenDim),
+                              ("vocab_size", cfg.vocabSize), ("max_seq_len", cfg.maxSeqLen),
+                              ("tied_embeddings", cfg.tiedEmbeddings ? 1 : 0)] {
+            try f.setAttribute("/config", name, .int(Int64(value)))
+        }
+        try f.setAttribute("/config", "rope_theta", .float(cfg.ropeTheta))
+        try f.setAttribute("/config", "norm_eps", .float(cfg.normEps))
+        try f.setAttribute("/config", "qkv_bias", .int(cfg.qkvBias ? 1 : 0))
+        try f.setAttribute("/config", "parameter_count", .int(Int64(ParameterLayout(cfg).count)))
+    }
+
+    /// /optimizer: hyper-parameters, step and both moments, one dataset per tensor of `layout`.
+    static func writeOptimizer(_ opt: OptimizerState, layout: some TensorLayout, to f: HDF5File) throws(CheckpointError) {
+        try f.createGroup("/optimizer")
+        try f.setAttribute("/optimizer", "step", .int(Int64(opt.step)))
+        try f.setAttribute("/optimizer", "beta1", .float(opt.beta1))
+        try f.setAttribute("/optimizer", "beta2", .float(opt.beta2))
+        try f.setAttribute("/optimizer", "eps", .float(opt.eps))
+        try f.setAttribute("/optimizer", "weight_decay", .float(opt.weightDecay))
+        try f.setAttribute("/optimizer", "grad_clip", .float(opt.gradClip))
+        try f.createGroup("/optimizer/m")
+        try f.createGroup("/optimizer/v")
+        let P = layout.count
+        try writeTensors(Array(opt.moments[0..<P]), layout: layout, group: "/optimizer/m", to: f)
+        try writeTensors(Array(opt.moments[P..<(2 * P)]), layout: layout, group: "/optimizer/v", to: f)
+    }
+
+    /// /train (and /metrics): stage, step, recipe text with its checksum, RNG states.
+    static func writeTrain(_ t: TrainingState, to f: HDF5File) throws(CheckpointError) {
+        try f.createGroup("/train")
+        try f.setAttribute("/train", "stage", .string(t.stage))
+        try f.setAttribute("/train", "step", .int(Int64(t.step)))
+        try f.setAttribute("/train", "recipe", .string(t.recipe))
+        try f.setAttribute("/train", "text_checksum", .uint(textChecksum(stage: t.stage, recipe: t.recipe)))
+        try f.setAttribute("/train", "rng_state", .uint(t.rngState))
+        try f.createGroup("/train/rng")
+        for (name, state) in t.rngStreams.sorted(by: { $0.key < $1.key }) {
+            try f.setAttribute("/train/rng", name, .uint(state))
+        }
+        if !t.metrics.isEmpty {
+            try f.createGroup("/metrics")
+            for (name, value) in t.metrics.sorted(by: { $0.key < $1.key }) {
+                try f.setAttribute("/metrics", name, .double(value))
             }
         }
-        if let r = c.routing { try write(r, to: f) }
     }
 
     /// FNV-1a 64 of the UTF-8 of stage, a 0 byte, and recipe. Variable-length strings live
@@ -100,7 +111,7 @@ enum Schema {
 
     static var specialIDs: [Int64] { (0..<Tokenizer.specialNames.count).map { Int64(256 + $0) } }
 
-    private static func writeTensors(_ flat: [Float], layout: ParameterLayout, group: String,
+    static func writeTensors(_ flat: [Float], layout: some TensorLayout, group: String,
                                      to f: HDF5File) throws(CheckpointError) {
         for t in layout.tensors {
             try f.write("\(group)/\(t.name)", Array(flat[t.range]), shape: t.shape)
@@ -193,7 +204,7 @@ enum Schema {
         /// Checks every tensor of `layout` under `group` (present, float32, right shape) and
         /// that nothing else is there; with `readData`, returns the flat buffer, every value
         /// of it finite.
-        func tensors(in group: String, layout: ParameterLayout, readData: Bool) throws(CheckpointError) -> [Float] {
+        func tensors(in group: String, layout: some TensorLayout, readData: Bool) throws(CheckpointError) -> [Float] {
             try requireGroup(group)
             let expected = Set(layout.tensors.map(\.name))
             for name in try file.members(of: group) where !expected.contains(name) {
@@ -227,7 +238,7 @@ enum Schema {
             return flat
         }
 
-        func optimizer(layout: ParameterLayout, readMoments: Bool) throws(CheckpointError) -> OptimizerState {
+        func optimizer(layout: some TensorLayout, readMoments: Bool) throws(CheckpointError) -> OptimizerState {
             let g = "/optimizer"
             let step = try int(g, "step")
             guard step >= 0 else {
@@ -263,7 +274,7 @@ enum Schema {
 
         // MARK: Typed attribute access
 
-        private func requireGroup(_ group: String) throws(CheckpointError) {
+        func requireGroup(_ group: String) throws(CheckpointError) {
             guard file.exists(group) else { throw .missingDataset(path: path, dataset: group) }
         }
 

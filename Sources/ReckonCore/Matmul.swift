@@ -44,8 +44,9 @@ public enum Matmul {
 
     /// dinp (N, I) (+)= dout (N, O) · w  and  dw (O, I) += doutᵀ · inp.
     /// `dinp` is overwritten unless `accumulateInput`; parameter gradients always accumulate.
+    /// A nil `dw` is a frozen weight (LoRA's base): its product is skipped.
     public static func backward(
-        dinp: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
+        dinp: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?,
         dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, w: UnsafePointer<Float>,
         n: Int, inDim: Int, outDim: Int, accumulateInput: Bool = false
     ) {
@@ -55,6 +56,7 @@ public enum Matmul {
                         1, dout, Int32(outDim), w, Int32(inDim),
                         accumulateInput ? 1 : 0, dinp, Int32(inDim))
         }
+        guard let dw else { return }
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
                     Int32(outDim), Int32(inDim), Int32(n),
                     1, dout, Int32(outDim), inp, Int32(inDim),

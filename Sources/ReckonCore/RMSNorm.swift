@@ -19,16 +19,18 @@ public enum RMSNorm {
         }
     }
 
-    /// dinp (N, D) += ∂L/∂inp; dweight (D) += ∂L/∂w.
+    /// dinp (N, D) += ∂L/∂inp; dweight (D) += ∂L/∂w unless nil (a frozen gain).
     public static func backward(
-        dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>,
+        dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>?,
         dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         rstd: UnsafePointer<Float>, n: Int, dim: Int
     ) {
         // dweight is shared across rows: accumulate serially, then parallelise dinp.
-        for i in 0..<n {
-            let xi = inp + i * dim, gi = dout + i * dim, s = rstd[i]
-            for j in 0..<dim { dweight[j] += gi[j] * xi[j] * s }
+        if let dweight {
+            for i in 0..<n {
+                let xi = inp + i * dim, gi = dout + i * dim, s = rstd[i]
+                for j in 0..<dim { dweight[j] += gi[j] * xi[j] * s }
+            }
         }
         Parallel.chunks(n, minChunk: 32) { _, rows in
             for i in rows {

@@ -40,10 +40,11 @@ public enum Dialect: String, CaseIterable, Sendable, Codable, Comparable {
     }
 
     /// Renders `problem` as a prompt. `scene` picks the people and objects (shared by all
-    /// renderings of a problem); `rng` picks the template, so one seed gives one prompt.
-    public func render(_ problem: ArithProblem, scene: Scene, rng: inout RNG) -> String {
-        let templates = Templates.list(for: self, op: problem.op)
-        let template = templates[rng.int(below: templates.count)]
+    /// renderings of a problem); `rng` picks the template among those `phrasings` allows, so
+    /// one seed gives one prompt.
+    public func render(_ problem: ArithProblem, scene: Scene, rng: inout RNG, phrasings: Phrasings = .all) -> String {
+        let templates = phrasings.allowed(Templates.list(for: self, op: problem.op))
+        let template = templates[templates.startIndex + rng.int(below: templates.count)]
         return template(Slots(problem: problem, scene: scene, spelled: self == .words))
     }
 }

@@ -34,23 +34,23 @@ public enum Generator {
     /// each problem is written once, in a dialect drawn from the mix weights.
     /// Levels are drawn from `levels` (weights need not sum to 1).
     public static func generate(n: Int, task: ArithTask = .arith, levels: [Int: Double], dialects: [Dialect: Double],
-                                seed: UInt64, paired: Bool = false) throws(GenerationError) -> [Example] {
+                                seed: UInt64, paired: Bool = false, phrasings: Phrasings = .all) throws(GenerationError) -> [Example] {
         let levelMix: Mix<Int>, dialectMix: Mix<Dialect>
         do { levelMix = try Mix(levels) } catch { throw .badMix("levels", error) }
         do { dialectMix = try Mix(dialects) } catch { throw .badMix("dialects", error) }
-        return try generate(n: n, task: task, levels: levelMix, dialects: dialectMix, seed: seed, paired: paired)
+        return try generate(n: n, task: task, levels: levelMix, dialects: dialectMix, seed: seed, paired: paired, phrasings: phrasings)
     }
 
     /// Levels drawn uniformly from `levels`.
     public static func generate(n: Int, task: ArithTask = .arith, levels: [Int] = ArithLevel.all, dialects: [Dialect: Double],
-                                seed: UInt64, paired: Bool = false) throws(GenerationError) -> [Example] {
+                                seed: UInt64, paired: Bool = false, phrasings: Phrasings = .all) throws(GenerationError) -> [Example] {
         try generate(n: n, task: task, levels: Dictionary(levels.map { ($0, 1.0) }, uniquingKeysWith: { a, _ in a }),
-                     dialects: dialects, seed: seed, paired: paired)
+                     dialects: dialects, seed: seed, paired: paired, phrasings: phrasings)
     }
 
-    /// `n` problems of `task`, levels drawn from the `levels` mix.
+    /// `n` problems of `task`, levels drawn from the `levels` mix, in the `phrasings` allowed.
     public static func generate(n: Int, task: ArithTask = .arith, levels: Mix<Int>, dialects: Mix<Dialect>,
-                                seed: UInt64, paired: Bool = false) throws(GenerationError) -> [Example] {
+                                seed: UInt64, paired: Bool = false, phrasings: Phrasings = .all) throws(GenerationError) -> [Example] {
         guard (0...maxProblems).contains(n) else { throw .badCount(n) }
         if let bad = levels.keys.first(where: { !task.levels.contains($0) }) { throw .unknownLevel(bad) }
 
@@ -67,7 +67,7 @@ public enum Generator {
             let targets = paired ? dialects.keys : [dialects.draw(&dialectRNG)]
             for dialect in targets {
                 var templateRNG = base.derived(100 + UInt64(Dialect.allCases.firstIndex(of: dialect) ?? 0))
-                examples.append(example(problem, task: task, prompt: dialect.render(problem, scene: scene, rng: &templateRNG),
+                examples.append(example(problem, task: task, prompt: dialect.render(problem, scene: scene, rng: &templateRNG, phrasings: phrasings),
                                         id: "\(pairID)-\(dialect.rawValue)", pairID: pairID, group: dialect.rawValue))
             }
         }

@@ -57,8 +57,8 @@ public enum Evaluator {
     /// Scores one generation against its example with ReckonData's verifier. A response is
     /// correct when its mode is known, thinking (if any) was closed, and the answer after it
     /// matches the gold answer.
-    public static func score(_ example: Example, index: Int, generation: GenerationResult) -> EvalRecord {
-        let parsed = PromptFormat.parse(generation.tokens)
+    public static func score(_ example: Example, index: Int, generation: GenerationResult, format: RoutedFormat = .bytes) -> EvalRecord {
+        let parsed = format.parse(generation.tokens)
         let correct = parsed.mode != nil && parsed.closedThinking && Verifier.matches(parsed.answer, gold: example.answer)
         return EvalRecord(index: index, id: example.id, group: example.group, difficulty: example.difficulty,
                           mode: parsed.mode, pThink: generation.pThink, generatedTokens: parsed.tokenCount,
@@ -67,8 +67,9 @@ public enum Evaluator {
     }
 
     /// Runs every example under the routing policy and returns the per-example records.
-    /// `progress(done, total)` is called after each batch.
-    public static func run(model: Transformer, examples: [Example], options: EvalOptions,
+    /// `progress(done, total)` is called after each batch. Prompts are made and answers read
+    /// by `format`, the model's (`ModelText.routedFormat`; the byte models' by default).
+    public static func run(model: Transformer, examples: [Example], options: EvalOptions, format: RoutedFormat = .bytes,
                            progress: ((Int, Int) -> Void)? = nil) throws -> [EvalRecord] {
         guard !examples.isEmpty else { throw EvalError.emptyDataSet }
         let root = RNG(seed: options.seed)
@@ -77,16 +78,16 @@ public enum Evaluator {
         var start = 0
         while start < examples.count {
             let range = start..<min(examples.count, start + max(1, options.batchSize))
-            let prompts = range.map { PromptFormat.prompt(examples[$0].prompt) }
+            let prompts = range.map { format.prompt(examples[$0].prompt) }
             let uniforms = range.map { i -> Double in
                 var r = root.derived(UInt64(i))
                 return r.uniformDouble()
             }
             // Token 0 from the routing policy, the rest greedy.
             let generations = try model.generate(prompts: prompts, maxNewTokens: options.maxNewTokens,
-                                                 first: .routed(options.routing, uniforms: uniforms))
+                                                 first: .routed(options.routing, uniforms: uniforms), roles: format.roles)
             for (j, i) in range.enumerated() {
-                records.append(score(examples[i], index: i, generation: generations[j]))
+                records.append(score(examples[i], index: i, generation: generations[j], format: format))
             }
             start = range.upperBound
             progress?(start, examples.count)

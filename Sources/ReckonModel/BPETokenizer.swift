@@ -227,6 +227,21 @@ public struct BPETokenizer: TextTokenizer {
         missingBytes.isEmpty || text.utf8.allSatisfy { byteToken[Int($0)] >= 0 }
     }
 
+    /// Control tokens (GGUF type 3) and the router's tokens.
+    public func isSpecial(_ id: Int32) -> Bool {
+        guard id >= 0, Int(id) < spec.tokenTypes.count else { return false }
+        return spec.tokenTypes[Int(id)] == TokenizerSpec.control || ControlTokens.spellings.contains(spec.tokens[Int(id)])
+    }
+
+    /// EOS, and those of `TokenizerSpec.endSpellings` the vocabulary has as control tokens.
+    public var endTokens: [Int32] {
+        var ends = spec.eos.map { [$0] } ?? []
+        for (id, text) in spec.tokens.enumerated() where TokenizerSpec.endSpellings.contains(text) && isSpecial(Int32(id)) {
+            if !ends.contains(Int32(id)) { ends.append(Int32(id)) }
+        }
+        return ends
+    }
+
     public func bytes(of id: Int32) throws(ModelError) -> [UInt8] {
         guard id >= 0, Int(id) < tokenBytes.count else { throw .tokenOutOfRange(id: Int(id), vocabSize: tokenBytes.count) }
         return tokenBytes[Int(id)]

@@ -134,6 +134,11 @@ extension Transformer {
         let d = c.dim, kvd = c.kvDim, F = c.hiddenDim, V = c.vocabSize, H = c.nHeads, hd = c.headDim
         let group = c.nHeads / c.nKVHeads, cap = cache.capacity, S = cache.slots, eps = c.normEps
         let pl = layout, sc = scratch.layout, rope = self.rope
+        // The adapters' rank-r middle (n, r), shared by every layer: one small buffer per call.
+        var loraMiddle = [Float](repeating: 0, count: lora.map { n * $0.config.rank } ?? 0)
+        let loraShape = lora.map(LoRAHook.Shape.init)
+        withAdapterParams { lp in
+        loraMiddle.withUnsafeMutableBufferPointer { lm in
         params.withUnsafeBufferPointer { pbuf in
             scratch.buf.withUnsafeMutableBufferPointer { sbuf in
                 scratch.positions.withUnsafeBufferPointer { posBuf in
@@ -146,12 +151,16 @@ extension Transformer {
                                     let x = s + sc.x, ln = s + sc.ln, q = s + sc.q, k = s + sc.k, v = s + sc.v
                                     let attOut = s + sc.attOut, h1 = s + sc.h1, h3 = s + sc.h3
                                     let rstd = s + sc.rstd
+                                    let adapt = LoRAHook(shape: loraShape, p: lp, g: nil, saved: lm.baseAddress, du: nil, n: n, keep: false)
                                     Embedding.forward(x, tokens: tokBuf.baseAddress!, table: p + pl.tokEmbed, n: n, dim: d)
                                     for l in 0..<c.nLayers {
                                         RMSNorm.forward(ln, rstd: rstd, x, weight: p + pl.attnNorm + l * d, n: n, dim: d, eps: eps)
                                         Matmul.forward(q, ln, p + pl.wq + l * d * d, n: n, inDim: d, outDim: d)
                                         Matmul.forward(k, ln, p + pl.wk + l * kvd * d, n: n, inDim: d, outDim: kvd)
                                         Matmul.forward(v, ln, p + pl.wv + l * kvd * d, n: n, inDim: d, outDim: kvd)
+                                        adapt.forward(.q, l, out: q, inp: ln)
+                                        adapt.forward(.k, l, out: k, inp: ln)
+                                        adapt.forward(.v, l, out: v, inp: ln)
                                         if let bq = pl.bq, let bk = pl.bk, let bv = pl.bv {
                                             Bias.forward(q, bias: p + bq + l * d, n: n, dim: d)
                                             Bias.forward(k, bias: p + bk + l * kvd, n: n, dim: kvd)
@@ -177,11 +186,15 @@ extension Transformer {
                                                                  len: Int(pos[i]) + 1, headDim: hd)
                                         } }
                                         Matmul.forward(x, attOut, p + pl.wo + l * d * d, n: n, inDim: d, outDim: d, accumulate: true)
+                                        adapt.forward(.o, l, out: x, inp: attOut)
                                         RMSNorm.forward(ln, rstd: rstd, x, weight: p + pl.ffnNorm + l * d, n: n, dim: d, eps: eps)
                                         Matmul.forward(h1, ln, p + pl.w1 + l * F * d, n: n, inDim: d, outDim: F)
                                         Matmul.forward(h3, ln, p + pl.w3 + l * F * d, n: n, inDim: d, outDim: F)
+                                        adapt.forward(.gate, l, out: h1, inp: ln)
+                                        adapt.forward(.up, l, out: h3, inp: ln)
                                         SwiGLU.forward(h1, a: h1, b: h3, count: n * F)
                                         Matmul.forward(x, h1, p + pl.w2 + l * d * F, n: n, inDim: F, outDim: d, accumulate: true)
+                                        adapt.forward(.down, l, out: x, inp: h1)
                                     }
                                     RMSNorm.forward(ln, rstd: rstd, x, weight: p + pl.finalNorm, n: n, dim: d, eps: eps)
                                     Matmul.forward(s + sc.logits, ln, p + pl.wcls, n: n, inDim: d, outDim: V)
@@ -191,6 +204,8 @@ extension Transformer {
                     }
                 }
             }
+        }
+        }
         }
         for r in rows { cache.advance(slot: r.slot, by: 1) }
         return Array(scratch.buf[sc.logits..<(sc.logits + n * V)])

@@ -40,10 +40,11 @@ extension Transformer {
     /// Overflow, the one rule: a response may take `maxNewTokens` tokens, capped so prompt +
     /// response fit the context. A prompt that fills the context on its own gets an empty
     /// response (p(think) NaN); callers count it as skipped. `rowsPerCall` bounds the rows
-    /// of one `step` call (prefill is cut into calls of that many rows).
+    /// of one `step` call (prefill is cut into calls of that many rows). `roles` say which
+    /// ids are the control tokens and which end a response (the model's tokenizer's).
     public func generate(
         prompts: [[Int32]], maxNewTokens: Int, params: SamplingParams = .greedy, seed: UInt64 = 0,
-        first: FirstToken = .free, rowsPerCall: Int = 512
+        first: FirstToken = .free, rowsPerCall: Int = 512, roles: TokenRoles = .bytes
     ) throws -> [GenerationResult] {
         try params.validate()
         guard maxNewTokens >= 1 else { throw ModelError.shapeMismatch("maxNewTokens must be ≥ 1, got \(maxNewTokens)") }
@@ -65,8 +66,15 @@ extension Transformer {
         var cache = try KVCache(config: config, slots: prompts.count)
         var scratch = DecodeScratch(config: config, maxRows: rowsPerCall)
         var rng = RNG(seed: seed)
-        let controls = [Tokenizer.think, Tokenizer.short]
-        let exclusions = first == .free ? [] : Tokenizer.outsideAnswers
+        guard roles.textBytes.count == V else {
+            throw ModelError.shapeMismatch("the tokenizer has \(roles.textBytes.count) tokens, the model \(V)")
+        }
+        let control = roles.control ?? ControlTokens(think: -1, endThink: -1, short: -1)
+        if first != .free, roles.control == nil {
+            throw ModelError.noControlTokens
+        }
+        let controls = control.firstToken
+        let exclusions = first == .free ? [] : roles.excludedRouted
 
         // Prefill: the last row of each prompt gives token 0's logits.
         let logits = try step(runnable.flatMap { s in prompts[s].map { DecodeRow(slot: s, token: $0) } },
@@ -80,11 +88,11 @@ extension Transformer {
             let t: Int32 = switch first {
             case .free: try Sampler.sample(row, params: params, rng: &rng)
             case .sampled: try Sampler.sample(row, params: params, allowed: controls, rng: &rng)
-            case .forced(let modes): modes[s].controlToken
-            case .routed(let policy, let uniforms): policy.choose(pThink: results[s].pThink, u: uniforms[s]).controlToken
+            case .forced(let modes): control.token(for: modes[s])
+            case .routed(let policy, let uniforms): control.token(for: policy.choose(pThink: results[s].pThink, u: uniforms[s]))
             }
             results[s].tokens.append(t)
-            if t != Tokenizer.eos && limit[s] > 1 { live.append(s) }
+            if !roles.isEnd(t) && limit[s] > 1 { live.append(s) }
         }
         while !live.isEmpty {
             let out = try step(live.map { DecodeRow(slot: $0, token: results[$0].tokens[results[$0].tokens.count - 1]) },
@@ -93,7 +101,7 @@ extension Transformer {
             for (i, s) in live.enumerated() {
                 let t = try Sampler.sample(out[(i * V)..<((i + 1) * V)], params: params, excluding: exclusions, rng: &rng)
                 results[s].tokens.append(t)
-                if t != Tokenizer.eos && results[s].tokens.count < limit[s] { still.append(s) }
+                if !roles.isEnd(t) && results[s].tokens.count < limit[s] { still.append(s) }
             }
             live = still
         }

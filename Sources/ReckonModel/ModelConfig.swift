@@ -61,6 +61,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case shapeMismatch(String)
     case cacheFull(slot: Int, capacity: Int)
     case invalidSlot(Int)
+    /// Routing asked of a vocabulary without `<think>`/`<short>`.
+    case noControlTokens
 
     public var description: String {
         switch self {
@@ -70,6 +72,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .shapeMismatch(let why): "shape mismatch: \(why)"
         case .cacheFull(let s, let c): "KV cache slot \(s) is full (\(c) positions)"
         case .invalidSlot(let s): "KV cache slot \(s) does not exist"
+        case .noControlTokens: "the tokenizer has no <think>/<short> control tokens to route with"
         }
     }
 }

@@ -17,6 +17,12 @@ public protocol TextTokenizer: Sendable {
     var controlTokens: ControlTokens? { get }
     var bos: Int32? { get }
     var eos: Int32? { get }
+    /// Whether `id` is markup rather than text (a control token such as `<|im_start|>` or
+    /// `<think>`): text shown to a user skips it, as HF's `skip_special_tokens` does.
+    func isSpecial(_ id: Int32) -> Bool
+    /// Tokens that end a generation: EOS, and the end-of-turn and end-of-text tokens a chat
+    /// model closes its answers with.
+    var endTokens: [Int32] { get }
 }
 
 /// The router's control tokens. The sampler restricts token 0 of a response to
@@ -38,6 +44,14 @@ public struct ControlTokens: Sendable, Equatable {
 
     /// Token 0's allowed set: `<think>` or `<short>`.
     public var firstToken: [Int32] { [think, short] }
+
+    /// The token that opens an answer in `mode`.
+    public func token(for mode: ReasoningMode) -> Int32 { mode == .think ? think : short }
+
+    /// The mode a token opens; nil for any other token.
+    public func mode(of token: Int32) -> ReasoningMode? {
+        token == think ? .think : token == short ? .short : nil
+    }
 }
 
 extension Tokenizer: TextTokenizer {
@@ -45,6 +59,8 @@ extension Tokenizer: TextTokenizer {
     public var controlTokens: ControlTokens? { ControlTokens(think: Self.think, endThink: Self.endThink, short: Self.short) }
     public var bos: Int32? { Self.bos }
     public var eos: Int32? { Self.eos }
+    public var endTokens: [Int32] { [Self.eos] }
+    public func isSpecial(_ id: Int32) -> Bool { id >= 256 }
 
     public func bytes(of id: Int32) throws(ModelError) -> [UInt8] {
         if id >= 0, id < 256 { return [UInt8(id)] }

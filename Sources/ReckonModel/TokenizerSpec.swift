@@ -35,4 +35,8 @@ public struct TokenizerSpec: Codable, Sendable, Equatable {
     public static let normal: Int32 = 1
     public static let control: Int32 = 3
     public static let userDefined: Int32 = 4
+
+    /// The end-of-text and end-of-turn spellings of the vocabularies we import (GPT-2/SmolLM,
+    /// ChatML, Llama 3): a generation ends on any of them, as llama.cpp's end-of-generation set does.
+    public static let endSpellings: Set<String> = ["<|endoftext|>", "<|im_end|>", "<|end_of_text|>", "<|eot_id|>"]
 }

@@ -14,8 +14,11 @@ public struct Transformer: Sendable {
     public var params: [Float]
     /// Gradients, (P) flat, same views. Backward accumulates; `zeroGrad` once per step.
     /// Empty until the first `zeroGrad` or `backward`, so a model that only decodes (serve,
-    /// generate, eval) does not hold a second parameter-sized buffer.
+    /// generate, eval) does not hold a second parameter-sized buffer; and empty while an
+    /// adapter trains instead (`attach`): the base is frozen.
     public var grads: [Float]
+    /// LoRA adapters and control rows on this frozen base (LoRA.swift); nil for full fine-tuning.
+    public var lora: LoRA?
 
     /// A freshly initialised model: N(0, 0.02) matrices, with residual-output projections
     /// scaled by 1/√(2L) so the residual stream starts near unit scale; norm gains at 1.
@@ -57,8 +60,9 @@ public struct Transformer: Sendable {
     public var parameterCount: Int { layout.count }
 
     public mutating func zeroGrad() {
-        if grads.count != layout.count { grads = [Float](repeating: 0, count: layout.count); return }
+        if lora == nil, grads.count != layout.count { grads = [Float](repeating: 0, count: layout.count) }
         grads.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        lora?.grads.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
     }
 
     // MARK: Forward
@@ -69,9 +73,12 @@ public struct Transformer: Sendable {
         let B = al.batch, T = al.seqLen, N = B * T
         let d = c.dim, kvd = c.kvDim, F = c.hiddenDim, V = c.vocabSize
         let H = c.nHeads, Hkv = c.nKVHeads, hd = c.headDim, eps = c.normEps
+        acts.reserveLoRA(LoRAHook.activationCounts(lora, rows: N))
         params.withUnsafeBufferPointer { pbuf in
-            acts.withPointers { a, _, ints in
+            withAdapterParams { lp in
+            acts.withPointers { a, s, ints in
                 let p = pbuf.baseAddress!
+                let adapt = LoRAHook(shape: lora.map(LoRAHook.Shape.init), p: lp, g: nil, saved: a + al.actsCount, du: s + al.scratchCount, n: N)
                 let tokens = ints + al.tokens, positions = ints + al.positions
                 Embedding.forward(a + al.residual, tokens: tokens, table: p + pl.tokEmbed, n: N, dim: d)
                 for l in 0..<c.nLayers {
@@ -84,6 +91,9 @@ public struct Transformer: Sendable {
                     Matmul.forward(q, ln1, p + pl.wq + l * d * d, n: N, inDim: d, outDim: d)
                     Matmul.forward(k, ln1, p + pl.wk + l * kvd * d, n: N, inDim: d, outDim: kvd)
                     Matmul.forward(v, ln1, p + pl.wv + l * kvd * d, n: N, inDim: d, outDim: kvd)
+                    adapt.forward(.q, l, out: q, inp: ln1)
+                    adapt.forward(.k, l, out: k, inp: ln1)
+                    adapt.forward(.v, l, out: v, inp: ln1)
                     if let bq = pl.bq, let bk = pl.bk, let bv = pl.bv {
                         Bias.forward(q, bias: p + bq + l * d, n: N, dim: d)
                         Bias.forward(k, bias: p + bk + l * kvd, n: N, dim: kvd)
@@ -97,6 +107,7 @@ public struct Transformer: Sendable {
                     let mid = a + al.resMid + l * N * d
                     mid.update(from: x, count: N * d)
                     Matmul.forward(mid, attOut, p + pl.wo + l * d * d, n: N, inDim: d, outDim: d, accumulate: true)
+                    adapt.forward(.o, l, out: mid, inp: attOut)
                     // MLP block: mid → norm → w2(silu(w1·) ⊙ w3·), added to mid.
                     let ln2 = a + al.ln2 + l * N * d
                     RMSNorm.forward(ln2, rstd: a + al.ln2Rstd + l * N, mid, weight: p + pl.ffnNorm + l * d,
@@ -104,15 +115,19 @@ public struct Transformer: Sendable {
                     let h1 = a + al.h1 + l * N * F, h3 = a + al.h3 + l * N * F, gate = a + al.gate + l * N * F
                     Matmul.forward(h1, ln2, p + pl.w1 + l * F * d, n: N, inDim: d, outDim: F)
                     Matmul.forward(h3, ln2, p + pl.w3 + l * F * d, n: N, inDim: d, outDim: F)
+                    adapt.forward(.gate, l, out: h1, inp: ln2)
+                    adapt.forward(.up, l, out: h3, inp: ln2)
                     SwiGLU.forward(gate, a: h1, b: h3, count: N * F)
                     let next = a + al.residual + (l + 1) * N * d
                     next.update(from: mid, count: N * d)
                     Matmul.forward(next, gate, p + pl.w2 + l * d * F, n: N, inDim: F, outDim: d, accumulate: true)
+                    adapt.forward(.down, l, out: next, inp: gate)
                 }
                 let xL = a + al.residual + c.nLayers * N * d, lnf = a + al.lnf, logits = a + al.logits
                 RMSNorm.forward(lnf, rstd: a + al.lnfRstd, xL, weight: p + pl.finalNorm, n: N, dim: d, eps: eps)
                 Matmul.forward(logits, lnf, p + pl.wcls, n: N, inDim: d, outDim: V)
                 CrossEntropy.forward(logprobs: a + al.logprobs, logits: logits, targets: ints + al.targets, n: N, vocab: V)
+            }
             }
         }
     }
@@ -121,30 +136,40 @@ public struct Transformer: Sendable {
 
     /// Accumulates into `grads` the gradient of  L = Σ_i weights_i · (−log p(target_i)).
     /// SFT passes mask_i / Σmask; policy-gradient losses pass their per-token coefficients.
+    /// With an adapter attached, only the adapter's gradients are formed; the base's products
+    /// for weight gradients are skipped.
     public mutating func backward(_ acts: inout Activations, weights: [Float]) throws(ModelError) {
         guard weights.count == acts.rows else {
             throw .shapeMismatch("expected \(acts.rows) loss weights, got \(weights.count)")
         }
-        if grads.count != layout.count { grads = [Float](repeating: 0, count: layout.count) }
+        if lora == nil, grads.count != layout.count { grads = [Float](repeating: 0, count: layout.count) }
         let c = config, pl = layout, al = acts.layout, rope = self.rope
         let B = al.batch, T = al.seqLen, N = B * T
         let d = c.dim, kvd = c.kvDim, F = c.hiddenDim, V = c.vocabSize
         let H = c.nHeads, Hkv = c.nKVHeads, hd = c.headDim
+        acts.reserveLoRA(LoRAHook.activationCounts(lora, rows: N))
+        let frozen = lora != nil, shape = lora.map(LoRAHook.Shape.init)
         params.withUnsafeBufferPointer { pbuf in
             grads.withUnsafeMutableBufferPointer { gbuf in
+              Self.withAdapterBuffers(&lora) { lp, lg in
                 weights.withUnsafeBufferPointer { wbuf in
                     acts.withPointers { a, s, ints in
-                        let p = pbuf.baseAddress!, g = gbuf.baseAddress!
+                        let p = pbuf.baseAddress!
+                        // The base's gradient views, or nil for a frozen base.
+                        let g: UnsafeMutablePointer<Float>? = frozen ? nil : gbuf.baseAddress
+                        func gw(_ offset: Int) -> UnsafeMutablePointer<Float>? { g.map { $0 + offset } }
+                        let adapt = LoRAHook(shape: shape, p: lp, g: lg, saved: a + al.actsCount, du: s + al.scratchCount, n: N)
                         let tokens = ints + al.tokens, positions = ints + al.positions
                         let dRes = s + al.dRes, dLn = s + al.dLn
                         // Classifier and final norm.
                         let dLogits = s + al.dLogits
                         CrossEntropy.backward(dlogits: dLogits, logits: a + al.logits, targets: ints + al.targets,
                                               weights: wbuf.baseAddress!, n: N, vocab: V)
-                        Matmul.backward(dinp: dLn, dw: g + pl.wcls, dout: dLogits, inp: a + al.lnf, w: p + pl.wcls,
+                        Matmul.backward(dinp: dLn, dw: gw(pl.wcls), dout: dLogits, inp: a + al.lnf, w: p + pl.wcls,
                                         n: N, inDim: d, outDim: V)
+                        adapt.backwardClassifier(dlogits: dLogits, lnf: a + al.lnf, dim: d, vocab: V)
                         dRes.update(repeating: 0, count: N * d)
-                        RMSNorm.backward(dinp: dRes, dweight: g + pl.finalNorm, dout: dLn,
+                        RMSNorm.backward(dinp: dRes, dweight: gw(pl.finalNorm), dout: dLn,
                                          inp: a + al.residual + c.nLayers * N * d, weight: p + pl.finalNorm,
                                          rstd: a + al.lnfRstd, n: N, dim: d)
                         for l in stride(from: c.nLayers - 1, through: 0, by: -1) {
@@ -152,43 +177,52 @@ public struct Transformer: Sendable {
                             let ln2 = a + al.ln2 + l * N * d, mid = a + al.resMid + l * N * d
                             let h1 = a + al.h1 + l * N * F, h3 = a + al.h3 + l * N * F
                             let dGate = s + al.dGate, dh1 = s + al.dh1, dh3 = s + al.dh3
-                            Matmul.backward(dinp: dGate, dw: g + pl.w2 + l * d * F, dout: dRes, inp: a + al.gate + l * N * F,
+                            Matmul.backward(dinp: dGate, dw: gw(pl.w2 + l * d * F), dout: dRes, inp: a + al.gate + l * N * F,
                                             w: p + pl.w2 + l * d * F, n: N, inDim: F, outDim: d)
+                            adapt.backward(.down, l, dinp: dGate, dout: dRes, inp: a + al.gate + l * N * F)
                             SwiGLU.backward(da: dh1, db: dh3, dout: dGate, a: h1, b: h3, count: N * F)
-                            Matmul.backward(dinp: dLn, dw: g + pl.w1 + l * F * d, dout: dh1, inp: ln2,
+                            Matmul.backward(dinp: dLn, dw: gw(pl.w1 + l * F * d), dout: dh1, inp: ln2,
                                             w: p + pl.w1 + l * F * d, n: N, inDim: d, outDim: F)
-                            Matmul.backward(dinp: dLn, dw: g + pl.w3 + l * F * d, dout: dh3, inp: ln2,
+                            adapt.backward(.gate, l, dinp: dLn, dout: dh1, inp: ln2)
+                            Matmul.backward(dinp: dLn, dw: gw(pl.w3 + l * F * d), dout: dh3, inp: ln2,
                                             w: p + pl.w3 + l * F * d, n: N, inDim: d, outDim: F, accumulateInput: true)
-                            RMSNorm.backward(dinp: dRes, dweight: g + pl.ffnNorm + l * d, dout: dLn, inp: mid,
+                            adapt.backward(.up, l, dinp: dLn, dout: dh3, inp: ln2)
+                            RMSNorm.backward(dinp: dRes, dweight: gw(pl.ffnNorm + l * d), dout: dLn, inp: mid,
                                              weight: p + pl.ffnNorm + l * d, rstd: a + al.ln2Rstd + l * N, n: N, dim: d)
                             // Attention block; dRes becomes ∂L/∂(layer input).
                             let x = a + al.residual + l * N * d, ln1 = a + al.ln1 + l * N * d
                             let q = a + al.q + l * N * d, k = a + al.k + l * N * kvd, v = a + al.v + l * N * kvd
                             let dAttOut = s + al.dAttOut, dq = s + al.dq, dk = s + al.dk, dv = s + al.dv
-                            Matmul.backward(dinp: dAttOut, dw: g + pl.wo + l * d * d, dout: dRes, inp: a + al.attOut + l * N * d,
+                            Matmul.backward(dinp: dAttOut, dw: gw(pl.wo + l * d * d), dout: dRes, inp: a + al.attOut + l * N * d,
                                             w: p + pl.wo + l * d * d, n: N, inDim: d, outDim: d)
+                            adapt.backward(.o, l, dinp: dAttOut, dout: dRes, inp: a + al.attOut + l * N * d)
                             Attention.backward(dq: dq, dk: dk, dv: dv, scratch: s + al.dAtt, dout: dAttOut,
                                                att: a + al.att + l * B * H * T * T, q: q, k: k, v: v,
                                                batch: B, seqLen: T, heads: H, kvHeads: Hkv, headDim: hd)
                             rope.apply(dq, positions: positions, n: N, heads: H, inverse: true)
                             rope.apply(dk, positions: positions, n: N, heads: Hkv, inverse: true)
-                            if let bq = pl.bq, let bk = pl.bk, let bv = pl.bv {
+                            if let g, let bq = pl.bq, let bk = pl.bk, let bv = pl.bv {
                                 Bias.backward(dbias: g + bq + l * d, dout: dq, n: N, dim: d)
                                 Bias.backward(dbias: g + bk + l * kvd, dout: dk, n: N, dim: kvd)
                                 Bias.backward(dbias: g + bv + l * kvd, dout: dv, n: N, dim: kvd)
                             }
-                            Matmul.backward(dinp: dLn, dw: g + pl.wq + l * d * d, dout: dq, inp: ln1,
+                            Matmul.backward(dinp: dLn, dw: gw(pl.wq + l * d * d), dout: dq, inp: ln1,
                                             w: p + pl.wq + l * d * d, n: N, inDim: d, outDim: d)
-                            Matmul.backward(dinp: dLn, dw: g + pl.wk + l * kvd * d, dout: dk, inp: ln1,
+                            adapt.backward(.q, l, dinp: dLn, dout: dq, inp: ln1)
+                            Matmul.backward(dinp: dLn, dw: gw(pl.wk + l * kvd * d), dout: dk, inp: ln1,
                                             w: p + pl.wk + l * kvd * d, n: N, inDim: d, outDim: kvd, accumulateInput: true)
-                            Matmul.backward(dinp: dLn, dw: g + pl.wv + l * kvd * d, dout: dv, inp: ln1,
+                            adapt.backward(.k, l, dinp: dLn, dout: dk, inp: ln1)
+                            Matmul.backward(dinp: dLn, dw: gw(pl.wv + l * kvd * d), dout: dv, inp: ln1,
                                             w: p + pl.wv + l * kvd * d, n: N, inDim: d, outDim: kvd, accumulateInput: true)
-                            RMSNorm.backward(dinp: dRes, dweight: g + pl.attnNorm + l * d, dout: dLn, inp: x,
+                            adapt.backward(.v, l, dinp: dLn, dout: dv, inp: ln1)
+                            RMSNorm.backward(dinp: dRes, dweight: gw(pl.attnNorm + l * d), dout: dLn, inp: x,
                                              weight: p + pl.attnNorm + l * d, rstd: a + al.ln1Rstd + l * N, n: N, dim: d)
                         }
-                        Embedding.backward(dtable: g + pl.tokEmbed, dout: dRes, tokens: tokens, n: N, dim: d)
+                        if let g { Embedding.backward(dtable: g + pl.tokEmbed, dout: dRes, tokens: tokens, n: N, dim: d) }
+                        adapt.backwardEmbedding(dout: dRes, tokens: tokens, dim: d)
                     }
                 }
+              }
             }
         }
     }

@@ -55,6 +55,8 @@ public struct StepReport: Sendable {
 public struct Engine<Backend: DecodeBackend> {
     public private(set) var backend: Backend
     public let config: EngineConfig
+    /// Which ids end a generation, open a mode or are never sampled, and each id's text.
+    public let roles: TokenRoles
     /// The budget's bucket and VTC counters; nil when thinking is free.
     public private(set) var store: (any BudgetStore)?
     /// The in-process bucket (nil without a budget, or when it lives in a shared store).
@@ -86,7 +88,11 @@ public struct Engine<Backend: DecodeBackend> {
         var tokens: [Int32] = []
         var reasoning: [UInt8] = []
         var answer: [UInt8] = []
+        /// Reasoning tokens sampled (what the caps count), and forced closing-text tokens.
         var reasoningTokens = 0
+        var closingTokens = 0
+        /// What is still to be forced after a cut: the rest of the closing text, then `</think>`.
+        var forced: [Int32] = []
         var answerTokens = 0
         /// Budget units reserved and not yet metered.
         var reservation = 0.0
@@ -101,16 +107,24 @@ public struct Engine<Backend: DecodeBackend> {
         var limit: Int
         /// The stop strings' bytes, made once per request rather than once per token.
         var stops: [[UInt8]]
+        /// The mode of token 0; nil before it and for a plain request.
+        var mode: ReasoningMode?
     }
 
     /// `store` keeps the budget elsewhere (a shared store); by default a budget lives in a
-    /// `LocalBudgetStore` whose bucket starts full at `start`.
-    public init(backend: Backend, config: EngineConfig, start: Double = 0, store: (any BudgetStore)? = nil) throws(RuntimeError) {
+    /// `LocalBudgetStore` whose bucket starts full at `start`. `roles` come from the model's
+    /// tokenizer (`ModelText.roles`); the byte models' by default.
+    public init(backend: Backend, config: EngineConfig, start: Double = 0, store: (any BudgetStore)? = nil,
+                roles: TokenRoles = .bytes) throws(RuntimeError) {
         guard backend.slots >= config.slots else {
             throw .invalidConfig("the model backend has \(backend.slots) slots, fewer than the \(config.slots) asked for")
         }
+        guard roles.textBytes.count == backend.vocabSize else {
+            throw .invalidConfig("the tokenizer has \(roles.textBytes.count) tokens, the model \(backend.vocabSize)")
+        }
         self.backend = backend
         self.config = config
+        self.roles = roles
         if let b = config.budget {
             if var store {
                 store.abandonReservations()
@@ -160,7 +174,13 @@ public struct Engine<Backend: DecodeBackend> {
             throw .invalidRequest("the prompt has \(request.prompt.count) tokens; the context holds \(backend.contextLength) with room for ≥ 1 generated token")
         }
         guard request.maxTokens >= 1 else { throw .invalidRequest("max_tokens must be ≥ 1, got \(request.maxTokens)") }
+        guard request.plain || roles.control != nil else {
+            throw .invalidRequest("the model has no <think>/<short> control tokens, so it cannot route itself; ask for a plain generation (routing \"none\")")
+        }
         if let b = request.thinkingTokenBudget, b < 0 { throw .invalidRequest("thinking_token_budget must be ≥ 0, got \(b)") }
+        for t in request.thinkClose where t < 0 || Int(t) >= backend.vocabSize || t == roles.control?.endThink || roles.isEnd(t) {
+            throw .invalidRequest("closing-text token \(t) is not a text token of the vocabulary 0..<\(backend.vocabSize)")
+        }
         // Each generated token adds at most one byte to the answer, so a longer stop can never match.
         if let long = request.stop.first(where: { $0.utf8.count > backend.contextLength }) {
             throw .invalidRequest("a stop string of \(long.utf8.count) bytes is longer than the \(backend.contextLength)-token context")
@@ -220,11 +240,18 @@ public struct Engine<Backend: DecodeBackend> {
                     a.flops += f; report.flops += f
                 }
                 let row = logits[(r * V)..<((r + 1) * V)]
-                if a.phase == .prefill {
+                if a.phase == .prefill && !a.request.plain {
                     active[slot] = a
                     try route(slot: slot, logits: row, now: now, into: &report)
                 } else {
-                    let t = try Sampler.sample(row, params: a.request.sampling, excluding: Tokenizer.outsideAnswers, rng: &a.rng)
+                    if a.phase == .prefill {
+                        // A plain request: token 0 is an answer token, stamped as the first token.
+                        a.phase = .answering
+                        a.firstToken = now
+                        stamped.append(slot)
+                    }
+                    let excluded = a.request.plain ? roles.excludedPlain : roles.excludedRouted
+                    let t = try a.forced.first ?? Sampler.sample(row, params: a.request.sampling, excluding: excluded, rng: &a.rng)
                     active[slot] = a
                     accept(t, slot: slot, now: now, into: &report)
                 }
@@ -272,7 +299,9 @@ public struct Engine<Backend: DecodeBackend> {
     /// Token 0: the model's p(think), the routing policy, the load-linked threshold.
     private mutating func route(slot: Int, logits: ArraySlice<Float>, now: Double, into report: inout StepReport) throws {
         guard var a = active[slot] else { return }
-        let p = Double(try Sampler.probabilities(logits, over: [Tokenizer.think, Tokenizer.short])[0])
+        // `submit` lets only plain requests through without control tokens.
+        guard let control = roles.control else { throw RuntimeError.invalidRequest("the model has no control tokens to route with") }
+        let p = Double(try Sampler.probabilities(logits, over: control.firstToken)[0])
         // NaN weights or an overflow: no routing decision (and no metric) may come from it.
         guard p.isFinite else { throw RuntimeError.backend("the model produced non-finite logits at token 0 (p(think) = \(p))") }
         a.pThink = p
@@ -294,22 +323,38 @@ public struct Engine<Backend: DecodeBackend> {
     }
 
     private mutating func emitControl(_ mode: ReasoningMode, slot: Int, now: Double, into report: inout StepReport) {
-        guard var a = active[slot] else { return }
-        a.tokens.append(mode.controlToken)
+        guard var a = active[slot], let token = roles.control?.token(for: mode) else { return }
+        a.tokens.append(token)
+        a.mode = mode
         a.firstToken = now
         stamped.append(slot)
         a.phase = mode == .think ? .thinking : .answering
-        report.events.append(TokenEvent(id: a.request.id, token: mode.controlToken, part: .control))
+        report.events.append(TokenEvent(id: a.request.id, token: token, part: .control))
         active[slot] = a
         if a.tokens.count >= a.limit { finish(slot: slot, now: now, reason: .length, into: &report) }
     }
 
     // MARK: the budget
 
-    /// Reasoning tokens a request may use: its own cap, and room for `</think>` and the answer.
+    /// Reasoning tokens a request may sample: its own cap, and room for `</think>` and the
+    /// answer, and for the closing text when it fits.
     private func thinkCap(_ a: Active) -> Int {
         let room = max(0, a.limit - 2 - config.answerRoom)
-        return min(a.request.thinkingTokenBudget ?? Int.max, room)
+        let sampled = closeFits(a) ? room - a.request.thinkClose.count : room
+        return min(a.request.thinkingTokenBudget ?? Int.max, sampled)
+    }
+
+    /// Whether `max_tokens` leaves room for the closing text; if not, a cut forces `</think>` alone.
+    private func closeFits(_ a: Active) -> Bool {
+        a.limit - 2 - config.answerRoom >= a.request.thinkClose.count
+    }
+
+    /// Cuts a think: the closing text (when it fits) and `</think>` are forced from here on;
+    /// returns the first of them, which replaces the token just sampled.
+    private func startClose(_ a: inout Active) -> Int32 {
+        a.thinkTruncated = true
+        a.forced = (closeFits(a) ? a.request.thinkClose : []) + [roles.control?.endThink ?? Tokenizer.endThink]
+        return a.forced[0]
     }
 
     private func unitCost(_ a: Active, position: Int) -> Double {
@@ -379,41 +424,54 @@ public struct Engine<Backend: DecodeBackend> {
         guard var a = active[slot] else { return }
         var t = sampled
         var part = TokenEvent.Part.answer
+        var added = 0
+        // Thinking happens only after `<think>`, so the control tokens exist there.
+        let endThink = roles.control?.endThink ?? -1
         if a.phase == .thinking {
-            if t == Tokenizer.eos {
-                part = .end
-            } else if t == Tokenizer.endThink {
-                part = .endThink
-                a.phase = .answering
-            } else if a.reasoningTokens >= thinkCap(a) {
-                t = Tokenizer.endThink; part = .endThink
-                a.thinkTruncated = true
-                a.phase = .answering
-            } else {
-                let cost = unitCost(a, position: a.request.prompt.count + a.tokens.count)
-                if pay(cost, for: &a) {
-                    part = .reasoning
-                    a.reasoningTokens += 1
-                    if let byte = Self.byte(t) { a.reasoning.append(byte) }
+            if a.forced.isEmpty, !roles.isEnd(t), t != endThink {
+                if a.reasoningTokens >= thinkCap(a) {
+                    t = startClose(&a)
                 } else {
-                    t = Tokenizer.endThink; part = .endThink
-                    a.thinkTruncated = true
-                    a.action = .truncate
-                    a.phase = .answering
+                    let cost = unitCost(a, position: a.request.prompt.count + a.tokens.count)
+                    if pay(cost, for: &a) {
+                        part = .reasoning
+                        a.reasoningTokens += 1
+                        a.reasoning += roles.text(of: t)
+                    } else {
+                        a.action = .truncate
+                        t = startClose(&a)
+                    }
                 }
             }
-        } else if t == Tokenizer.eos {
+            if !a.forced.isEmpty {
+                // Closing a cut think: `t` is the next forced token (not metered).
+                t = a.forced.removeFirst()
+                if t != endThink {
+                    part = .reasoning
+                    a.closingTokens += 1
+                    a.reasoning += roles.text(of: t)
+                }
+            }
+            if roles.isEnd(t) {
+                part = .end
+            } else if t == endThink {
+                part = .endThink
+                a.phase = .answering
+            }
+        } else if roles.isEnd(t) {
             part = .end
         } else {
             a.answerTokens += 1
-            if let byte = Self.byte(t) { a.answer.append(byte) }
+            let bytes = roles.text(of: t)
+            a.answer += bytes
+            added = bytes.count
         }
         a.tokens.append(t)
         report.events.append(TokenEvent(id: a.request.id, token: t, part: part))
         active[slot] = a
-        if t == Tokenizer.eos {
+        if part == .end {
             finish(slot: slot, now: now, reason: .stop, into: &report)
-        } else if part == .answer, let cut = Self.stopEnding(a.answer, stops: a.stops) {
+        } else if part == .answer, let cut = Self.stopEnding(a.answer, stops: a.stops, added: added) {
             active[slot]?.answer = Array(a.answer[..<cut])
             finish(slot: slot, now: now, reason: .stop, into: &report)
         } else if a.tokens.count >= a.limit {
@@ -436,16 +494,18 @@ public struct Engine<Backend: DecodeBackend> {
         return true
     }
 
-    private static func byte(_ t: Int32) -> UInt8? { (0..<256).contains(t) ? UInt8(t) : nil }
-
-    /// The start of a stop string that ends at the last byte of `answer`, the earliest if
-    /// several do. Called after every answer byte, so an earlier match would already have
-    /// been found: only the suffix needs checking, with no per-token copies.
-    static func stopEnding(_ answer: [UInt8], stops: [[UInt8]]) -> Int? {
+    /// The start of the earliest stop string that ends within the last `added` bytes of
+    /// `answer` (the token just taken). Called after every answer token, so an earlier match
+    /// would already have been found: only those end positions need checking, with no copies.
+    static func stopEnding(_ answer: [UInt8], stops: [[UInt8]], added: Int = 1) -> Int? {
         var best: Int?
         for needle in stops where needle.count <= answer.count {
-            let start = answer.count - needle.count
-            if answer[start...].elementsEqual(needle) { best = min(best ?? start, start) }
+            let first = max(needle.count, answer.count - added + 1)
+            guard first <= answer.count else { continue }
+            for end in first...answer.count where answer[(end - needle.count)..<end].elementsEqual(needle) {
+                best = min(best ?? end - needle.count, end - needle.count)
+                break
+            }
         }
         return best
     }
@@ -491,16 +551,16 @@ public struct Engine<Backend: DecodeBackend> {
         // Every thinker settles, even with nothing left to return: a shared store sends its
         // spending with the settlement.
         let released = a.reservation
-        if a.tokens.first == Tokenizer.think {
+        if a.mode == .think {
             store?.release(a.reservation, group: a.request.group)
             meanThinkTokens += (Double(a.reasoningTokens) - meanThinkTokens) / 16
             load?.observeThinking(units: a.thinkUnits)
         }
         var result = RequestResult(
-            id: a.request.id, group: a.request.group, mode: a.tokens.first.flatMap(ReasoningMode.init(controlToken:)), pThink: a.pThink,
+            id: a.request.id, group: a.request.group, mode: a.mode, pThink: a.pThink,
             tokens: a.tokens, reasoning: String(decoding: a.reasoning, as: UTF8.self),
-            answer: String(decoding: a.answer, as: UTF8.self), reasoningTokens: a.reasoningTokens,
-            answerTokens: a.answerTokens, budgetAction: a.action, thinkTruncated: a.thinkTruncated,
+            answer: String(decoding: a.answer, as: UTF8.self), reasoningTokens: a.reasoningTokens + a.closingTokens,
+            closingTokens: a.closingTokens, answerTokens: a.answerTokens, budgetAction: a.action, thinkTruncated: a.thinkTruncated,
             finishReason: reason, rejectReason: reject, loadThreshold: a.loadThreshold, arrival: a.arrival,
             firstToken: a.firstToken, finished: now, flops: a.flops)
         result.releasedUnits = released

@@ -6,7 +6,7 @@ import ReckonModel
 public struct Request: Sendable, Equatable {
     /// The caller's id; results carry it back.
     public var id: String
-    /// The prompt in tokens, as `PromptFormat.prompt` makes it.
+    /// The prompt in tokens, as `ModelText.prompt` makes it.
     public var prompt: [Int32]
     /// Accounting group (dialect or tenant) for fair share and metrics.
     public var group: String
@@ -19,17 +19,26 @@ public struct Request: Sendable, Equatable {
     public var maxTokens: Int
     /// The answer ends before the first occurrence of any of these (they are not returned).
     public var stop: [String]
-    /// Caps this request's reasoning tokens, like vLLM's `thinking_token_budget`.
+    /// Caps the reasoning tokens this request samples, like vLLM's `thinking_token_budget`.
     public var thinkingTokenBudget: Int?
+    /// Tokens forced before `</think>` when thinking is cut (by `thinkingTokenBudget`, the
+    /// global budget or the room kept for the answer), so the answer does not run on from a
+    /// cut-off trace, as llama.cpp's `--reasoning-budget-message` does. They are part of the
+    /// reasoning, are not metered by the global budget, and room is kept for them within
+    /// `maxTokens`; empty: `</think>` alone is forced.
+    public var thinkClose: [Int32]
     /// Higher goes first under `fifo` and `value`.
     public var priority: Int
+    /// No control token: token 0 is sampled like any other and everything generated is
+    /// answer (`generate --raw`/`--chat`, a plain base). `routing` and the budget do not apply.
+    public var plain: Bool
 
     public init(id: String, prompt: [Int32], group: String = "default", routing: RoutingPolicy = .model,
                 sampling: SamplingParams = .greedy, seed: UInt64 = 0, maxTokens: Int = 200, stop: [String] = [],
-                thinkingTokenBudget: Int? = nil, priority: Int = 0) {
+                thinkingTokenBudget: Int? = nil, priority: Int = 0, thinkClose: [Int32] = [], plain: Bool = false) {
         self.id = id; self.prompt = prompt; self.group = group; self.routing = routing; self.sampling = sampling
         self.seed = seed; self.maxTokens = maxTokens; self.stop = stop; self.thinkingTokenBudget = thinkingTokenBudget
-        self.priority = priority
+        self.priority = priority; self.thinkClose = thinkClose; self.plain = plain
     }
 }
 
@@ -76,7 +85,7 @@ extension Request {
 public struct RequestResult: Sendable, Equatable {
     public var id: String
     public var group: String
-    /// The mode actually used; nil when rejected before token 0.
+    /// The mode actually used; nil when rejected before token 0, and for a plain request.
     public var mode: ReasoningMode?
     /// The model's p(think) over {<think>, <short>} at token 0; nil when never prefilled.
     public var pThink: Double?
@@ -84,7 +93,10 @@ public struct RequestResult: Sendable, Equatable {
     public var tokens: [Int32]
     public var reasoning: String
     public var answer: String
+    /// Tokens of `reasoning`: those sampled, plus `closingTokens`.
     public var reasoningTokens: Int
+    /// Of `reasoningTokens`, the forced `Request.thinkClose` tokens (0 unless thinking was cut).
+    public var closingTokens: Int = 0
     public var answerTokens: Int
     public var budgetAction: BudgetAction?
     /// `</think>` was forced (budget, `thinking_token_budget` or room for the answer).

@@ -28,12 +28,18 @@ struct PreparedRequest: Sendable {
 final class RequestBuilder: @unchecked Sendable {
     let config: ServerConfig
     let contextLength: Int
+    /// The model's tokenizer and chat template: every prompt is made with them.
+    let text: ModelText
+    /// `config.thinkCloseText` in tokens, forced before `</think>` when a think is cut.
+    let thinkClose: [Int32]
     private let lock = NSLock()
     private var issued: UInt64 = 0
 
-    init(config: ServerConfig, contextLength: Int) {
+    init(config: ServerConfig, contextLength: Int, text: ModelText = .bytes()) {
         self.config = config
         self.contextLength = contextLength
+        self.text = text
+        thinkClose = text.tokenizer.encode(config.thinkCloseText, parseSpecials: false)
     }
 
     /// Largest `max_tokens` accepted.
@@ -55,22 +61,25 @@ final class RequestBuilder: @unchecked Sendable {
         }
         if let n = wire.n, n != 1 { throw .invalid("only n = 1 is supported, got \(n)", param: "n") }
 
-        let text: String
+        // "routing": "none" (and, on a model without control tokens, the default) asks for a
+        // plain generation: no control token, the raw text or the chat template.
+        let plain = wire.routing == "none" || (wire.routing == nil && text.roles.control == nil)
+        let prompt: [Int32]
         switch endpoint {
         case .completions:
             guard let p = wire.prompt else { throw .invalid("missing required field \"prompt\"", param: "prompt") }
-            text = p
+            prompt = try Self.make { () throws(PromptError) in plain ? text.rawPrompt(p) : try text.routedPrompt(p) }
         case .chat:
             guard let messages = wire.messages else { throw .invalid("missing required field \"messages\"", param: "messages") }
-            guard let user = messages.last(where: { $0.role == "user" }) else {
+            guard messages.contains(where: { $0.role == "user" }) else {
                 throw .invalid("\"messages\" has no message with role \"user\"", param: "messages")
             }
-            text = user.content ?? ""
+            let conversation = messages.map { ReckonModel.ChatMessage(role: $0.role, content: $0.content ?? "") }
+            prompt = try Self.make { () throws(PromptError) in plain ? try text.chatPrompt(conversation) : try text.routedChatPrompt(conversation) }
         }
-        let prompt = PromptFormat.prompt(text)
         guard prompt.count <= maxPromptTokens else {
             throw APIError(status: .badRequest,
-                           message: "the prompt is \(prompt.count) tokens (bytes + <bos> + newline); the limit is \(maxPromptTokens)",
+                           message: "the prompt is \(prompt.count) tokens (as the model's tokenizer and template make it); the limit is \(maxPromptTokens)",
                            type: "invalid_request_error", code: "prompt_too_long", param: endpoint == .chat ? "messages" : "prompt")
         }
 
@@ -88,11 +97,21 @@ final class RequestBuilder: @unchecked Sendable {
             throw .invalid("\(error)".replacingOccurrences(of: "invalid sampling parameters: ", with: ""))
         }
 
-        var routing = config.defaults.routing
-        if let r = wire.routing {
+        // reasoning_effort sets routing and the cap; the request's own fields override each.
+        var effort: ReasoningEffort?
+        if let e = wire.reasoningEffort {
+            guard let parsed = ReasoningEffort(rawValue: e) else {
+                throw .invalid("reasoning_effort must be one of \(ReasoningEffort.accepted), got \"\(e)\"", param: "reasoning_effort")
+            }
+            effort = parsed
+        }
+        var routing = effort?.routing(serverDefault: config.defaults.routing) ?? config.defaults.routing
+        if let r = wire.routing, r != "none" {
             do { routing = try RoutingPolicy(parsing: r) } catch { throw .invalid("\(error)", param: "routing") }
         }
-        let thinkingBudget = wire.thinkingTokenBudget ?? config.defaults.thinkingTokenBudget
+        let defaultBudget = effort.map { $0.thinkingCap(serverDefault: config.defaults.thinkingTokenBudget) }
+            ?? config.defaults.thinkingTokenBudget
+        let thinkingBudget = wire.thinkingTokenBudget ?? defaultBudget
         if let b = thinkingBudget, b < 0 {
             throw .invalid("thinking_token_budget must be ≥ 0, got \(b)", param: "thinking_token_budget")
         }
@@ -114,10 +133,18 @@ final class RequestBuilder: @unchecked Sendable {
         let seed = wire.seed.map { UInt64(bitPattern: $0) } ?? Request.seed(base: config.defaults.seed, number: n)
         let id = (endpoint == .chat ? "chatcmpl-" : "cmpl-") + String(n, radix: 16) + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let request = Request(id: id, prompt: prompt, group: group, routing: routing, sampling: sampling, seed: seed,
-                              maxTokens: maxTokens, stop: stops, thinkingTokenBudget: thinkingBudget, priority: wire.priority ?? 0)
+                              maxTokens: maxTokens, stop: stops, thinkingTokenBudget: thinkingBudget, priority: wire.priority ?? 0,
+                              thinkClose: thinkClose, plain: plain)
         return PreparedRequest(request: request, endpoint: endpoint, stream: wire.stream ?? false,
                                includeUsage: wire.streamOptions?.includeUsage ?? false, expectedAnswer: wire.expectedAnswer,
                                responseID: id, created: Int(Date().timeIntervalSince1970), model: config.modelName)
+    }
+
+    /// A prompt, or the 400 that says why the model cannot take it.
+    private static func make(_ prompt: () throws(PromptError) -> [Int32]) throws(APIError) -> [Int32] {
+        do throws(PromptError) { return try prompt() } catch {
+            throw .invalid("\(error)", param: error == .noControlTokens ? "routing" : nil)
+        }
     }
 
     /// Group names become metric labels: short, and of a safe alphabet.

@@ -3,6 +3,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import ReckonModel
 import ReckonRuntime
 
 /// The endpoints: generation (`/v1/completions`, `/v1/chat/completions`), `/v1/models`,
@@ -100,13 +101,13 @@ struct Routes: Sendable {
         case .finished(let r, _) where r.finishReason == .rejected: throw Self.rejection(r)
         default: break
         }
-        let loop = loop, id = prepared.request.id
+        let loop = loop, id = prepared.request.id, roles = builder.text.roles
         let body = ResponseBody { writer in
             // A write fails once the client has gone: cancel the request so decoding stops
             // and its unspent budget goes back (see docs/http-api.md, "Disconnects").
             do {
                 try await withTaskCancellationHandler {
-                    var sse = SSEStream(prepared)
+                    var sse = SSEStream(prepared, roles: roles)
                     var update: EngineUpdate? = first
                     while let u = update {
                         let (events, finished) = sse.events(for: u)

@@ -2,6 +2,7 @@
 // StreamText.swift's, the chunk bodies WireResponse.swift's.
 
 import Hummingbird
+import ReckonModel
 
 /// Server-sent events for `"stream": true`: one `data: {json}\n\n` event per chunk, and
 /// `data: [DONE]\n\n` at the end.
@@ -20,9 +21,9 @@ struct SSEStream {
     private var text: StreamText
     private var sentRole = false
 
-    init(_ p: PreparedRequest) {
+    init(_ p: PreparedRequest, roles: TokenRoles = .bytes) {
         prepared = p
-        text = StreamText(stops: p.request.stop)
+        text = StreamText(stops: p.request.stop, roles: roles)
     }
 
     /// The events for one update; `finished` once the stream is over.

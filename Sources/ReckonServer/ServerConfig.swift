@@ -36,6 +36,13 @@ public struct ServerConfig: Sendable {
     /// Distinct `group` labels the metrics keep; further groups are counted under `_other`.
     public var maxMetricGroups = 256
     public var defaults = RequestDefaults()
+    /// Forced before `</think>` when thinking is cut (by a cap, the budget or the room for the
+    /// answer), like llama.cpp's `--reasoning-budget-message`; empty: `</think>` alone.
+    public var thinkCloseText = ServerConfig.defaultThinkCloseText
+    public static let defaultThinkCloseText = "... I have run out of thinking budget; answering now."
+    /// `reckon serve`'s default on byte-level models: their scratchpads end in `|=`, and after a
+    /// cut think they answer better after it than after the English text (docs/http-api.md).
+    public static let byteLevelThinkCloseText = "|="
     /// trace, debug, info, notice, warning, error or critical (standard error).
     public var logLevel = "info"
     /// Keep the budget in Redis, shared with every replica naming it (docs/deployment.md).

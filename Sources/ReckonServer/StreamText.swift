@@ -5,18 +5,21 @@ import ReckonRuntime
 
 /// Turns one request's token events into text deltas for streaming.
 ///
-/// Tokens are bytes, so a character may span several events: only complete UTF-8
-/// sequences are sent. Answer text that could still turn into a stop string is held back
+/// A token is a byte (the small models) or a BPE piece that may end inside a character, so a
+/// character may span several events: only complete UTF-8 sequences are sent. Answer text that could still turn into a stop string is held back
 /// until it cannot, so a stream never shows text that the final answer cuts away.
 struct StreamText {
     private let stops: [[UInt8]]
+    private let roles: TokenRoles
     private var reasoning: [UInt8] = []
     private var reasoningSent = 0
     private var answer: [UInt8] = []
     private var answerSent = 0
 
-    init(stops: [String]) {
+    /// `roles` give each token's text bytes (the model's tokenizer; bytes by default).
+    init(stops: [String], roles: TokenRoles = .bytes) {
         self.stops = stops.filter { !$0.isEmpty }.map { Array($0.utf8) }
+        self.roles = roles
     }
 
     struct Delta: Equatable {
@@ -27,16 +30,17 @@ struct StreamText {
 
     /// The text an event makes sendable now.
     mutating func accept(_ e: TokenEvent) -> Delta {
-        guard (0..<256).contains(e.token) else { return Delta() }
+        let bytes = roles.text(of: e.token)
+        guard !bytes.isEmpty else { return Delta() }
         var d = Delta()
         switch e.part {
         case .reasoning:
-            reasoning.append(UInt8(e.token))
+            reasoning += bytes
             let end = Self.completeEnd(reasoning, from: reasoningSent, to: reasoning.count)
             d.reasoning = String(decoding: reasoning[reasoningSent..<end], as: UTF8.self)
             reasoningSent = end
         case .answer:
-            answer.append(UInt8(e.token))
+            answer += bytes
             let safe = answer.count - heldForStops()
             let end = Self.completeEnd(answer, from: answerSent, to: safe)
             if end > answerSent {

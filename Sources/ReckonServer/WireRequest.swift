@@ -3,8 +3,8 @@
 import Foundation
 
 /// The body of `POST /v1/completions` or `POST /v1/chat/completions`, as sent: OpenAI's
-/// fields plus Reckon's extensions (`routing`, `thinking_token_budget`, `group`, `priority`,
-/// `expected_answer`). Unknown fields are ignored, as OpenAI-compatible servers do.
+/// fields (with `reasoning_effort`) plus Reckon's extensions (`routing`, `thinking_token_budget`,
+/// `group`, `priority`, `expected_answer`). Unknown fields are ignored, as OpenAI-compatible servers do.
 public struct WireRequest: Decodable, Sendable {
     public var model: String?
     /// Completions: a string (or an array holding one string).
@@ -21,6 +21,8 @@ public struct WireRequest: Decodable, Sendable {
     public var stream: Bool?
     public var streamOptions: StreamOptions?
     public var n: Int?
+    /// `none`, `low`, `medium` or `high` (ReasoningEffort); checked by RequestBuilder.
+    public var reasoningEffort: String?
     // Extensions.
     public var routing: String?
     public var thinkingTokenBudget: Int?
@@ -64,7 +66,7 @@ public struct WireRequest: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case model, prompt, messages, maxTokens, maxCompletionTokens, temperature, topP, topK, seed, stop, stream
-        case streamOptions, n, routing, thinkingTokenBudget, group, priority, expectedAnswer
+        case streamOptions, n, reasoningEffort, routing, thinkingTokenBudget, group, priority, expectedAnswer
     }
 
     public init(from decoder: any Decoder) throws {
@@ -95,6 +97,7 @@ public struct WireRequest: Decodable, Sendable {
         stream = try c.decodeIfPresent(Bool.self, forKey: .stream)
         streamOptions = try c.decodeIfPresent(StreamOptions.self, forKey: .streamOptions)
         n = try c.decodeIfPresent(Int.self, forKey: .n)
+        reasoningEffort = try c.decodeIfPresent(String.self, forKey: .reasoningEffort)
         routing = try c.decodeIfPresent(String.self, forKey: .routing)
         thinkingTokenBudget = try c.decodeIfPresent(Int.self, forKey: .thinkingTokenBudget)
         group = try c.decodeIfPresent(String.self, forKey: .group)

@@ -3,7 +3,8 @@
 import ReckonRuntime
 
 /// The response bodies of the generation endpoints, in OpenAI's shapes, with Reckon's
-/// additions: `reasoning` beside the answer, `usage.reasoning_tokens`, and the top-level
+/// additions: `reasoning` beside the answer (also as `reasoning_content`, the name DeepSeek's API
+/// and vLLM before 0.11 use), `usage.reasoning_tokens`, and the top-level
 /// `mode`, `p_think` and `budget_action` (null when the budget never got in the way).
 enum WireResponse {
     static func usage(_ r: RequestResult, promptTokens: Int) -> JSON {
@@ -50,12 +51,14 @@ enum WireResponse {
         case .completions:
             choice = .object([
                 ("index", .int(0)), ("text", .string(r.answer)), ("reasoning", .string(r.reasoning)),
+                ("reasoning_content", .string(r.reasoning)),
                 ("logprobs", .null), ("finish_reason", finishReason(r)),
             ])
         case .chat:
             choice = .object([
                 ("index", .int(0)),
-                ("message", .object([("role", .string("assistant")), ("content", .string(r.answer)), ("reasoning", .string(r.reasoning))])),
+                ("message", .object([("role", .string("assistant")), ("content", .string(r.answer)), ("reasoning", .string(r.reasoning)),
+                                        ("reasoning_content", .string(r.reasoning))])),
                 ("logprobs", .null), ("finish_reason", finishReason(r)),
             ])
         }
@@ -74,12 +77,12 @@ enum WireResponse {
         switch p.endpoint {
         case .completions:
             var fields: [(String, JSON)] = [("index", .int(0)), ("text", .string(delta.content))]
-            if !delta.reasoning.isEmpty { fields.append(("reasoning", .string(delta.reasoning))) }
+            if !delta.reasoning.isEmpty { fields += [("reasoning", .string(delta.reasoning)), ("reasoning_content", .string(delta.reasoning))] }
             choice = .object(fields + [("logprobs", .null), ("finish_reason", finish)])
         case .chat:
             var d: [(String, JSON)] = []
             if role { d.append(("role", .string("assistant"))) }
-            if !delta.reasoning.isEmpty { d.append(("reasoning", .string(delta.reasoning))) }
+            if !delta.reasoning.isEmpty { d += [("reasoning", .string(delta.reasoning)), ("reasoning_content", .string(delta.reasoning))] }
             if !delta.content.isEmpty || role { d.append(("content", .string(delta.content))) }
             choice = .object([("index", .int(0)), ("delta", .object(d)), ("logprobs", .null), ("finish_reason", finish)])
         }

@@ -145,6 +145,10 @@ public struct DeGRPOStats: Sendable, Codable, Equatable {
     public var tokensPerSecond = 0.0
     public var stepTime = 0.0
     public var rolloutTime = 0.0
+    /// Time spent in the collectives of a data-parallel step: the gradient sums and the rollout gather.
+    public var reduceTime = 0.0
+    /// Time this rank waited for the slowest one before each gradient sum.
+    public var waitTime = 0.0
 
     enum CodingKeys: String, CodingKey {
         case step, loss, reward, kl, entropy, lr, accuracy
@@ -155,7 +159,7 @@ public struct DeGRPOStats: Sendable, Codable, Equatable {
         case meanLength = "completions/mean_length", meanLengthThink = "completions/mean_length_think"
         case meanLengthShort = "completions/mean_length_short", truncatedRatio = "completions/clipped_ratio"
         case clipRatio = "clip_ratio", gradNorm = "grad_norm", tokensPerSecond = "tokens_per_s"
-        case stepTime = "step_time", rolloutTime = "rollout_time"
+        case stepTime = "step_time", rolloutTime = "rollout_time", reduceTime = "allreduce_time", waitTime = "rank_wait_time"
     }
 }
 
@@ -169,11 +173,23 @@ public struct DeGRPOTrainer: Sendable {
     public var step: Int = 0
     /// The training set `runStep` draws from.
     public var prompts: [RLPrompt] = []
+    /// The model's routed format: how rollouts end and are read back (`RLPrompt(_:format:)` the prompts).
+    public var format: RoutedFormat = .bytes
+    /// The ranks this run trains on: each samples and back-propagates its share of every group
+    /// (GradientReducer.swift, DeGRPOParallel.swift).
+    public var reducer: any GradientReducer = SingleProcess()
+    /// Shards of every group (at least one per rank), each sampled from its own stream and
+    /// back-propagated on its own, summed in order: runs with the same shards match bit for bit
+    /// whatever number of ranks computes them (GradientReducer.swift, `Shards`).
+    public var shards = 1
 
     public init(policy: Transformer, reference: Transformer?, optimizer: AdamW, config: DeGRPOConfig, seed: UInt64) throws(TrainError) {
         try config.validate()
         if let reference, reference.config != policy.config {
             throw .invalidConfig("the reference model's config differs from the policy's")
+        }
+        if policy.lora != nil, config.freezeDecisionBias || config.decisionHeadOnly || config.headLRScale != 1 {
+            throw .invalidConfig("freeze_decision_bias, trainable = \"decision\" and head_lr address rows of the full model; with [lora] only the adapters and control rows train")
         }
         self.policy = policy
         self.reference = reference
@@ -185,7 +201,7 @@ public struct DeGRPOTrainer: Sendable {
     /// One step: sample G rollouts per prompt, score them, then μ passes of the clipped objective.
     public mutating func train(prompts: [RLPrompt], lr: Float) throws -> DeGRPOStats {
         let start = Self.now()
-        var rollouts = try Rollouts.sample(policy: policy, prompts: prompts, config: config.rollout, seed: rng.next())
+        var (rollouts, gatherTime) = try sampleRollouts(prompts: prompts, seed: rng.next())
         if config.controlContrast && (config.contrastSteps == 0 || step < config.contrastSteps) {
             let control = Advantage.batchContrast(rollouts.map(\.advantage), thinks: rollouts.map { $0.outcome.mode == .think },
                                                   groups: rollouts.map(\.prompt), strength: config.contrastStrength)
@@ -194,6 +210,7 @@ public struct DeGRPOTrainer: Sendable {
         let rolloutTime = Self.now() - start
         var stats = try optimize(prompts: prompts, rollouts: rollouts, lr: lr)
         stats.rolloutTime = rolloutTime
+        stats.reduceTime += gatherTime
         stats.stepTime = Self.now() - start
         stats.tokensPerSecond = Double(rollouts.reduce(0) { $0 + $1.response.count } * (1 + config.passes)) / stats.stepTime
         return stats
@@ -206,77 +223,88 @@ public struct DeGRPOTrainer: Sendable {
         guard rollouts.count == prompts.count * c.rollout.groupSize else {
             throw TrainError.shapeMismatch("expected \(prompts.count) × \(c.rollout.groupSize) rollouts, got \(rollouts.count)")
         }
+        guard c.rollout.groupSize >= max(shards, reducer.size) else {
+            throw TrainError.invalidConfig("[degrpo] group_size \(c.rollout.groupSize) is smaller than the \(max(shards, reducer.size)) shards sharing each group")
+        }
 
-        let seqs = rollouts.map { TrainingSequence(prompt: prompts[$0.prompt].tokens, answer: $0.response) }
+        // This rank back-propagates its shards: places of every group (all of them for one process).
+        // The loss is normalised over the whole batch, so the shards' gradients sum to the batch's.
         let totals = PolicyLossTotals(rollouts.map(\.response.count))
-        let T = PackedBatch.length(longest: seqs.map(\.rowCount).max() ?? 1, bucket: 8, context: policy.config.maxSeqLen)
-        let mb = min(c.microBatch, seqs.count)
-        var acts = try Activations(config: policy.config, batch: mb, seqLen: T)
-        let batches = stride(from: 0, to: seqs.count, by: mb).map { $0..<min($0 + mb, seqs.count) }
-
-        // Log-probs of each response token (control token first) under a model.
-        func responseLogprobs(_ model: Transformer, _ range: Range<Int>) throws -> [[Float]] {
-            try load(range)
-            model.forward(&acts)
-            let lp = Array(acts.logprobs)
-            return range.enumerated().map { j, i in
-                let first = j * T + seqs[i].promptLength - 1
-                return Array(lp[first..<(first + rollouts[i].response.count)])
-            }
+        let K = max(shards, reducer.size), G = c.rollout.groupSize
+        var parts = try reducer.share(of: K).map { k in
+            let members = Shards.part(k, of: K, count: G)
+            var part = try PolicyShard(rollouts.indices.filter { members.contains($0 % G) }.map { rollouts[$0] }, prompts: prompts,
+                                       microBatch: c.microBatch, config: policy.config)
+            if let reference, c.loss.beta > 0 { part.ref = try part.logprobs(reference) }
+            if c.passes > 1 { part.old = try part.logprobs(policy) }
+            return part
         }
-        func load(_ range: Range<Int>) throws {
-            let packed = PackedBatch(seqs[range], length: T, batch: mb)
-            try acts.setBatch(tokens: packed.inputs, targets: packed.targets)
-        }
-
-        let ref: [[Float]]? = try reference.flatMap { r in c.loss.beta > 0 ? try batches.flatMap { try responseLogprobs(r, $0) } : nil }
-        let old: [[Float]]? = c.passes > 1 ? try batches.flatMap { try responseLogprobs(policy, $0) } : nil
 
         var stats = DeGRPOStats()
         var entropySum = 0.0, entropyCount = 0, klSum = 0.0, klCount = 0.0, clipSum = 0.0, tokenSum = 0.0
         let frozen = c.heldRanges(policy.layout, config: policy.config, count: policy.params.count)
         for pass in 0..<c.passes {
-            policy.zeroGrad()
             var loss = 0.0
-            for range in batches {
-                let current = try responseLogprobs(policy, range)
-                let batch = range.enumerated().map { j, i in
-                    PolicyRollout(logprobs: current[j], oldLogprobs: old?[i] ?? current[j],
-                                  refLogprobs: ref?[i] ?? current[j], advantage: c.responseTerm ? rollouts[i].advantage : 0,
-                                  controlAdvantage: rollouts[i].controlAdvantage ?? rollouts[i].advantage,
-                                  controlImportance: rollouts[i].controlImportance)
-                }
-                let result = try PolicyLoss.compute(batch, config: c.loss, totals: totals)
-                var weights = [Float](repeating: 0, count: mb * T)
-                for (j, i) in range.enumerated() {
-                    let first = j * T + seqs[i].promptLength - 1
-                    // With only the decision head trainable, a response token can only teach the two rows to
-                    // stay unlikely inside answers, and its advantage-signed push on them is noise: drop it.
-                    let kept = c.decisionHeadOnly ? result.weights[j].prefix(1) : result.weights[j][...]
-                    for (k, w) in kept.enumerated() { weights[first + k] = w }
-                    if pass == 0 {
-                        for k in 0..<rollouts[i].response.count { entropySum += Double(acts.entropy(row: first + k)) }
-                        entropyCount += rollouts[i].response.count
+            var shardSum = Shards.Sum()
+            for s in parts.indices {
+                policy.zeroGrad()
+                let own = parts[s].own, seqs = parts[s].seqs, T = parts[s].T, old = parts[s].old, ref = parts[s].ref
+                for range in parts[s].batches {
+                    let current = try parts[s].responseLogprobs(policy, range)
+                    let batch = range.enumerated().map { j, i in
+                        PolicyRollout(logprobs: current[j], oldLogprobs: old?[i] ?? current[j],
+                                      refLogprobs: ref?[i] ?? current[j], advantage: c.responseTerm ? own[i].advantage : 0,
+                                      controlAdvantage: own[i].controlAdvantage ?? own[i].advantage,
+                                      controlImportance: own[i].controlImportance)
+                    }
+                    let result = try PolicyLoss.compute(batch, config: c.loss, totals: totals)
+                    var weights = [Float](repeating: 0, count: parts[s].mb * T)
+                    for (j, i) in range.enumerated() {
+                        let first = j * T + seqs[i].promptLength - 1
+                        // With only the decision head trainable, a response token can only teach the two rows to
+                        // stay unlikely inside answers, and its advantage-signed push on them is noise: drop it.
+                        let kept = c.decisionHeadOnly ? result.weights[j].prefix(1) : result.weights[j][...]
+                        for (k, w) in kept.enumerated() { weights[first + k] = w }
+                        if pass == 0 {
+                            for k in 0..<own[i].response.count { entropySum += Double(parts[s].acts.entropy(row: first + k)) }
+                            entropyCount += own[i].response.count
+                        }
+                    }
+                    try policy.backward(&parts[s].acts, weights: weights)
+                    loss += result.loss
+                    let n = Double(range.reduce(0) { $0 + own[$1].response.count })
+                    clipSum += result.clipFraction * n; tokenSum += n
+                    if c.decisionHeadOnly {
+                        // Answer positions decode without the mode tokens, whose rows alone move here, so
+                        // their full-softmax KL measures nothing real: report the decision's KL alone.
+                        klSum += result.controlKL * result.controlKLWeight; klCount += result.controlKLWeight
+                    } else {
+                        klSum += result.kl * result.klWeight; klCount += result.klWeight
                     }
                 }
-                try policy.backward(&acts, weights: weights)
-                loss += result.loss
-                let n = Double(range.reduce(0) { $0 + rollouts[$1].response.count })
-                clipSum += result.clipFraction * n; tokenSum += n
-                if c.decisionHeadOnly {
-                    // Answer positions decode without the mode tokens, whose rows alone move here, so
-                    // their full-softmax KL measures nothing real: report the decision's KL alone.
-                    klSum += result.controlKL * result.controlKLWeight; klCount += result.controlKLWeight
-                } else {
-                    klSum += result.kl * result.klWeight; klCount += result.klWeight
-                }
+                if parts.count > 1 { shardSum.add(policy.trainableGrads) }
+            }
+            if let sum = shardSum.total { policy.withTrainableGrads { $0 = sum } }
+            if reducer.size > 1 {
+                let waitStart = Self.now()
+                try reducer.barrier()
+                let reduceStart = Self.now()
+                try policy.withTrainableGrads { try reducer.sum(&$0) }
+                stats.waitTime += reduceStart - waitStart
+                stats.reduceTime += Self.now() - reduceStart
             }
             let held = frozen.map { Array(policy.params[$0]) }
             for r in frozen { policy.grads.replaceSubrange(r, with: repeatElement(0, count: r.count)) }
             let scaled = c.headLRScale == 1 ? [] : DeGRPOConfig.decisionHeadRanges(policy.layout, config: policy.config).map { (range: $0, factor: c.headLRScale) }
-            stats.gradNorm = Double(try optimizer.update(params: &policy.params, grads: policy.grads, lr: lr, scaled: scaled))
+            stats.gradNorm = Double(try optimizer.update(&policy, lr: lr, scaled: scaled))
             for (r, values) in zip(frozen, held) { policy.params.replaceSubrange(r, with: values) }
             stats.loss = loss
+        }
+        if reducer.size > 1 {
+            var sums = [stats.loss, entropySum, Double(entropyCount), klSum, klCount, clipSum, tokenSum]
+            try reducer.sum(&sums)
+            stats.loss = sums[0]; entropySum = sums[1]; entropyCount = Int(sums[2])
+            klSum = sums[3]; klCount = sums[4]; clipSum = sums[5]; tokenSum = sums[6]
         }
         step += 1
 
@@ -287,7 +315,6 @@ public struct DeGRPOTrainer: Sendable {
         stats.lr = Double(lr)
         stats.reward = rewards.reduce(0, +) / n
         stats.rewardStd = (rewards.reduce(0) { $0 + ($1 - stats.reward) * ($1 - stats.reward) } / n).squareRoot()
-        let G = c.rollout.groupSize
         let flat = (0..<prompts.count).filter { p in Set(rollouts[(p * G)..<((p + 1) * G)].map(\.reward)).count == 1 }
         stats.fracRewardZeroStd = Double(flat.count) / Double(prompts.count)
         let think = rollouts.filter { $0.outcome.mode == .think }, short = rollouts.filter { $0.outcome.mode == .short }

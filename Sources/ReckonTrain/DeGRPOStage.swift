@@ -13,6 +13,7 @@ extension DeGRPOStats {
             "completions/mean_length": meanLength, "completions/clipped_ratio": truncatedRatio,
             "kl": kl, "entropy": entropy, "clip_ratio": clipRatio, "grad_norm": gradNorm, "lr": lr,
             "tokens_per_s": tokensPerSecond, "step_time": stepTime, "rollout_time": rolloutTime,
+            "allreduce_time": reduceTime, "rank_wait_time": waitTime,
         ]
         r["accuracy_think"] = accuracyThink
         r["accuracy_short"] = accuracyShort

@@ -77,6 +77,7 @@ public struct Recipe: Sendable, Equatable {
     public var data = Data()
     public var sft = SFT()
     public var degrpo = DeGRPO()
+    public var lora = LoRA()
     public var eval = Eval()
     public var output = Output()
     /// Warm-up phases after the first (`[sft]` itself is phase 1).
@@ -213,6 +214,7 @@ extension Recipe {
         .int("degrpo", "keep_last", \.degrpo.keepLast, min: 1, "checkpoints kept in `checkpoints-degrpo/`"),
         .int("degrpo", "seed", \.degrpo.seed, min: 0, "seed of the prompt draws and rollout sampling"),
 
+        ] + loraSchema + [
         .list("eval", "routing", \.eval.routing, "routings of the final eval, each in turn",
               allowed: "model, think, short, threshold:T (0 ≤ T ≤ 1)", parse: { try? RoutingPolicy(parsing: $0) }, render: \.description),
         .int("eval", "n", \.eval.n, min: 0, "examples of the eval set to use; 0 = all"),

@@ -13,8 +13,9 @@ public struct RLPrompt: Sendable, Equatable {
     public init(tokens: [Int32], answer: String, difficulty: Int = 0, group: String = "") {
         self.tokens = tokens; self.answer = answer; self.difficulty = difficulty; self.group = group
     }
-    public init(_ e: Example) {
-        self.init(tokens: PromptFormat.prompt(e.prompt), answer: e.answer, difficulty: e.difficulty ?? 0, group: e.group ?? "")
+    /// The example's prompt in the model's routed format (`PromptFormat` on the byte models).
+    public init(_ e: Example, format: RoutedFormat = .bytes) {
+        self.init(tokens: format.prompt(e.prompt), answer: e.answer, difficulty: e.difficulty ?? 0, group: e.group ?? "")
     }
 }
 
@@ -62,23 +63,32 @@ public struct RolloutConfig: Sendable, Equatable, Codable {
 public enum Rollouts {
     /// G samples per prompt in one batched, KV-cached generation. Token 0 is drawn from the
     /// model restricted to {<think>, <short>}; the mode is read from that token alone.
+    /// `members` samples only those places of each group (a rank's share of a data-parallel
+    /// step); the advantages, which need whole groups, are then left at 0 for `assignAdvantages`.
+    /// Responses end and are read back by `format`, the model's (the byte models' by default).
     public static func sample(
-        policy: Transformer, prompts: [RLPrompt], config c: RolloutConfig, seed: UInt64
+        policy: Transformer, prompts: [RLPrompt], config c: RolloutConfig, seed: UInt64, members: Range<Int>? = nil,
+        format: RoutedFormat = .bytes
     ) throws -> [Rollout] {
-        let replicated = prompts.flatMap { p in Array(repeating: p.tokens, count: c.groupSize) }
+        let members = members ?? 0..<c.groupSize
+        guard !members.isEmpty, members.lowerBound >= 0, members.upperBound <= c.groupSize else {
+            throw TrainError.invalidRollout("group places \(members) are not a non-empty part of 0..<\(c.groupSize)")
+        }
+        let M = members.count
+        let replicated = prompts.flatMap { p in Array(repeating: p.tokens, count: M) }
         // The longest prompt bounds the response length the context leaves room for.
         let room = policy.config.maxSeqLen - (prompts.map(\.tokens.count).max() ?? 0)
         guard room >= 2 else { throw ModelError.sequenceTooLong(length: policy.config.maxSeqLen - room + 2, maxSeqLen: policy.config.maxSeqLen) }
         let first: FirstToken = c.pairedModes
-            ? .forced(prompts.flatMap { _ in (0..<c.groupSize).map { $0 < c.groupSize / 2 ? .think : .short } }) : .sampled
+            ? .forced(prompts.flatMap { _ in members.map { $0 < c.groupSize / 2 ? .think : .short } }) : .sampled
         // Every rollout of a step gets the same limit, the room the longest prompt leaves.
         let generations = try policy.generate(prompts: replicated, maxNewTokens: min(c.maxResponseTokens, room), params: c.sampling,
-                                              seed: seed, first: first, rowsPerCall: max(replicated.count, 256))
+                                              seed: seed, first: first, rowsPerCall: max(replicated.count, 256), roles: format.roles)
         var rollouts: [Rollout] = []
         rollouts.reserveCapacity(generations.count)
         for (i, g) in generations.enumerated() {
-            let p = i / c.groupSize
-            let parsed = PromptFormat.parse(g.tokens)
+            let p = i / M
+            let parsed = format.parse(g.tokens)
             let mode: ReasoningMode = parsed.mode ?? .short
             let truncated = parsed.mode == .think && !parsed.closedThinking
             let correct = parsed.isWellFormed && Verifier.matches(parsed.answer, gold: prompts[p].answer)
@@ -89,11 +99,16 @@ public enum Rollouts {
             if c.pairedModes { r.controlImportance = 2 * (mode == .think ? r.pThink : 1 - r.pThink) }
             rollouts.append(r)
         }
-        for p in 0..<prompts.count {
-            let range = (p * c.groupSize)..<((p + 1) * c.groupSize)
+        if M == c.groupSize { assignAdvantages(&rollouts, config: c) }
+        return rollouts
+    }
+
+    /// Each rollout's group-relative advantage; `rollouts` holds whole groups, G consecutive per prompt.
+    public static func assignAdvantages(_ rollouts: inout [Rollout], config c: RolloutConfig) {
+        for start in stride(from: 0, to: rollouts.count, by: c.groupSize) {
+            let range = start..<min(start + c.groupSize, rollouts.count)
             let adv = Advantage.groupRelative(rollouts[range].map(\.reward), normalizeStd: c.normalizeStd)
             for (k, i) in range.enumerated() { rollouts[i].advantage = adv[k] }
         }
-        return rollouts
     }
 }

@@ -63,6 +63,10 @@ public struct SFTStepStats: Sendable, Equatable {
     public var answerTokens: Int
     public var tokens: Int
     public var seconds: Double
+    /// Time spent summing gradients over the ranks (0 for one process).
+    public var reduceSeconds: Double = 0
+    /// Time this rank waited for the slowest one before the sum.
+    public var waitSeconds: Double = 0
 }
 
 /// Warm-up distillation (Thinkless stage 1): each step takes B prompts, puts both of their
@@ -78,6 +82,12 @@ public struct SFTTrainer {
     public var optimizer: AdamW
     /// Steps completed; the next step is `step`.
     public var step: Int
+    /// The ranks this run trains on: each takes its share of every batch (GradientReducer.swift).
+    public var reducer: any GradientReducer = SingleProcess()
+    /// Shards of every batch (at least one per rank): each shard's gradient is computed on its
+    /// own and the shards are summed in order, so runs with the same shards match bit for bit
+    /// whatever number of ranks computes them (GradientReducer.swift, `Shards`).
+    public var shards = 1
     /// Activations per padded length, so a batch of short prompts does not pay for the full context.
     private var buffers: [Int: Activations] = [:]
     private var permutations: [Int: [Int]] = [:]
@@ -90,7 +100,7 @@ public struct SFTTrainer {
         self.config = config
         self.data = data
         self.model = model
-        self.optimizer = optimizer ?? AdamW(config: config.adamw, layout: model.layout)
+        self.optimizer = optimizer ?? AdamW(config: config.adamw, trainable: model)
         self.step = step
     }
 
@@ -128,13 +138,16 @@ public struct SFTTrainer {
     public mutating func trainStep(lr: Float) throws -> SFTStepStats {
         let start = DispatchTime.now().uptimeNanoseconds
         let indices = batchIndices(step: step)
-        let passes = [indices.map { data.pairs[$0].short }, indices.map { data.pairs[$0].long }]
+        let K = max(shards, reducer.size)
+        guard indices.count >= K else {
+            throw TrainError.invalidConfig("[sft] batch \(indices.count) is smaller than the \(K) shards sharing it")
+        }
         let decoupled = config.controlWeight > 0
         // Answer tokens that share the mean: all of them, or all but the control token.
         func meanTokens(_ s: TrainingSequence) -> Int {
             max(0, min(s.answerTokenCount, s.rowCount) - (decoupled ? 1 : 0))
         }
-        let scored = passes.joined().reduce(0) { $0 + meanTokens($1) }
+        let scored = indices.reduce(0) { $0 + meanTokens(data.pairs[$1].short) + meanTokens(data.pairs[$1].long) }
         let sequenceCount = Float(2 * indices.count)
         func weights(_ s: TrainingSequence) -> RowWeights {
             let answer: Float = switch config.lossNorm {
@@ -143,18 +156,37 @@ public struct SFTTrainer {
             }
             return RowWeights(control: decoupled ? config.controlWeight / sequenceCount : answer, answer: answer)
         }
-        model.zeroGrad()
+        // This rank's shards of the prompts; the weights above are normalised over the whole batch.
         var loss: Float = 0, realTokens = 0
-        for sequences in passes {
-            let (l, tokens) = try accumulate(sequences, weights: sequences.map(weights))
-            loss += l
-            realTokens += tokens
+        let owned = reducer.share(of: K)
+        var shardSum = Shards.Sum()
+        for k in owned {
+            let mine = indices[Shards.part(k, of: K, count: indices.count)]
+            model.zeroGrad()
+            for sequences in [mine.map { data.pairs[$0].short }, mine.map { data.pairs[$0].long }] where !sequences.isEmpty {
+                let (l, tokens) = try accumulate(sequences, weights: sequences.map(weights))
+                loss += l
+                realTokens += tokens
+            }
+            if owned.count > 1 { shardSum.add(model.trainableGrads) }
         }
-        let norm = try optimizer.update(params: &model.params, grads: model.grads, lr: lr)
+        if let sum = shardSum.total { model.withTrainableGrads { $0 = sum } }
+        let waitStart = DispatchTime.now().uptimeNanoseconds
+        if reducer.size > 1 { try reducer.barrier() }
+        let reduceStart = DispatchTime.now().uptimeNanoseconds
+        if reducer.size > 1 {
+            try model.withTrainableGrads { try reducer.sum(&$0) }
+            var figures = [Double(loss), Double(realTokens)]
+            try reducer.sum(&figures)
+            loss = Float(figures[0]); realTokens = Int(figures[1])
+        }
+        let reduceSeconds = Double(DispatchTime.now().uptimeNanoseconds - reduceStart) / 1e9
+        let norm = try optimizer.update(&model, lr: lr)
         step += 1
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return SFTStepStats(step: step, loss: loss, lr: lr, gradNorm: norm, answerTokens: scored,
-                            tokens: realTokens, seconds: seconds)
+                            tokens: realTokens, seconds: seconds, reduceSeconds: reduceSeconds,
+                            waitSeconds: Double(reduceStart - waitStart) / 1e9)
     }
 
     /// Loss weights of one sequence: its control token (the first answer token) and the rest.
@@ -206,7 +238,9 @@ extension SFTTrainer: StageTrainer {
         return StageStep(loss: Double(s.loss), record: [
             "step": Double(s.step), "loss": Double(s.loss), "lr": Double(s.lr), "grad_norm": Double(s.gradNorm),
             "tokens_per_s": tokensPerSecond, "answer_tokens": Double(s.answerTokens), "step_seconds": s.seconds,
-        ], progress: String(format: "%.0f tok/s | lr %.2e", Double(s.tokens) / s.seconds, s.lr))
+            "allreduce_s": s.reduceSeconds, "rank_wait_s": s.waitSeconds,
+        ], progress: String(format: "%.0f tok/s | lr %.2e", Double(s.tokens) / s.seconds, s.lr)
+            + (reducer.size > 1 ? String(format: " | allreduce %.1f ms", 1000 * s.reduceSeconds) : ""))
     }
 
     public mutating func restore(model: Transformer, optimizer: AdamW, step: Int, rngState: UInt64) throws(TrainError) {

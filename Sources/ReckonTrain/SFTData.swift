@@ -4,7 +4,9 @@ import ReckonModel
 // Examples to pairs of training sequences under the overflow rule; packing is `PackedBatch`'s.
 
 /// The warm-up training set: every usable example as a pair of sequences, its short-mode
-/// and its think-mode answer after the same prompt (PromptFormat), so both go in one batch.
+/// and its think-mode answer after the same prompt, so both go in one batch. `format` is the
+/// model's (`ModelText.routedFormat`): `PromptFormat` on the byte models, a chat turn on an
+/// imported one.
 public struct SFTData: Sendable {
     public struct Pair: Sendable, Equatable {
         public var short: TrainingSequence
@@ -27,16 +29,18 @@ public struct SFTData: Sendable {
     /// Examples without a `long` answer, which warm-up cannot use.
     public var missingLong: Int
 
-    public init(examples: [Example], context: Int, overflow: Overflow) {
+    public init(examples: [Example], context: Int, overflow: Overflow, format: RoutedFormat = .bytes) {
         pairs = []
         rejected = 0
         truncated = 0
         missingLong = 0
         for e in examples {
             guard let steps = e.long else { missingLong += 1; continue }
-            let prompt = PromptFormat.prompt(e.prompt)
-            var short = TrainingSequence(prompt: prompt, answer: PromptFormat.shortAnswer(e.shortAnswer))
-            var long = TrainingSequence(prompt: prompt, answer: PromptFormat.longAnswer(steps: steps, short: e.shortAnswer))
+            let prompt = format.prompt(e.prompt)
+            guard let shortAnswer = format.answer(mode: .short, short: e.shortAnswer, steps: nil),
+                  let longAnswer = format.answer(mode: .think, short: e.shortAnswer, steps: steps) else { missingLong += 1; continue }
+            var short = TrainingSequence(prompt: prompt, answer: shortAnswer)
+            var long = TrainingSequence(prompt: prompt, answer: longAnswer)
             // The whole sequence must fit, as it must at generation time; a prompt that leaves
             // no room for the control token is useless even when truncating.
             if long.tokens.count > context || short.tokens.count > context {

@@ -13,6 +13,8 @@ public protocol StageTrainer {
     /// The weights being trained.
     var model: Transformer { get }
     var optimizer: AdamW { get }
+    /// The ranks sharing each step (one process unless launched by `mpirun`).
+    var reducer: any GradientReducer { get }
     /// The generator state that, with the step, fixes every later draw (data order,
     /// rollouts); checkpoints store it for `--resume`.
     var rngState: UInt64 { get }

@@ -11,6 +11,8 @@ public enum TrainError: Error, Equatable, CustomStringConvertible {
     case noData
     /// A file the stage writes (the metrics log) cannot be created or written.
     case io(path: String, reason: String)
+    /// An MPI collective of a data-parallel run failed (GradientReducer.swift).
+    case collective(String)
 
     public var description: String {
         switch self {
@@ -21,6 +23,7 @@ public enum TrainError: Error, Equatable, CustomStringConvertible {
         case .invalidRollout(let why): "invalid rollout: \(why)"
         case .noData: "the SFT data set has no usable examples (each needs a long answer and must fit the context)"
         case let .io(path, reason): "\(path): \(reason)"
+        case .collective(let why): "data-parallel training: \(why)"
         }
     }
 }

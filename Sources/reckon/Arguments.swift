@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReckonData
 import ReckonModel
 import ReckonRuntime
 
@@ -46,4 +47,5 @@ struct BudgetSpec: ExpressibleByArgument, CustomStringConvertible {
 
 extension GrantOrder: ExpressibleByArgument {}
 extension BudgetPolicy: ExpressibleByArgument {}
+extension Phrasings: ExpressibleByArgument {}
 extension BudgetUnit: ExpressibleByArgument {}

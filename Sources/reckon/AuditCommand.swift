@@ -26,6 +26,8 @@ struct AuditCommand: ParsableCommand {
     static let inputError = ExitCode(2)
 
     @Option(help: "Checkpoint (HDF5); the shipped default when omitted.") var checkpoint: String?
+    @Option(help: "A LoRA adapter's base checkpoint, instead of the path the adapter stores.") var base: String?
+
     @Option(help: "JSONL data set with group and difficulty fields.") var data: String
     @Option(help: "The reference group, e.g. sae.") var reference: String
     @Option(help: "Smallest tolerated ratio of a group's rate to the reference's (four-fifths rule).") var minRatio = 0.8
@@ -87,14 +89,14 @@ struct AuditCommand: ParsableCommand {
             if let first = seen[id] { throw inputFail("\(data): duplicate id \"\(id)\" (examples \(first + 1) and \(i + 1)); ids must be unique") }
             seen[id] = i
         }
-        let (model, path, stored) = try DefaultCheckpoint.loadModel(checkpoint)
+        let (model, path, stored, text) = try DefaultCheckpoint.loadModel(checkpoint, base: base)
         let routing = runtime.routingPolicy(stored: stored)
         note("audit: \(examples.count) examples in \(groups.count + (adversarial ? 1 : 0)) groups with \(path), \(runtime.routingNote(stored: stored))"
              + (runtime.budget.map { ", budget \($0) (\(runtime.budgetPolicy), \(runtime.order))" } ?? ", no budget"))
         let inputs = examples.enumerated().map { i, e in
             GenerationInput(id: e.id ?? "\(i + 1)", prompt: e.prompt, group: e.group ?? "none", answer: e.answer, difficulty: e.difficulty)
         }
-        let results = try GenerateCommand.replay(inputs: inputs, model: model, options: runtime, routing: routing, label: "audit")
+        let results = try GenerateCommand.replay(inputs: inputs, model: model, text: text, style: .routed, options: runtime, routing: routing, label: "audit")
         let records = zip(examples, zip(inputs, results)).map { e, ir in
             let (input, r) = ir
             return AuditRecord(id: input.id ?? "", group: input.group ?? "none", difficulty: e.difficulty, pairID: e.pairID,

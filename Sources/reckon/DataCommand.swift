@@ -43,6 +43,9 @@ extension DataCommand {
         @Flag(help: "Write every problem in every listed dialect under a shared pair_id (weights ignored).")
         var paired = false
 
+        @Option(help: "Phrasings: all, train (the held-out template of each list left out) or held-out (only it); see docs/data.md.")
+        var phrasings: Phrasings = .all
+
         @Option(help: "Random seed; the same seed gives the same file.")
         var seed: UInt64 = 0
 
@@ -83,7 +86,8 @@ extension DataCommand {
             let dialectMix = try dialectMix(), levelMix = try levelMix()
             let examples: [Example]
             do {
-                examples = try Generator.generate(n: count, task: task, levels: levelMix, dialects: dialectMix, seed: seed, paired: paired)
+                examples = try Generator.generate(n: count, task: task, levels: levelMix, dialects: dialectMix, seed: seed, paired: paired,
+                                                  phrasings: phrasings)
             } catch {
                 throw DataCommand.fail("\(error)")
             }

@@ -23,6 +23,8 @@ struct EvalCommand: ParsableCommand {
         """)
 
     @Option(help: "Checkpoint (HDF5); the shipped default when omitted.") var checkpoint: String?
+    @Option(help: "A LoRA adapter's base checkpoint, instead of the path the adapter stores.") var base: String?
+
     @Option(help: "JSONL data set.") var data: String
     @Option(help: "model, think, short or threshold:T; or a comma list of them (default: the rule stored in the checkpoint, else model).")
     var routing: RoutingList?
@@ -61,7 +63,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(threads)
-        let (model, path, stored) = try DefaultCheckpoint.loadModel(checkpoint)
+        let (model, path, stored, _) = try DefaultCheckpoint.loadModel(checkpoint, base: base)
         if checkpoint == nil { note("eval: no --checkpoint given; using the shipped default \(path)") }
         if routing == nil && methods == nil {
             note("eval: no --routing given; " + (stored.map { "using the rule stored in the checkpoint, \($0.summary)" } ?? "the checkpoint stores no rule, so model"))

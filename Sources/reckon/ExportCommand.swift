@@ -7,7 +7,8 @@ import ReckonCheckpoint
 import ReckonImport
 
 /// `reckon export --format llama2c CKPT OUT.bin --tokenizer TOK.bin` and
-/// `reckon export --format gguf [--type f32|f16] CKPT OUT.gguf`: peer formats for other runtimes.
+/// `reckon export --format gguf [--type f32|f16] CKPT OUT.gguf`: peer formats for other runtimes;
+/// `reckon export --merge --format hdf5|gguf ADAPTER.h5 OUT`: a LoRA adapter folded into its base.
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
@@ -19,11 +20,16 @@ struct ExportCommand: ParsableCommand {
         gguf: llama.cpp's GGUF (architecture llama), matrices in F32 or F16 (--type), norms in F32, with the BPE \
         tokenizer, the added control tokens and the chat template in its metadata; for imported models (docs/import.md).
         Example: reckon export --format llama2c checkpoints/run/step-001000.h5 model.bin --tokenizer tokenizer.bin
+        hdf5: a full Reckon checkpoint (model, tokenizer, source; no optimizer).
+        --merge: the checkpoint is a LoRA adapter; its base is found (the path stored in it, or --base) and checked \
+        by weights SHA-256, and W + (α/r)·B·A with the trained control rows is written as one full model \
+        (docs/checkpoint.md, "Adapter checkpoints").
         Example: reckon export --format gguf --type f16 checkpoints/base/smollm2-135m.h5 smollm2-f16.gguf
+        Example: reckon export --merge --format hdf5 checkpoints/smollm2-selfroute.h5 smollm2-selfroute-full.h5
         """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case llama2c, gguf
+        case llama2c, gguf, hdf5
     }
 
     @Option(help: "Output format: \(Format.allCases.map(\.rawValue).joined(separator: ", ")).") var format: Format
@@ -31,6 +37,8 @@ struct ExportCommand: ParsableCommand {
     @Argument(help: "Model file to write.") var output: String
     @Option(help: "Tokenizer file to write (llama2c).") var tokenizer: String?
     @Option(help: "Matrix precision for gguf: f32 or f16.") var type: String = "f32"
+    @Flag(help: "The checkpoint is a LoRA adapter: merge it into its base first.") var merge = false
+    @Option(help: "With --merge: the adapter's base checkpoint, instead of the path the adapter stores.") var base: String?
 
     func validate() throws {
         if format == .llama2c && tokenizer == nil { throw ValidationError("--format llama2c needs --tokenizer FILE") }
@@ -38,7 +46,16 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let ckpt = try Checkpoint.load(from: checkpoint)
+        if !merge, AdapterCheckpoint.isAdapter(checkpoint) {
+            throw ValidationError("\(checkpoint) is a LoRA adapter: pass --merge to fold it into its base")
+        }
+        let ckpt = merge ? try ModelFile.load(checkpoint, base: base) : try Checkpoint.load(from: checkpoint)
+        if format == .hdf5 {
+            try ckpt.save(to: output)
+            let size = (try FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? -1
+            print("wrote \(output): full checkpoint, \(ckpt.params.count) parameters, \(size) bytes" + (merge ? " (adapter merged into its base)" : ""))
+            return
+        }
         if format == .gguf {
             let precision = GGUFExport.Precision(rawValue: type) ?? .f32
             let name = (checkpoint as NSString).lastPathComponent

@@ -11,7 +11,8 @@ import ReckonModel
 import ReckonRuntime
 
 /// `reckon generate`: answer prompts with the self-routing model under the runtime's
-/// routing and budget, one JSONL result per input line, in input order.
+/// routing and budget, or use a model plainly (`--raw`, `--chat`), one JSONL result per
+/// input line, in input order.
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
@@ -21,18 +22,37 @@ struct GenerateCommand: ParsableCommand {
         from --input FILE or standard input. Output: one JSON object per input line on standard
         output (or --output), in input order; a summary on standard error. When a line has an
         "answer", its result says whether the generated answer was correct.
+        Prompts: by default the self-routing format (the byte models' <bos>prompt\n, an imported
+        model's chat template), then <think> or <short>. --raw continues the text as it is (BOS
+        if the model wants one) and --chat renders it as one user message with the model's chat
+        template (or --chat-template); neither emits a control token, so they work on a plain
+        imported base.
         Example: reckon generate --input eval.jsonl --budget 2000:400 --budget-policy downgrade --order fair --arrival-rate 20
+        Example: reckon generate --checkpoint checkpoints/smollm2.h5 --raw --max-tokens 32 "The capital of France is"
         """)
 
     @Argument(help: "A prompt to answer (instead of --input).") var prompt: String?
     @Option(help: "JSONL input file; '-' or no prompt reads standard input.") var input: String?
     @Option(help: "Write the JSONL results here instead of standard output.") var output: String?
     @Option(help: "Checkpoint (HDF5); the shipped default when omitted.") var checkpoint: String?
+    @Option(help: "A LoRA adapter's base checkpoint, instead of the path the adapter stores.") var base: String?
     @Option(help: "BLAS and worker threads.") var threads = 2
+    @Flag(help: "Plain continuation of the prompt: no chat template, no control token.") var raw = false
+    @Flag(help: "The prompt as one user message in the model's chat template, no control token.") var chat = false
+    @Option(help: "Override the model's chat template (chatml, llama3 or none), for --chat and an imported model's routed prompts.")
+    var chatTemplate: ChatTemplateKind?
     @OptionGroup var runtime: RuntimeOptions
+
+    /// The prompt style the flags ask for.
+    var style: PromptStyle { raw ? .raw : chat ? .chat : .routed }
 
     func validate() throws {
         if prompt != nil && input != nil { throw ValidationError("give a prompt or --input, not both") }
+        if raw && chat { throw ValidationError("give --raw or --chat, not both") }
+        if chatTemplate != nil && raw { throw ValidationError("--raw uses no chat template; --chat-template applies to --chat and routed prompts") }
+        if runtime.routing != nil && (raw || chat) {
+            throw ValidationError("--routing chooses between <think> and <short>; --raw and --chat generate without a control token")
+        }
         guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
     }
 
@@ -40,12 +60,16 @@ struct GenerateCommand: ParsableCommand {
         BLAS.setThreads(threads)
         let inputs = try readInputs()
         guard !inputs.isEmpty else { throw fail("no prompts to answer (the input has no lines)") }
-        let (model, path, stored) = try DefaultCheckpoint.loadModel(checkpoint)
+        let (model, path, stored, text) = try DefaultCheckpoint.loadModel(checkpoint, base: base, templateOverride: chatTemplate)
+        if style.isRouted, text.roles.control == nil { throw fail("\(path): \(PromptError.noControlTokens)") }
         let routing = runtime.routingPolicy(stored: stored)
-        note("generate: \(inputs.count) prompt\(inputs.count == 1 ? "" : "s") with \(path), \(runtime.routingNote(stored: stored))"
+        let how = style.isRouted ? runtime.routingNote(stored: stored)
+            : style == .raw ? "raw continuation" : "chat template \(text.template?.kind.rawValue ?? "?")"
+        note("generate: \(inputs.count) prompt\(inputs.count == 1 ? "" : "s") with \(path), \(how)"
              + (runtime.budget.map { ", budget \($0) (\(runtime.budgetPolicy), \(runtime.order)\(runtime.loadLinked ? ", load-linked" : ""))" } ?? ""))
 
-        let results = try Self.replay(inputs: inputs, model: model, options: runtime, routing: routing, label: "generate")
+        let results = try Self.replay(inputs: inputs, model: model, text: text, style: style, options: runtime, routing: routing,
+                                      label: "generate")
         let sink: FileHandle
         if let output {
             guard FileManager.default.createFile(atPath: output, contents: nil), let h = FileHandle(forWritingAtPath: output) else {
@@ -78,18 +102,21 @@ struct GenerateCommand: ParsableCommand {
     }
 
     /// Runs every input through the engine on the configured clock, with a progress bar.
-    static func replay(inputs: [GenerationInput], model: Transformer, options: RuntimeOptions, routing: RoutingPolicy,
-                       label: String) throws -> [RequestResult] {
+    /// Prompts are made by `text` in `style`; a plain style generates without a control token.
+    static func replay(inputs: [GenerationInput], model: Transformer, text: ModelText, style: PromptStyle, options: RuntimeOptions,
+                       routing: RoutingPolicy, label: String) throws -> [RequestResult] {
         var requests: [Request] = []
         for (i, input) in inputs.enumerated() {
-            let tokens = PromptFormat.prompt(input.prompt)
+            let tokens: [Int32]
+            do { tokens = try text.prompt(input.prompt, style: style) } catch { throw fail("input \(i + 1): \(error)") }
             guard tokens.count < model.config.maxSeqLen else {
                 throw fail("input \(i + 1): the prompt has \(tokens.count) tokens; the model's context is \(model.config.maxSeqLen)")
             }
-            requests.append(options.request(id: input.id ?? "\(i + 1)", prompt: tokens, group: input.group, index: i, routing: routing))
+            requests.append(options.request(id: input.id ?? "\(i + 1)", prompt: tokens, group: input.group, index: i, routing: routing,
+                                            plain: !style.isRouted))
         }
         let config = try options.engineConfig()
-        var engine = try Engine(backend: TransformerBackend(model: model, slots: config.slots), config: config)
+        var engine = try Engine(backend: TransformerBackend(model: model, slots: config.slots), config: config, roles: text.roles)
         let arrivals = try options.arrivalProcess().times(count: requests.count)
         let bar = ProgressBar(total: requests.count, label: label)
         let results = try Replay.run(requests, arrivals: arrivals, engine: &engine, clock: try options.replayClock(),
@@ -109,7 +136,7 @@ struct GenerateCommand: ParsableCommand {
             "id": r.id, "group": r.group, "answer": r.answer, "reasoning": r.reasoning,
             "reasoning_tokens": r.reasoningTokens, "answer_tokens": r.answerTokens,
             "finish_reason": r.finishReason.rawValue, "think_truncated": r.thinkTruncated,
-            "latency": r.latency, "flops": r.flops,
+            "latency": r.latency, "flops": r.flops, "tokens": r.tokens,
         ]
         o["mode"] = r.mode?.rawValue ?? NSNull()
         o["p_think"] = r.pThink ?? NSNull()

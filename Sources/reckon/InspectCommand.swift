@@ -20,6 +20,10 @@ struct InspectCommand: ParsableCommand {
     var verify = false
 
     func run() throws {
+        if AdapterCheckpoint.isAdapter(checkpoint) {
+            guard !json, !verify else { throw ValidationError("--json and --verify read full checkpoints; \(checkpoint) is a LoRA adapter") }
+            return print(adapterText(try AdapterCheckpoint.load(from: checkpoint)))
+        }
         let s = try CheckpointSummary.read(from: checkpoint)
         let verification = try verify ? CheckpointVerification.run(path: checkpoint) : nil
         if json {
@@ -33,6 +37,24 @@ struct InspectCommand: ParsableCommand {
             print(text(s))
             if let verification { print(verification.report.joined(separator: "\n")) }
         }
+    }
+
+    /// An adapter file (docs/checkpoint.md, "Adapter checkpoints"): its LoRA config, tensors and base.
+    func adapterText(_ a: AdapterCheckpoint) -> String {
+        let c = a.config
+        var lines = [
+            "adapter     \(checkpoint) (reckon-adapter v1)",
+            "lora        rank \(a.lora.rank), alpha \(a.lora.alpha), targets \(a.lora.targets.map(\.rawValue).joined(separator: ",")), "
+                + "control tokens \(a.controlTokens.map(String.init).joined(separator: ","))",
+            "base        \(a.base.name) at \(a.basePath(adapterPath: checkpoint, override: nil)), weights SHA-256 \(a.base.sha256)"
+                + (a.base.source.map { " (from \($0.format) \($0.file), SHA-256 \($0.sha256))" } ?? ""),
+            "config      dim \(c.dim), layers \(c.nLayers), heads \(c.nHeads), kv heads \(c.nKVHeads), hidden \(c.hiddenDim), vocab \(c.vocabSize)",
+            "parameters  \(a.params.count) trainable",
+            "tensors",
+        ]
+        for t in a.layout.tensors { lines.append("  \(t.name)  \(t.shape) \(t.count)") }
+        if let t = a.train { lines.append("training    stage \(t.stage), step \(t.step)") }
+        return lines.joined(separator: "\n")
     }
 
     func text(_ s: CheckpointSummary) -> String {

@@ -1,19 +1,26 @@
-// Ctrl-C as a request to stop that the training loop checks between steps; a second one exits.
+// Ctrl-C (or SIGUSR1, which mpirun forwards to its ranks) as a request to stop that the training
+// loop checks between steps; a second one exits.
 
 import Dispatch
 import Foundation
 
 /// Turns the first Ctrl-C (SIGINT) into a request to stop, which the training loop checks
-/// between steps; a second Ctrl-C exits at once.
+/// between steps; a second Ctrl-C exits at once. SIGUSR1 does the same: `mpirun` kills its
+/// ranks on SIGINT but forwards SIGUSR1 to each, so `kill -USR1 <mpirun pid>` stops a
+/// data-parallel run with a checkpoint.
 final class Interrupt: @unchecked Sendable {
     private let lock = NSLock()
     private var requested = false
-    private var source: (any DispatchSourceSignal)?
+    private var sources: [any DispatchSourceSignal] = []
 
     /// Installs the handler; the default action (exit) is ignored while it is installed.
     func install() {
-        signal(SIGINT, SIG_IGN)
-        let s = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        for sig in [SIGINT, SIGUSR1] { install(sig) }
+    }
+
+    private func install(_ sig: Int32) {
+        signal(sig, SIG_IGN)
+        let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
         s.setEventHandler { [weak self] in
             guard let self else { return }
             self.lock.lock()
@@ -27,7 +34,7 @@ final class Interrupt: @unchecked Sendable {
             FileHandle.standardError.write(Data("\nCtrl-C: finishing this step, then saving a checkpoint (Ctrl-C again to quit now)\n".utf8))
         }
         s.resume()
-        source = s
+        sources.append(s)
     }
 
     var isRequested: Bool {

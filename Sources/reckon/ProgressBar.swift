@@ -63,6 +63,8 @@ final class ProgressBar {
 }
 
 /// Messages for the user go to standard error, keeping standard output for results.
+/// Under `mpirun` only rank 0 speaks (TrainRanks.swift).
 func note(_ message: String) {
+    guard launchRank == 0 else { return }
     FileHandle.standardError.write(Data("\(message)\n".utf8))
 }

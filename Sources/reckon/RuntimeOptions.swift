@@ -30,11 +30,14 @@ enum DefaultCheckpoint {
         return (candidates.first(where: { FileManager.default.fileExists(atPath: $0) }), candidates)
     }
 
-    /// The model, the path it was loaded from, and the routing rule stored with it.
-    static func loadModel(_ given: String?) throws -> (model: Transformer, path: String, routing: StoredRouting?) {
+    /// The model, the path it was loaded from, the routing rule stored with it, and its
+    /// tokenizer and chat template (`templateOverride`: `--chat-template`). An adapter file is
+    /// resolved against its base (`base` overrides the stored path) and merged.
+    static func loadModel(_ given: String?, base: String? = nil, templateOverride: ChatTemplateKind? = nil) throws
+        -> (model: Transformer, path: String, routing: StoredRouting?, text: ModelText) {
         let path = try resolve(given)
-        let checkpoint = try Checkpoint.load(from: path)
-        return (try checkpoint.model(), path, checkpoint.routing)
+        let checkpoint = try ModelFile.load(path, base: base)
+        return (try checkpoint.model(), path, checkpoint.routing, try checkpoint.text(templateOverride: templateOverride, path: path))
     }
 }
 
@@ -106,9 +109,10 @@ struct RuntimeOptions: ParsableArguments {
         return .poisson(rate: arrivalRate, seed: arrivalSeed)
     }
 
-    /// A request for input line `index + 1`, routed by `routing`.
-    func request(id: String, prompt: [Int32], group: String?, index: Int, routing: RoutingPolicy) -> Request {
+    /// A request for input line `index + 1`, routed by `routing` (or `plain`: no control token).
+    func request(id: String, prompt: [Int32], group: String?, index: Int, routing: RoutingPolicy, plain: Bool = false) -> Request {
         Request(id: id, prompt: prompt, group: group ?? "default", routing: routing, sampling: sampling,
-                seed: Request.seed(base: seed, number: UInt64(index) + 1), maxTokens: maxTokens, thinkingTokenBudget: thinkingTokenBudget)
+                seed: Request.seed(base: seed, number: UInt64(index) + 1), maxTokens: maxTokens, thinkingTokenBudget: thinkingTokenBudget,
+                plain: plain)
     }
 }

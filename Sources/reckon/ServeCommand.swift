@@ -23,13 +23,15 @@ struct ServeCommand: AsyncParsableCommand {
         not apply). SIGINT or SIGTERM stops accepting connections, finishes the requests in \
         flight (closing what is left after --shutdown-timeout), then exits. With --api-key every \
         path but exactly /health needs the key. A client that disconnects mid-stream has its \
-        request cancelled. See docs/http-api.md.
+        request cancelled. Prompts use the checkpoint's own tokenizer; chat completions on an         imported model render its chat template (or --chat-template). A model without the         <think>/<short> control tokens (a plain base) generates without one. See docs/http-api.md.
 
         Example: reckon serve --budget 2000:500 --budget-policy truncate --api-key secret
         """)
 
     @Option(help: "Checkpoint (HDF5); the shipped default when omitted.")
     var checkpoint: String?
+    @Option(help: "A LoRA adapter's base checkpoint, instead of the path the adapter stores.")
+    var base: String?
     @Option(help: "Address to bind; 0.0.0.0 exposes the server to the network.") var host = "127.0.0.1"
     @Option(help: "Port to bind (0: any free port).") var port = ServerConfig.defaultPort
     @Option(help: "Require 'Authorization: Bearer KEY' on every path but exactly /health (default: $RECKON_API_KEY if set).")
@@ -51,6 +53,10 @@ struct ServeCommand: AsyncParsableCommand {
     var budgetStore: String?
     @Option(help: "While the budget store is unreachable: deny (no new thinking budget) or local (a private 1/n share, paid back on return).")
     var budgetStoreFallback = "deny"
+    @Option(help: "Override the model's chat template for /v1/chat/completions: chatml, llama3 or none.")
+    var chatTemplate: ChatTemplateKind?
+    @Option(help: "Text forced before </think> when thinking is cut (by a cap, the budget or max_tokens), like llama.cpp's --reasoning-budget-message; \"\" forces </think> alone. Default: \"\(ServerConfig.byteLevelThinkCloseText)\" on byte-level models, else \"\(ServerConfig.defaultThinkCloseText)\".")
+    var thinkCloseText: String?
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
@@ -79,8 +85,13 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         BLAS.setThreads(threads)
         let path = try Self.checkpointPath(checkpoint)
-        let checkpoint = try Checkpoint.load(from: path)
+        // An adapter is merged at load: serving never changes it, and merged decoding costs what the base's does.
+        let checkpoint = try ModelFile.load(path, base: base)
         let (model, stored) = (try checkpoint.model(), checkpoint.routing)
+        let text = try checkpoint.text(templateOverride: chatTemplate, path: path)
+        if text.roles.control == nil, runtime.routing != nil {
+            throw ValidationError("\(path): \(PromptError.noControlTokens)")
+        }
 
         var engine = try runtime.engineConfig()
         engine.maxPending = maxPending
@@ -104,9 +115,13 @@ struct ServeCommand: AsyncParsableCommand {
         config.defaults.maxTokens = runtime.maxTokens
         config.defaults.thinkingTokenBudget = runtime.thinkingTokenBudget
         config.defaults.seed = runtime.seed
+        config.thinkCloseText = thinkCloseText ?? (text.isByteLevel ? ServerConfig.byteLevelThinkCloseText : ServerConfig.defaultThinkCloseText)
 
-        let server = try ReckonHTTPServer(model: model, engine: engine, config: config)
-        let summary = "serve: \(config.modelName) (\(path), \(model.parameterCount) parameters), \(runtime.routingNote(stored: stored)), \(engine.slots) slots, queue \(maxPending)"
+        let server = try ReckonHTTPServer(model: model, engine: engine, config: config, text: text)
+        let routingNote = text.roles.control == nil ? "no control tokens: plain generation" : runtime.routingNote(stored: stored)
+        let tokenizerNote = text.isByteLevel ? "byte tokenizer"
+            : "BPE tokenizer, chat template " + (text.template.map { $0.kind.rawValue } ?? "none (\(text.templateProblem.map { "\($0)" } ?? "?"))")
+        let summary = "serve: \(config.modelName) (\(path), \(model.parameterCount) parameters), \(tokenizerNote), \(routingNote), \(engine.slots) slots, queue \(maxPending)"
             + (runtime.budget.map { ", budget \($0) (\(runtime.budgetPolicy), \(runtime.order)\(runtime.loadLinked ? ", load-linked" : ""))" } ?? "")
             + (config.budgetStore.map { ", shared through \($0) (fallback \(budgetStoreFallback))" } ?? "")
             + (config.apiKey != nil ? ", bearer auth on" : "")

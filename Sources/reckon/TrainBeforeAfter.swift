@@ -11,7 +11,7 @@ import ReckonTrain
 /// from, run before training, then printed beside the trained model's figures.
 extension TrainCommand {
     func evalBefore(_ r: Recipe, warmup: Transformer?, eval: [Example]) throws -> [EvalReport] {
-        let start = try degrpoReference(r, warmup: warmup)
+        let start = try degrpoReference(r, warmup: warmup).0
         note("eval: the model before DeGRPO (\(r.degrpo.initFrom.isEmpty ? "this run's warm-up" : r.degrpo.initFrom))")
         return try evalEachRouting(r, model: start, eval: eval, heading: "before DeGRPO: ", file: "eval-before")
     }

@@ -27,15 +27,44 @@ struct TrainCommand: ParsableCommand {
     var overrides: [String] = []
     @Option(help: "Continue from this checkpoint (saved by a run of the same recipe).") var resume: String?
     @Option(help: "BLAS and worker threads.") var threads = 2
+    @Option(help: ArgumentHelp("Cut every SFT batch and DeGRPO group into this many shards, summed in order (default: one per MPI rank).",
+                               discussion: "Runs with the same shards match bit for bit on 1 or 2 ranks: `reckon train R --shards 2` equals `mpirun -n 2 reckon train R`."))
+    var shards: Int?
 
     func run() throws {
+        let mpi = try MPIReducer.launched()
+        guard let mpi else { return try train(ranks: SingleProcess()) }
+        guard mpi.rank == launchRank else { throw CLIError("MPI rank \(mpi.rank) differs from the launcher's rank \(launchRank)") }
+        note("train: \(mpi.size) ranks (MPI); rank 0 writes the output folder")
+        do {
+            try train(ranks: mpi)
+        } catch let stop as ExitCode {
+            mpi.finalize()  // Ctrl-C: every rank agreed to stop at the same step
+            throw stop
+        } catch {
+            // One rank failed; the others would wait for it in the next collective.
+            _ = fail(error)
+            mpi.abort(code: 1)
+        }
+        mpi.finalize()
+    }
+
+    /// `--shards`, at least one per rank.
+    func shardCount(_ ranks: any GradientReducer) throws -> Int {
+        guard let shards else { return ranks.size }
+        guard shards >= ranks.size else { throw CLIError("--shards \(shards) is fewer than the \(ranks.size) ranks: each rank needs a shard") }
+        return shards
+    }
+
+    /// The run on `ranks`; rank 0 alone writes files and prints.
+    func train(ranks: any GradientReducer) throws {
         let recipe = try Recipe.load(path: self.recipe, overrides: overrides)
         try TrainPreflight.run(recipe)
         BLAS.setThreads(threads)
         let out = recipe.output.dir
         try makeFolder(out)
         let stored = "# reckon train \(([self.recipe] + overrides.map { "--set \($0)" }).joined(separator: " "))\n" + recipe.resolvedTOML
-        try write(stored, to: "\(out)/recipe.toml")
+        if ranks.isRoot { try write(stored, to: "\(out)/recipe.toml") }
         let stages = recipe.stages
 
         let (trainSet, evalSet) = try loadData(recipe, generate: stages.contains(.data))
@@ -43,14 +72,15 @@ struct TrainCommand: ParsableCommand {
         var model: Transformer? = nil
         if stages.contains(.sft) && resumeStage != "degrpo" {
             model = try runPhases(recipe, recipeText: stored, train: trainSet, eval: evalSet,
-                                  generate: stages.contains(.data), resumeStage: resumeStage)
+                                  generate: stages.contains(.data), resumeStage: resumeStage, ranks: ranks)
         }
-        let before = stages.contains(.degrpo) && stages.contains(.eval) && recipe.eval.beforeAfter
+        let before = stages.contains(.degrpo) && stages.contains(.eval) && recipe.eval.beforeAfter && ranks.isRoot
             ? try evalBefore(recipe, warmup: model, eval: evalSet) : nil
         if stages.contains(.degrpo) {
-            model = try runDeGRPO(recipe, recipeText: stored, train: trainSet, eval: evalSet, warmup: model, resumeStage: resumeStage)
+            model = try runDeGRPO(recipe, recipeText: stored, train: trainSet, eval: evalSet, warmup: model, resumeStage: resumeStage,
+                                  ranks: ranks)
         }
-        if stages.contains(.eval) {
+        if stages.contains(.eval) && ranks.isRoot {
             let m = try model ?? loadFinalModel(out)
             let after = try runEval(recipe, model: m, eval: evalSet)
             if let before { printBeforeAfter(before: before, after: after) }
@@ -61,6 +91,7 @@ struct TrainCommand: ParsableCommand {
     /// A degrpo checkpoint skips the sft stage before it.
     func resumeStage() throws -> String? {
         guard let resume else { return nil }
+        if AdapterCheckpoint.isAdapter(resume) { return try AdapterCheckpoint.load(from: resume).train?.stage ?? "" }
         return try Checkpoint.load(from: resume).train?.stage ?? ""
     }
 
@@ -70,7 +101,7 @@ struct TrainCommand: ParsableCommand {
     /// Runs `[sft]` and then every `[[phase]]`, each from the weights the one before ended with.
     /// Phase K ≥ 2 writes `train-phaseK.jsonl`, `metrics-phaseK.jsonl` and `phaseK/checkpoints/`.
     func runPhases(_ r: Recipe, recipeText: String, train: [Example], eval: [Example], generate: Bool,
-                   resumeStage: String?) throws -> Transformer {
+                   resumeStage: String?, ranks: any GradientReducer) throws -> Transformer {
         let recipes = try r.phaseRecipes()
         var resumeAt: Int? = nil
         if let resumeStage {
@@ -86,7 +117,7 @@ struct TrainCommand: ParsableCommand {
             if recipes.count > 1 { note("sft: phase \(k) of \(recipes.count)") }
             let data = k == 1 ? train : try loadTrain(phaseRecipe, generate: generate, file: "train-phase\(k).jsonl")
             model = try runSFT(phaseRecipe, phase: k, recipeText: recipeText, train: data, eval: eval,
-                               startFrom: model, resume: resumeAt == k ? resume : nil)
+                               startFrom: model, resume: resumeAt == k ? resume : nil, ranks: ranks)
         }
         guard let model else { throw CLIError("the recipe has no warm-up phase to run") }
         return model
@@ -127,7 +158,8 @@ struct TrainCommand: ParsableCommand {
         let dialectMix = try Mix<Dialect>.parse(dialects) { Dialect(rawValue: $0) }
         let task = r.data.task
         let examples = try Generator.generate(n: n, task: task, levels: levelMix, dialects: dialectMix, seed: UInt64(seed), paired: paired)
-        try JSONL.write(examples, to: "\(r.output.dir)/\(file)")
+        // Every rank generates the same examples; rank 0 writes them.
+        if launchRank == 0 { try JSONL.write(examples, to: "\(r.output.dir)/\(file)") }
         note("data: wrote \(examples.count) \(task.rawValue) examples to \(r.output.dir)/\(file) (levels \(levels), dialects \(dialects)\(paired ? ", paired" : ""), seed \(seed))")
         return examples
     }
@@ -137,15 +169,31 @@ struct TrainCommand: ParsableCommand {
     /// One warm-up phase. Phase 1 starts from `[sft] init` or a new model; a later phase from
     /// `startFrom`, the weights the phase before it ended with.
     func runSFT(_ r: Recipe, phase: Int, recipeText: String, train: [Example], eval: [Example],
-                startFrom: Transformer?, resume: String?) throws -> Transformer {
-        let config = r.modelConfig
+                startFrom: Transformer?, resume: String?, ranks: any GradientReducer) throws -> Transformer {
+        var initial: Transformer, base: BaseReference? = nil
+        if let lc = r.lora.config {
+            let basePath = r.lora.base.isEmpty ? r.sft.initFrom : r.lora.base
+            if let startFrom {
+                (initial, base) = (startFrom, try loadTrainable("\(r.output.dir)/model.h5").base)
+            } else if !r.sft.initFrom.isEmpty, AdapterCheckpoint.isAdapter(r.sft.initFrom) {
+                (initial, base) = try loadTrainable(r.sft.initFrom)
+            } else {
+                guard !basePath.isEmpty else { throw CLIError("[lora] needs a base checkpoint: set [lora] base or [sft] init") }
+                (initial, base) = try startAdapters(r, config: lc, basePath: basePath)
+            }
+        } else {
+            initial = try startFrom ?? (r.sft.initFrom.isEmpty ? Transformer(config: r.modelConfig, seed: UInt64(r.model.seed))
+                                                                : Checkpoint.load(from: r.sft.initFrom).model())
+            guard initial.config == r.modelConfig else { throw CLIError("\(r.sft.initFrom): its model config differs from the recipe's [model]") }
+        }
+        // With adapters the model is the base's, whatever [model] says.
+        let config = initial.config
         let data = SFTData(examples: train, context: config.maxSeqLen, overflow: r.sft.overflow)
         note("sft: \(data.count) prompts × 2 modes; \(data.rejected) rejected and \(data.truncated) truncated for the context of \(config.maxSeqLen), \(data.missingLong) without a long answer")
         let sftConfig = try SFTConfig(recipe: r.sft, prompts: data.count)
-        let initial = try startFrom ?? (r.sft.initFrom.isEmpty ? Transformer(config: config, seed: UInt64(r.model.seed))
-                                                                  : Checkpoint.load(from: r.sft.initFrom).model())
-        guard initial.config == config else { throw CLIError("\(r.sft.initFrom): its model config differs from the recipe's [model]") }
         var trainer = try SFTTrainer(config: sftConfig, data: data, model: initial)
+        trainer.reducer = ranks
+        trainer.shards = try shardCount(ranks)
         if phase > 1, resume == nil {
             note("sft: phase \(phase) starts from the weights phase \(phase - 1) ended with, with a fresh optimizer")
         } else if !r.sft.initFrom.isEmpty {
@@ -157,7 +205,8 @@ struct TrainCommand: ParsableCommand {
                              checkpointDir: phase == 1 ? "\(out)/checkpoints" : "\(out)/phase\(phase)/checkpoints",
                              metricsPath: phase == 1 ? "\(out)/metrics.jsonl" : "\(out)/metrics-phase\(phase).jsonl",
                              modelPath: "\(out)/model.h5", steps: sftConfig.steps, schedule: sftConfig.schedule,
-                             evalEvery: r.sft.evalEvery, saveEvery: r.sft.saveEvery, keepLast: r.sft.keepLast, recipeText: recipeText)
+                             evalEvery: r.sft.evalEvery, saveEvery: r.sft.saveEvery, keepLast: r.sft.keepLast, recipeText: recipeText,
+                             base: base)
         try runStage(&trainer, plan, resume: resume) { model, _ in try periodicEval(model, examples: evalSubset, routings: [.think, .short], recipe: r) }
         return trainer.model
     }
@@ -183,7 +232,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func loadFinalModel(_ out: String) throws -> Transformer {
-        do { return try Checkpoint.load(from: "\(out)/model.h5").model() } catch {
+        do { return try loadTrainable("\(out)/model.h5").model } catch {
             throw CLIError("the eval stage needs a model: run the sft stage or provide \(out)/model.h5 (\(error))")
         }
     }
@@ -240,6 +289,6 @@ func readExamples(_ path: String, skipBad: Bool) throws -> [Example] {
 
 /// A one-line error on standard error and exit status 1.
 func fail(_ error: Any) -> ExitCode {
-    note("error: \(error)")
+    FileHandle.standardError.write(Data("\(launchRank == 0 ? "" : "rank \(launchRank): ")error: \(error)\n".utf8))
     return ExitCode.failure
 }

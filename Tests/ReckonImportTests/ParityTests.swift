@@ -131,12 +131,12 @@ final class ParityTests: XCTestCase {
     static let ggufSHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
     /// The fetched base (tools/fetch_base.sh runs when it is absent); skips only if the fetch fails.
-    func fetchedBase() throws -> String {
-        let path = Self.repo.appendingPathComponent(Self.gguf).path
+    static func fetchedBase() throws -> String {
+        let path = repo.appendingPathComponent(gguf).path
         if FileManager.default.fileExists(atPath: path) { return path }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [Self.repo.appendingPathComponent("tools/fetch_base.sh").path]
+        p.arguments = [repo.appendingPathComponent("tools/fetch_base.sh").path]
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = pipe
@@ -152,7 +152,7 @@ final class ParityTests: XCTestCase {
     }
 
     func testSmolLM2GGUFMatchesTransformers() throws {
-        let path = try fetchedBase()
+        let path = try Self.fetchedBase()
         let ckpt = try Importer.load(path)
         XCTAssertEqual(ckpt.source?.sha256, Self.ggufSHA)
         let c = ckpt.config

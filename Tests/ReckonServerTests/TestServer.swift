@@ -17,15 +17,17 @@ final class TestServer: @unchecked Sendable {
         self.server = server; self.port = port; self.pace = pace; self.task = task
     }
 
-    static func start(engine: EngineConfig? = nil, configure: (inout ServerConfig) -> Void = { _ in }) async throws -> TestServer {
+    /// `model` and `text` default to a tiny random byte model.
+    static func start(engine: EngineConfig? = nil, model: Transformer? = nil, text: ModelText = .bytes(),
+                      configure: (inout ServerConfig) -> Void = { _ in }) async throws -> TestServer {
         var config = ServerConfig()
         config.port = 0
         config.modelName = "tiny"
         config.logLevel = "warning"
         configure(&config)
-        let model = try Transformer(config: modelConfig, seed: 1)
+        let model = try model ?? Transformer(config: modelConfig, seed: 1)
         let pace = Pace()
-        let server = try ReckonHTTPServer(model: model, engine: try engine ?? EngineConfig(slots: 4, maxPending: 32), config: config) {
+        let server = try ReckonHTTPServer(model: model, engine: try engine ?? EngineConfig(slots: 4, maxPending: 32), config: config, text: text) {
             PacedBackend(base: try TransformerBackend(model: $0, slots: $1), pace: pace)
         }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)

@@ -85,7 +85,7 @@ final class RecipeTests: XCTestCase {
         }
         XCTAssertThrowsError(try Recipe.parse("[optimizer]\nlr = 1\n", source: "x.toml")) { error in
             XCTAssertEqual(error as? RecipeError, .unknownSection(source: "x.toml", section: "optimizer"))
-            XCTAssertTrue("\(error)".hasPrefix("x.toml: unknown section [optimizer] (known: [model], [data], [sft], [degrpo], [eval], [output])"))
+            XCTAssertTrue("\(error)".hasPrefix("x.toml: unknown section [optimizer] (known: [model], [data], [sft], [degrpo], [lora], [eval], [output])"))
         }
     }
 

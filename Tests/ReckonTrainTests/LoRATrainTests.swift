@@ -1,0 +1,101 @@
+import XCTest
+import ReckonCore
+import ReckonData
+import ReckonModel
+@testable import ReckonTrain
+
+/// The trainers with LoRA attached: only adapters and control rows move, and the optimizer's
+/// moments cover them alone.
+final class LoRATrainTests: XCTestCase {
+    let config = ModelConfig(dim: 16, nLayers: 1, nHeads: 2, hiddenDim: 16, maxSeqLen: 32)
+    let prompt = RLPrompt(tokens: PromptFormat.prompt("2+2"), answer: "4", difficulty: 1)
+    let control: [Int32] = [Tokenizer.think, Tokenizer.endThink, Tokenizer.short]
+
+    func adapted() throws -> Transformer {
+        var model = try Transformer(config: config, seed: 2)
+        try model.attach(LoRA(config: LoRAConfig(rank: 2, alpha: 4, targets: [.q, .v, .o, .gate, .up, .down]),
+                              base: model, controlTokens: control, seed: 1))
+        return model
+    }
+
+    /// Think rollouts are right and short ones wrong: DeGRPO on the adapters raises p(think),
+    /// and the base's weights other than the control rows stay bit for bit.
+    func testDeGRPOTrainsOnlyAdaptersAndControlRows() throws {
+        var c = DeGRPOConfig()
+        c.rollout.groupSize = 4
+        c.loss = PolicyLossConfig(kind: .degrpo, alpha: 1, beta: 0.001)
+        let model = try adapted()
+        var t = try DeGRPOTrainer(policy: model, reference: model, optimizer: AdamW(config: AdamWConfig(weightDecay: 0), trainable: model),
+                                  config: c, seed: 1)
+        XCTAssertEqual(t.optimizer.moments.count, 2 * (model.lora?.parameterCount ?? 0))
+        let think = PromptFormat.longAnswer(steps: "2+2=4", short: "4"), short = PromptFormat.shortAnswer("5")
+        let rc = RewardConfig(gamma: 0.2)
+        var rollouts = [think, short, think, short].map { resp -> Rollout in
+            let o = RolloutOutcome(mode: resp[0] == Tokenizer.think ? .think : .short, correct: resp[0] == Tokenizer.think)
+            return Rollout(prompt: 0, response: resp, outcome: o, reward: rc.reward(o), advantage: 0, truncated: false)
+        }
+        let adv = Advantage.groupRelative(rollouts.map(\.reward))
+        for i in rollouts.indices { rollouts[i].advantage = adv[i] }
+        func pThink(_ m: Transformer) throws -> Double {
+            try m.generate(prompts: [prompt.tokens], maxNewTokens: 1, first: .sampled)[0].pThink
+        }
+        let before = try pThink(t.policy)
+        for _ in 0..<5 { _ = try t.optimize(prompts: [prompt], rollouts: rollouts, lr: 1e-2) }
+        XCTAssertGreaterThan(try pThink(t.policy), before + 0.1)
+        // A sampled step decodes through the unmerged adapters.
+        _ = try t.train(prompts: [prompt], lr: 1e-3)
+
+        let d = config.dim, pl = model.layout
+        var controlRows = Set<Int>()
+        for id in control { for j in 0..<d { controlRows.insert(pl.tokEmbed + Int(id) * d + j); controlRows.insert(pl.wcls + Int(id) * d + j) } }
+        var moved = 0
+        for i in 0..<model.params.count {
+            if controlRows.contains(i) { moved += t.policy.params[i] != model.params[i] ? 1 : 0; continue }
+            XCTAssertEqual(t.policy.params[i], model.params[i], "base parameter \(i) moved")
+        }
+        XCTAssertGreaterThan(moved, 0, "the control rows train")
+        XCTAssertEqual(t.reference?.lora?.params, model.lora?.params, "the reference stays the warm-up")
+    }
+
+    func testDecisionOnlyOptionsAreRefusedWithLoRA() throws {
+        var c = DeGRPOConfig()
+        c.trainable = .decision
+        let model = try adapted()
+        XCTAssertThrowsError(try DeGRPOTrainer(policy: model, reference: nil, optimizer: AdamW(config: AdamWConfig(), trainable: model),
+                                               config: c, seed: 1))
+    }
+
+    /// `[lora]` decodes into the adapter config; absent, training is full fine-tuning.
+    func testLoRASectionDecodesIntoTheAdapterConfig() throws {
+        let r = try Recipe.parse("[lora]\nrank = 8\nalpha = 32\ntargets = \"v,q,down\"\nbase = \"b.h5\"\n", source: "x.toml")
+        XCTAssertEqual(r.lora.config, LoRAConfig(rank: 8, alpha: 32, targets: [.q, .v, .down]))
+        XCTAssertEqual(r.lora.base, "b.h5")
+        XCTAssertNil(Recipe().lora.config)
+        XCTAssertThrowsError(try Recipe.parse("[lora]\ntargets = \"q,ffn\"\n", source: "x.toml")) { error in
+            XCTAssertTrue("\(error)".contains("[lora] targets must be a comma list of q, k, v, o, gate, up, down"), "\(error)")
+        }
+    }
+
+    /// With shards the step sums each shard's adapter gradients: two shards give the one-shard
+    /// update up to the order of float sums.
+    func testShardedSFTSumsTheAdapterGradients() throws {
+        let examples = try Generator.generate(n: 8, levels: [1], dialects: [.symbolic: 1], seed: 3)
+        let data = SFTData(examples: examples, context: config.maxSeqLen * 4, overflow: .truncate)
+        let cfg = ModelConfig(dim: 16, nLayers: 1, nHeads: 2, hiddenDim: 16, maxSeqLen: 128)
+        func run(shards: Int) throws -> [Float] {
+            var model = try Transformer(config: cfg, seed: 2)
+            try model.attach(LoRA(config: LoRAConfig(rank: 2, alpha: 4, targets: [.q, .v]), base: model, controlTokens: control, seed: 1))
+            var t = try SFTTrainer(config: SFTConfig(batch: 4, steps: 2, schedule: try LRSchedule(maxLR: 1e-2, minLR: 1e-3, warmupSteps: 0, totalSteps: 2),
+                                                     adamw: AdamWConfig(weightDecay: 0), seed: 5), data: data, model: model)
+            t.shards = shards
+            for _ in 0..<2 { _ = try t.trainStep() }
+            return t.model.lora?.params ?? []
+        }
+        let one = try run(shards: 1), two = try run(shards: 2)
+        XCTAssertEqual(one.count, two.count)
+        let fresh = try LoRA(config: LoRAConfig(rank: 2, alpha: 4, targets: [.q, .v]), base: try Transformer(config: cfg, seed: 2),
+                             controlTokens: control, seed: 1).params
+        XCTAssertTrue(one != fresh, "the adapters trained")
+        for (a, b) in zip(one, two) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+    }
+}
