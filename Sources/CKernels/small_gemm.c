@@ -39,7 +39,11 @@ TARGET static inline __attribute__((always_inline)) void block(
 TARGET static inline __attribute__((always_inline)) void tile_rows(
     int R, const float *x, const float *w, float *c, int k, int m, int t0, int t1, int accumulate) {
     int j = t0;
-    for (; j + COL_BLOCK <= t1; j += COL_BLOCK) block(R, COL_BLOCK, x, w + (size_t)j * k, c + j, k, m, accumulate);
+    // A lone row (batch-1 decode) is bound by reading W: one weight row at a time is a single
+    // sequential stream, which reads at the machine's full bandwidth, where three rows' streams
+    // at once read about 1.6x slower here. Each output's sum is the same either way.
+    if (R > 1)
+        for (; j + COL_BLOCK <= t1; j += COL_BLOCK) block(R, COL_BLOCK, x, w + (size_t)j * k, c + j, k, m, accumulate);
     for (; j < t1; j++) block(R, 1, x, w + (size_t)j * k, c + j, k, m, accumulate);
 }
 

@@ -1,6 +1,7 @@
 // Softmax cross-entropy against integer targets, forward and backward, and the stable logsumexp and entropy
 // of a row; the classifier's product is Matmul.swift's.
 
+import CKernels
 import Foundation
 
 /// Softmax cross-entropy against integer targets, row by row.
@@ -16,7 +17,7 @@ public enum CrossEntropy {
                 let t = Int(targets[i])
                 guard t >= 0 else { logprobs[i] = 0; continue }
                 let row = logits + i * vocab
-                logprobs[i] = row[t] - logSumExp(row, vocab)
+                logprobs[i] = row[t] - rowLogSumExp(row, vocab)
             }
         }
     }
@@ -32,11 +33,22 @@ public enum CrossEntropy {
                 let t = Int(targets[i]), w = weights[i]
                 let row = logits + i * vocab, d = dlogits + i * vocab
                 guard t >= 0, w != 0 else { d.update(repeating: 0, count: vocab); continue }
-                let lse = logSumExp(row, vocab)
-                for j in 0..<vocab { d[j] = w * expf(row[j] - lse) }
+                let lse = rowLogSumExp(row, vocab)
+                if CPUKernels.available {
+                    rk_scaled_exp(row, Int32(vocab), lse, w, d)
+                } else {
+                    for j in 0..<vocab { d[j] = w * expf(row[j] - lse) }
+                }
                 d[t] -= w
             }
         }
+    }
+
+    /// log Σ exp(x_j) of a vocabulary-wide row: the 8-lane kernel when the CPU has it (its
+    /// exp is within about 1e-7 of expf), else `logSumExp`, its reference.
+    @inline(__always)
+    public static func rowLogSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        CPUKernels.available ? rk_log_sum_exp(x, Int32(n)) : logSumExp(x, n)
     }
 
     /// log Σ exp(x_j), stable.

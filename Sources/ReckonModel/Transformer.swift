@@ -13,7 +13,9 @@ public struct Transformer: Sendable {
     /// All parameters, (P) flat; views in `layout`.
     public var params: [Float]
     /// Gradients, (P) flat, same views. Backward accumulates; `zeroGrad` once per step.
-    /// Empty while an adapter trains instead (`attach`): the base is frozen.
+    /// Empty until the first `zeroGrad` or `backward`, so a model that only decodes (serve,
+    /// generate, eval) does not hold a second parameter-sized buffer; and empty while an
+    /// adapter trains instead (`attach`): the base is frozen.
     public var grads: [Float]
     /// LoRA adapters and control rows on this frozen base (LoRA.swift); nil for full fine-tuning.
     public var lora: LoRA?
@@ -38,7 +40,7 @@ public struct Transformer: Sendable {
             for i in t.range { p[i] = std * rng.normal() }
         }
         params = p
-        grads = [Float](repeating: 0, count: layout.count)
+        grads = []
     }
 
     /// A model over existing parameters (from a checkpoint).
@@ -52,12 +54,13 @@ public struct Transformer: Sendable {
         self.layout = layout
         rope = RoPETable(headDim: config.headDim, maxSeqLen: config.maxSeqLen, theta: config.ropeTheta)
         self.params = params
-        grads = [Float](repeating: 0, count: layout.count)
+        grads = []
     }
 
     public var parameterCount: Int { layout.count }
 
     public mutating func zeroGrad() {
+        if lora == nil, grads.count != layout.count { grads = [Float](repeating: 0, count: layout.count) }
         grads.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         lora?.grads.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
     }
@@ -139,6 +142,7 @@ public struct Transformer: Sendable {
         guard weights.count == acts.rows else {
             throw .shapeMismatch("expected \(acts.rows) loss weights, got \(weights.count)")
         }
+        if lora == nil, grads.count != layout.count { grads = [Float](repeating: 0, count: layout.count) }
         let c = config, pl = layout, al = acts.layout, rope = self.rope
         let B = al.batch, T = al.seqLen, N = B * T
         let d = c.dim, kvd = c.kvDim, F = c.hiddenDim, V = c.vocabSize

@@ -22,6 +22,10 @@ public struct SFTConfig: Sendable, Equatable {
     /// as DeGRPO does in stage 2: otherwise its share depends on the answer's length, and
     /// p(think) drifts toward whichever mode has the shorter answers.
     public var controlWeight: Float = 0
+    /// Sequences per forward/backward; 0 = each mode's whole batch at once. The gradients of
+    /// the micro-batches add up to the batch's (its loss weights are batch-wide), so this
+    /// changes peak memory, not the update.
+    public var microBatch: Int = 0
     public var steps: Int
     public var schedule: LRSchedule
     public var adamw: AdamWConfig
@@ -43,6 +47,7 @@ public struct SFTConfig: Sendable, Equatable {
                   seed: UInt64(s.seed))
         lossNorm = s.lossNorm
         controlWeight = Float(s.controlWeight)
+        microBatch = s.microBatch
     }
 }
 
@@ -193,6 +198,20 @@ public struct SFTTrainer {
     private mutating func accumulate(_ sequences: [TrainingSequence], weights sequenceWeights: [RowWeights]) throws -> (Float, Int) {
         let length = PackedBatch.length(longest: sequences.map(\.rowCount).max() ?? 1, bucket: Self.lengthBucket,
                                         context: model.config.maxSeqLen)
+        // Micro-batches share the pass's padded length and its batch-wide weights.
+        let micro = config.microBatch > 0 ? config.microBatch : max(1, sequences.count)
+        var loss: Float = 0, realTokens = 0
+        for start in stride(from: 0, to: sequences.count, by: micro) {
+            let end = min(sequences.count, start + micro)
+            let (l, tokens) = try accumulate(Array(sequences[start..<end]), weights: Array(sequenceWeights[start..<end]), length: length)
+            loss += l
+            realTokens += tokens
+        }
+        return (loss, realTokens)
+    }
+
+    /// One forward and backward over `sequences`, padded to `length`.
+    private mutating func accumulate(_ sequences: [TrainingSequence], weights sequenceWeights: [RowWeights], length: Int) throws -> (Float, Int) {
         let packed = PackedBatch(sequences, length: length)
         let realTokens = sequences.reduce(0) { $0 + min(length, $1.rowCount) }
         let weights = packed.targets.enumerated().map { i, t -> Float in

@@ -8,31 +8,66 @@ import ReckonCore
 import ReckonModel
 import ReckonTrain
 
-/// `reckon bench`: sgemm peak, a full training step and cached decode, measured in one run.
+/// `reckon bench`: sgemm peak, a full training step and cached decode, measured in one run,
+/// on the bench model or (`--checkpoint`) a stored model (BenchCheckpoint.swift).
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure sgemm GFLOP/s, training tokens/s and MFU, and decode tokens/s on the bench model.")
+        abstract: "Measure sgemm GFLOP/s, training tokens/s and MFU, and decode tokens/s on the bench model or a checkpoint.")
 
+    @Option(help: "Benchmark this checkpoint (e.g. an imported SmolLM2) instead of the bench model: decode, prefill, training and the bandwidth bound.")
+    var checkpoint: String?
     @Option(help: "BLAS and worker threads.") var threads: Int = 2
-    @Option(help: "Timed training steps (median reported).") var trainSteps: Int = 5
-    @Option(help: "Training batch size.") var batch: Int = 16
+    @Option(help: "With --checkpoint: thread counts measured in turn, comma-separated.") var threadCounts: String = "1,2"
+    @Option(name: .customLong("train-steps"), help: "Timed training steps (median reported; default 5, or 3 with --checkpoint).")
+    var trainStepsOption: Int?
+    @Option(name: .customLong("batch"), help: "Training batch size (default 16, or 8 with --checkpoint).") var batchOption: Int?
+    @Option(help: "With --checkpoint: training sequence length.") var seqLen: Int = 256
+    @Option(help: "With --checkpoint: sequences per forward/backward (gradients accumulate); 0 = the whole batch.")
+    var microBatch: Int = 0
     @Option(help: "Decode steps timed per batch size.") var decodeSteps: Int = 128
-    @Option(help: "Prompt length prefilled before decode timing.") var promptLength: Int = 16
+    @Option(name: .customLong("prompt-length"), help: "Prompt length prefilled before decode timing (default 16, or 64 with --checkpoint).")
+    var promptLengthOption: Int?
+    @Option(help: "With --checkpoint: one prompt's length for the prefill figure.") var prefillLength: Int = 256
     @Flag(help: "Skip the training-step measurement.") var skipTrain = false
+    @Flag(help: "With --checkpoint: skip the decode and prefill measurements.") var skipDecode = false
+    @Flag(help: "With --checkpoint: skip the sgemm peak and the projections-only timings.") var skipProducts = false
     @Option(help: "Write the figures as JSON to this file.") var json: String?
+
+    var trainSteps: Int { trainStepsOption ?? (checkpoint == nil ? 5 : 3) }
+    var batch: Int { batchOption ?? (checkpoint == nil ? 16 : 8) }
+    var promptLength: Int { promptLengthOption ?? (checkpoint == nil ? 16 : 64) }
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
-        guard trainSteps >= 1, batch >= 1, decodeSteps >= 1, promptLength >= 1 else {
-            throw ValidationError("--train-steps, --batch, --decode-steps and --prompt-length must be ≥ 1")
+        guard trainSteps >= 1, batch >= 1, decodeSteps >= 1, promptLength >= 1, prefillLength >= 1, seqLen >= 1, microBatch >= 0 else {
+            throw ValidationError("--train-steps, --batch, --decode-steps, --prompt-length, --prefill-length and --seq-len must be ≥ 1, --micro-batch ≥ 0")
         }
-        guard promptLength + decodeSteps <= ModelConfig.bench.maxSeqLen else {
-            throw ValidationError("--prompt-length + --decode-steps must fit the bench context of \(ModelConfig.bench.maxSeqLen)")
+        if checkpoint != nil {
+            _ = try parsedThreadCounts()
+        } else {
+            guard promptLength + decodeSteps <= ModelConfig.bench.maxSeqLen else {
+                throw ValidationError("--prompt-length + --decode-steps must fit the bench context of \(ModelConfig.bench.maxSeqLen)")
+            }
         }
     }
 
+    func parsedThreadCounts() throws -> [Int] {
+        let counts = threadCounts.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+            throw ValidationError("--thread-counts must be positive integers separated by commas, got \"\(threadCounts)\"")
+        }
+        return counts.compactMap { $0 }
+    }
+
     func run() throws {
+        if let checkpoint {
+            let plan = CheckpointBenchPlan(
+                threadCounts: try parsedThreadCounts(), promptLength: promptLength, newTokens: decodeSteps,
+                decodeBatches: [1, 32], prefillLength: prefillLength, trainBatch: batch, trainSeqLen: seqLen,
+                microBatch: microBatch, trainSteps: trainSteps, skipTrain: skipTrain, skipDecode: skipDecode, skipProducts: skipProducts)
+            return try runCheckpoint(checkpoint, plan: plan)
+        }
         BLAS.setThreads(threads)
         let config = ModelConfig.bench
         var out: [String: Double] = [:]
@@ -218,7 +253,7 @@ struct BenchCommand: ParsableCommand {
     /// w1, w3, w2 and the classifier, through the decode path's own `Matmul.forward`) at
     /// `rows` rows: an upper bound on decode throughput at that batch size.
     /// `openBLAS` sends every product to OpenBLAS (sgemv for one row) instead of `Matmul.forward`.
-    func measureProducts(config c: ModelConfig, rows n: Int, openBLAS: Bool = false) -> (tokensPerSecond: Double, gflops: Double) {
+    func measureProducts(config c: ModelConfig, rows n: Int, openBLAS: Bool = false, trials: Int? = nil) -> (tokensPerSecond: Double, gflops: Double) {
         let d = c.dim, kvd = c.kvDim, F = c.hiddenDim, V = c.vocabSize
         let shapes = [(d, d), (d, kvd), (d, kvd), (d, d), (d, F), (d, F), (F, d)]  // (in, out)
         var rng = RNG(seed: 4)
@@ -248,9 +283,9 @@ struct BenchCommand: ParsableCommand {
                 }
             }
         }
-        for _ in 0..<5 { once() }
+        for _ in 0..<min(5, trials ?? 5) { once() }
         var times: [Double] = []
-        for _ in 0..<decodeSteps {
+        for _ in 0..<(trials ?? decodeSteps) {
             let t0 = Self.now()
             once()
             times.append(Self.now() - t0)

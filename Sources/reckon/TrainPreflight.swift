@@ -30,9 +30,12 @@ enum TrainPreflight {
         var activations: UInt64 = 0
         var parts = ["\(MemoryCheck.gb(params)) for weights, gradients and optimizer moments"]
         if stages.contains(.sft) {
-            let a = 2 * UInt64(Activations.bytes(config: c, batch: max(1, r.sft.batch), seqLen: c.maxSeqLen))
+            // Each pass keeps buffers for its micro-batch and for the smaller one that ends it.
+            let b = max(1, r.sft.batch), m = r.sft.microBatch
+            let held = m > 0 && m < b ? m + b % m : b
+            let a = 2 * UInt64(Activations.bytes(config: c, batch: held, seqLen: c.maxSeqLen))
             activations = max(activations, a)
-            parts.append("\(MemoryCheck.gb(a)) for SFT activations at batch \(r.sft.batch) × context \(c.maxSeqLen)")
+            parts.append("\(MemoryCheck.gb(a)) for SFT activations at batch \(b)\(held < b ? " in micro-batches of \(m)" : "") × context \(c.maxSeqLen)")
         }
         if stages.contains(.degrpo) {
             let rows = max(1, r.degrpo.config.promptsPerStep * r.degrpo.config.rollout.groupSize)

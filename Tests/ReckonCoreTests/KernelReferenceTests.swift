@@ -36,6 +36,28 @@ final class KernelReferenceTests: XCTestCase {
         }
     }
 
+    /// Cross-entropy's vocabulary-wide rows: log Σ exp and w·exp(x − lse), the scalar
+    /// reference and the 8-lane kernels, against double precision.
+    func testLogSumExpAndScaledExpReferenceAndKernel() throws {
+        for len in [1, 7, 8, 23, 1000, 4099] {
+            let x = randomRows(len, seed: UInt64(len) + 40, scale: 4)
+            let mx = Double(x.max()!)
+            let lse = mx + log(x.reduce(0.0) { $0 + exp(Double($1) - mx) })
+            let ref = x.withUnsafeBufferPointer { CrossEntropy.logSumExp($0.baseAddress!, len) }
+            XCTAssertEqual(Double(ref), lse, accuracy: 1e-5, "reference len \(len)")
+            guard CPUKernels.available else { continue }
+            let fast = x.withUnsafeBufferPointer { rk_log_sum_exp($0.baseAddress!, Int32(len)) }
+            XCTAssertEqual(Double(fast), lse, accuracy: 1e-5, "rk_log_sum_exp len \(len)")
+            let w: Float = 0.375
+            var out = [Float](repeating: -1, count: len + 3)  // the 3 past the row stay untouched
+            x.withUnsafeBufferPointer { xp in
+                out.withUnsafeMutableBufferPointer { rk_scaled_exp(xp.baseAddress!, Int32(len), Float(lse), w, $0.baseAddress!) }
+            }
+            assertClose(Array(out[0..<len]), x.map { 0.375 * exp(Double($0) - Double(Float(lse))) }, tolerance: 1e-7, "rk_scaled_exp len \(len)")
+            XCTAssertEqual(Array(out[len...]), [-1, -1, -1])
+        }
+    }
+
     func testSoftmaxBackwardRowReferenceAndKernel() throws {
         for (len, width) in [(1, 2), (9, 16), (64, 64), (100, 128)] {
             var p = randomRows(len, seed: 7)

@@ -56,15 +56,18 @@ final class ModelGradientTests: XCTestCase {
     func testBackwardAccumulatesUntilZeroed() throws {
         let config = ModelConfig(dim: 8, nLayers: 1, nHeads: 2, hiddenDim: 8, maxSeqLen: 4)
         var model = try Transformer(config: config, seed: 1)
+        XCTAssertTrue(model.grads.isEmpty, "a model that only runs forward holds no gradient buffer")
         var acts = try Activations(config: config, batch: 1, seqLen: 4)
         try acts.setBatch(tokens: [1, 2, 3, 4], targets: [2, 3, 4, 5])
         let w: [Float] = [0.25, 0.25, 0.25, 0.25]
         model.forward(&acts)
         try model.backward(&acts, weights: w)
+        XCTAssertEqual(model.grads.count, model.parameterCount)
         let once = model.grads
         try model.backward(&acts, weights: w)
         for (a, b) in zip(model.grads, once) { XCTAssertEqual(a, 2 * b, accuracy: 1e-6 + 1e-5 * abs(b)) }
         model.zeroGrad()
+        XCTAssertEqual(model.grads.count, model.parameterCount)
         XCTAssert(model.grads.allSatisfy { $0 == 0 })
     }
 }

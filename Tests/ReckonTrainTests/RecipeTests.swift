@@ -25,6 +25,7 @@ final class RecipeTests: XCTestCase {
             lr = 1      # an integer is a number too
             min_lr = 2.5e-5
             batch = 4
+            micro_batch = 2
             [data]
             dialects = "sae=0.9,aae=0.1"
             [output]
@@ -36,6 +37,7 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(r.sft.lr, 1.0)
         XCTAssertEqual(r.sft.minLR, 2.5e-5)
         XCTAssertEqual(r.sft.batch, 4)
+        XCTAssertEqual(try SFTConfig(recipe: r.sft, prompts: 8).microBatch, 2)
         XCTAssertEqual(r.data.dialects, "sae=0.9,aae=0.1")
         XCTAssertEqual(r.output.dir, "runs/x")
         XCTAssertEqual(r.stages, [.data, .sft])

@@ -78,6 +78,29 @@ final class SFTTests: XCTestCase {
         XCTAssertEqual(stats.gradNorm, AdamW.gradNorm(reference.grads), accuracy: 1e-4)
     }
 
+    /// `micro_batch` splits each mode's pass into forward/backward calls of that many sequences;
+    /// the weights stay batch-wide, so the summed gradients are the whole batch's (up to the
+    /// order of float additions inside the weight-gradient products).
+    func testMicroBatchedGradientsEqualTheWholeBatch() throws {
+        var whole = try trainer(steps: 1, batch: 3)
+        let reference = try whole.trainStep()
+        let scale = whole.model.grads.map { abs($0) }.max()!
+        XCTAssertGreaterThan(scale, 0)
+        for micro in [1, 2] {
+            var t = try trainer(steps: 1, batch: 3)
+            var config = t.config
+            config.microBatch = micro
+            t = try SFTTrainer(config: config, data: t.data, model: t.model)
+            let stats = try t.trainStep()
+            XCTAssertEqual(stats.loss, reference.loss, accuracy: 1e-6)
+            XCTAssertEqual(stats.tokens, reference.tokens)
+            var maxDiff: Float = 0
+            for i in 0..<whole.model.grads.count { maxDiff = max(maxDiff, abs(whole.model.grads[i] - t.model.grads[i])) }
+            XCTAssertLessThan(maxDiff, 1e-6 * scale, "micro_batch \(micro)")
+            XCTAssertTrue(t.model.grads.allSatisfy(\.isFinite))
+        }
+    }
+
     func testTrainingReducesTheLossAndIsDeterministic() throws {
         var a = try trainer(steps: 40)
         var losses: [Float] = []

@@ -26,6 +26,14 @@ void rk_softmax_row(float *row, int len, int width);
 /// for j < len, g[len, width) = 0. Requires rk_avx_fma_available() (softmax.c).
 void rk_softmax_backward_row(const float *p, float *g, int len, int width, float scale);
 
+/// log Σ_j exp(x[j]) over len ≥ 1 values, stable (the max first), through the 8-lane exp.
+/// Requires rk_avx_fma_available() (softmax.c).
+float rk_log_sum_exp(const float *x, int len);
+
+/// out[j] = scale · exp(x[j] − shift) for j < len, where every x[j] ≤ shift (e^x of x ≤ 0).
+/// Requires rk_avx_fma_available() (softmax.c).
+void rk_scaled_exp(const float *x, int len, float shift, float scale, float *out);
+
 /// One share of a parallel job: part `part` of `parts`.
 typedef void (*rk_part_fn)(void *ctx, int part, int parts);
 
