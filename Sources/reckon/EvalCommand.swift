@@ -129,10 +129,10 @@ struct EvalCommand: ParsableCommand {
 
     /// Runs one routing over `examples` with a progress bar and returns its report.
     static func evaluate(model: Transformer, examples: [Example], dataName: String, options: EvalOptions,
-                         keepRecords: Bool) throws -> EvalReport {
+                         format: RoutedFormat = .bytes, keepRecords: Bool) throws -> EvalReport {
         let bar = ProgressBar(total: examples.count, label: "eval \(options.routing)")
         let start = Date()
-        let records = try Evaluator.run(model: model, examples: examples, options: options) { done, total in
+        let records = try Evaluator.run(model: model, examples: examples, options: options, format: format) { done, total in
             bar.update(done, "")
         }
         bar.finish()
