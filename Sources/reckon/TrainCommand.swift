@@ -195,6 +195,7 @@ struct TrainCommand: ParsableCommand {
         // With adapters or an imported model, the geometry is the checkpoint's, whatever [model] says.
         let config = initial.config
         let data = SFTData(examples: train, context: config.maxSeqLen, overflow: r.sft.overflow, format: start.format)
+        note("sft: \(start.format.summary)")
         note("sft: \(data.count) prompts × 2 modes; \(data.rejected) rejected and \(data.truncated) truncated for the context of \(config.maxSeqLen), \(data.missingLong) without a long answer")
         let sftConfig = try SFTConfig(recipe: r.sft, prompts: data.count)
         var trainer = try SFTTrainer(config: sftConfig, data: data, model: initial)

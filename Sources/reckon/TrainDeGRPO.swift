@@ -27,6 +27,7 @@ extension TrainCommand {
         trainer.reducer = ranks
         trainer.shards = try shardCount(ranks)
         trainer.format = format
+        note("degrpo: \(format.summary)")
         trainer.prompts = train.map { RLPrompt($0, format: format) }.filter { $0.tokens.count + 16 <= reference.config.maxSeqLen }
         note("degrpo: \(c.loss.kind.rawValue), α \(c.loss.alpha), γ \(c.rollout.reward.gamma), β \(c.loss.beta), ε \(c.loss.epsilon), \(c.loss.aggregation.rawValue); \(d.steps) steps of \(c.promptsPerStep) prompts × \(c.rollout.groupSize) rollouts (≤ \(c.rollout.maxResponseTokens) tokens, T \(c.rollout.sampling.temperature)), lr \(c.lr), μ \(c.passes); \(trainer.prompts.count) prompts")
 
