@@ -8,12 +8,22 @@ extension AuditReport {
     public func markdown() -> String {
         var out: [String] = ["# Fairness audit", ""]
         let failed = failures
-        let insufficient = comparisons.count(where: { $0.verdict == .insufficientData })
+        let insufficient = comparisons.count(where: { $0.verdict == .insufficientData && !$0.isHeldOut })
         if failed.isEmpty {
             out.append("**Verdict: PASSED** — no check failed.")
         } else {
             let list = failed.map { "\($0.check.title) for `\($0.group)`" }.joined(separator: ", ")
             out.append("**Verdict: FAILED** — \(failed.count) check\(failed.count == 1 ? "" : "s") failed: \(list).")
+        }
+        let held = audit.heldOut.filter { groups.contains($0) }
+        if !held.isEmpty {
+            let names = held.map { "`\($0)`" }.joined(separator: ", ")
+            let heldFailed = heldOutFailures
+            out.append("")
+            out.append("Held out of the verdict (never seen in training, reported apart): \(names); "
+                       + (heldFailed.isEmpty ? "no check of theirs would fail."
+                          : "\(heldFailed.count) check\(heldFailed.count == 1 ? "" : "s") would fail if counted: "
+                            + heldFailed.map { "\($0.check.title) for `\($0.group)`" }.joined(separator: ", ") + "."))
         }
         if insufficient > 0 {
             out.append("")
@@ -31,7 +41,7 @@ extension AuditReport {
                 "|---|" + String(repeating: "---:|", count: 13)]
         for g in groups {
             guard let m = metrics.byGroup[g] else { continue }
-            out.append(row([g == audit.reference ? "\(g) (ref)" : g, "\(m.n)", "\(m.served)"]
+            out.append(row([label(g), "\(m.n)", "\(m.served)"]
                            + [m.thinkRate, m.accuracy, m.accuracyThink, m.accuracyShort, m.tokensPerQuery,
                               m.downgradeRate, m.truncationRate, m.rejectRate, m.queueRate,
                               m.latencyP50, m.latencyP95].map(cell)))
@@ -46,7 +56,7 @@ extension AuditReport {
                     guard let m = metrics.byGroupAndDifficulty[g]?[l] else { return "–" }
                     return "\(cell(m.thinkRate)) (\(m.served))"
                 }
-                out.append(row([g] + cells))
+                out.append(row([label(g)] + cells))
             }
         }
 
@@ -61,18 +71,24 @@ extension AuditReport {
             header += ["verdict", "why"]
             out += [row(header), "|" + String(repeating: "---|", count: header.count)]
             for c in rows {
-                var cells = [c.group, cell(c.referenceValue), cell(c.groupValue),
+                var cells = [label(c.group), cell(c.referenceValue), cell(c.groupValue),
                              withCI(c.ratio, c.ratioCI), withCI(c.difference, c.differenceCI),
                              c.test?.method.rawValue ?? "–", cell(c.test?.pValue), cell(c.adjustedPValue)]
                 if paired, let f = c.flips {
                     cells += ["\(f.pairs)", "\(f.toShort)", "\(f.toThink)", cell(f.flipRate)]
                 }
-                cells += [c.verdict.map(verdictLabel) ?? "info", c.reason]
+                let verdict = c.verdict.map(verdictLabel) ?? "info"
+                cells += [c.isHeldOut && c.verdict != nil ? "\(verdict) (held-out, not counted)" : verdict, c.reason]
                 out.append(row(cells))
             }
         }
         out += ["", "Definitions, tests and verdict rules: docs/audit.md.", ""]
         return out.joined(separator: "\n")
+    }
+
+    /// A group's name as the tables show it: the reference and held-out groups say so.
+    func label(_ g: String) -> String {
+        g == audit.reference ? "\(g) (ref)" : audit.heldOut.contains(g) ? "\(g) (held-out)" : g
     }
 }
 

@@ -63,21 +63,22 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(threads)
-        let (model, path, stored, _) = try DefaultCheckpoint.loadModel(checkpoint, base: base)
+        let (model, path, stored, text) = try DefaultCheckpoint.loadModel(checkpoint, base: base)
         if checkpoint == nil { note("eval: no --checkpoint given; using the shipped default \(path)") }
+        let format = try Self.routedFormat(text, path: path)
         if routing == nil && methods == nil {
             note("eval: no --routing given; " + (stored.map { "using the rule stored in the checkpoint, \($0.summary)" } ?? "the checkpoint stores no rule, so model"))
         }
         let all = try readExamples(data, skipBad: skipBad)
         let examples = limit.map { Array(all.prefix($0)) } ?? all
         guard !examples.isEmpty else { throw CLIError("\(data): no examples to evaluate") }
-        if methods != nil { return try runMethods(model: model, examples: examples) }
+        if methods != nil { return try runMethods(model: model, format: format, examples: examples) }
 
         var reports: [EvalReport] = []
         for policy in routing?.policies ?? [stored?.policy ?? .model] {
             let report = try Self.evaluate(model: model, examples: examples, dataName: data,
                                            options: EvalOptions(routing: policy, maxNewTokens: maxTokens, batchSize: batch, seed: seed),
-                                           keepRecords: records)
+                                           format: format, keepRecords: records)
             print(EvalTable.render(report))
             print("")
             reports.append(report)
@@ -95,7 +96,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     /// `--methods`: every method on the same examples, one row each, on the simulated clock.
-    func runMethods(model: Transformer, examples: [Example]) throws {
+    func runMethods(model: Transformer, format: RoutedFormat, examples: [Example]) throws {
         let parsed = try methodSpecs.map { spec -> ComputeMethod in
             try ComputeMethod(parsing: spec)
         }
@@ -104,7 +105,7 @@ struct EvalCommand: ParsableCommand {
             validationExamples = try JSONL.read(path: validation, skipBad: skipBad).examples
         }
         let config = try EngineConfig(slots: slots)
-        let eval = ComputeEval(model: model, engineConfig: config, cost: try StepCostModel(flopsPerSecond: simFlops),
+        let eval = ComputeEval(model: model, format: format, engineConfig: config, cost: try StepCostModel(flopsPerSecond: simFlops),
                                arrivals: arrivalRate.map { .poisson(rate: $0, seed: seed) } ?? .batch,
                                maxTokens: maxTokens, temperature: sampleTemperature, seed: seed)
         var rows: [ComputeRow] = []
@@ -125,6 +126,12 @@ struct EvalCommand: ParsableCommand {
             }
             note("wrote \(json)")
         }
+    }
+
+    /// The checkpoint's self-routing format (its chat turn on an imported model), or a one-line
+    /// error saying why the model cannot route itself (a plain base: no control tokens).
+    static func routedFormat(_ text: ModelText, path: String) throws -> RoutedFormat {
+        do { return try text.routedFormat() } catch { throw fail("\(path): \(error)") }
     }
 
     /// Runs one routing over `examples` with a progress bar and returns its report.
