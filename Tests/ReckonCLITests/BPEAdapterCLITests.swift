@@ -179,6 +179,48 @@ final class BPEAdapterCLITests: XCTestCase {
         XCTAssertEqual((result["tokens"] as? [Int])?.first, 261)
     }
 
+    /// `serve` takes the adapter: a chat completion's prompt is the template's rendering of
+    /// the conversation (22 tokens for "2+3", as `RoutedFormat.prompt` makes it) and the
+    /// answer is routed with the BPE control tokens, the same tokens `generate` gives.
+    func testServeTakesTheAdapterAndRendersChatsWithItsTemplate() throws {
+        let dir = try fixture()
+        let log = dir.appendingPathComponent("out/serve.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let server = Process()
+        server.executableURL = cli.reckon
+        server.arguments = ["serve", "--checkpoint", "runs/adapter.h5", "--port", "0", "--threads", "1", "--slots", "2"]
+        server.currentDirectoryURL = dir
+        let handle = try FileHandle(forWritingTo: log)
+        server.standardOutput = handle
+        server.standardError = handle
+        try server.run()
+        defer { if server.isRunning { server.terminate() }; server.waitUntilExit() }
+        var port: Int?
+        let deadline = Date().addingTimeInterval(60)
+        while port == nil, Date() < deadline, server.isRunning {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let r = text.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                port = Int(text[r].split(separator: ":").last ?? "")
+            } else {
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        let p = try XCTUnwrap(port, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        XCTAssertTrue(((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("BPE tokenizer, chat template chatml"))
+        let body = #"{"messages": [{"role": "user", "content": "2+3"}], "max_tokens": 6, "routing": "think"}"#
+        let (status, text) = try XCTUnwrap(SharedBudgetTests.http(p, "/v1/chat/completions", body: body))
+        XCTAssertEqual(status, 200, text)
+        let reply = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        XCTAssertEqual(reply["mode"] as? String, "think", text)
+        let usage = try XCTUnwrap(reply["usage"] as? [String: Any])
+        XCTAssertEqual(usage["prompt_tokens"] as? Int, 22)
+
+        let generated = try run(["generate", "--checkpoint", "runs/adapter.h5", "--routing", "think", "--max-tokens", "6", "2+3"], in: dir)
+        let line = try XCTUnwrap(generated.split(separator: "\n").first { $0.hasPrefix("{") })
+        let result = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        XCTAssertEqual(usage["completion_tokens"] as? Int, (result["tokens"] as? [Any])?.count)
+    }
+
     /// Bad inputs are one-line errors: a base that cannot route itself, a missing base, and
     /// --base on a full checkpoint.
     func testBadInputsAreOneLineErrors() throws {
