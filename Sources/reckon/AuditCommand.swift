@@ -30,6 +30,8 @@ struct AuditCommand: ParsableCommand {
 
     @Option(help: "Checkpoint (HDF5); the shipped default when omitted.") var checkpoint: String?
     @Option(help: "A LoRA adapter's base checkpoint, instead of the path the adapter stores.") var base: String?
+    @Option(help: "Override an imported model's chat template for its routed prompts: chatml, llama3 or none.")
+    var chatTemplate: ChatTemplateKind?
 
     @Option(help: "JSONL data set with group and difficulty fields.") var data: String
     @Option(help: "The reference group, e.g. sae.") var reference: String
@@ -105,9 +107,9 @@ struct AuditCommand: ParsableCommand {
             if let first = seen[id] { throw inputFail("\(data): duplicate id \"\(id)\" (examples \(first + 1) and \(i + 1)); ids must be unique") }
             seen[id] = i
         }
-        let (model, path, stored, text) = try DefaultCheckpoint.loadModel(checkpoint, base: base)
+        let (model, path, stored, text) = try DefaultCheckpoint.loadModel(checkpoint, base: base, templateOverride: chatTemplate)
         // The audit replays routed prompts: the model's chat turn on an imported model, which must route itself.
-        do { _ = try text.routedFormat() } catch { throw inputFail("\(path): \(error)") }
+        _ = try EvalCommand.routedFormat(text, path: path, templateOverride: chatTemplate)
         let routing = runtime.routingPolicy(stored: stored)
         note("audit: \(examples.count) examples in \(groups.count + (adversarial ? 1 : 0)) groups with \(path), \(runtime.routingNote(stored: stored))"
              + (runtime.budget.map { ", budget \($0) (\(runtime.budgetPolicy), \(runtime.order))" } ?? ", no budget"))

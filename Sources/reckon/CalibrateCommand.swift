@@ -26,6 +26,8 @@ struct CalibrateCommand: ParsableCommand {
 
     @Option(help: "Checkpoint (HDF5) to calibrate: a full checkpoint or a LoRA adapter.") var checkpoint: String
     @Option(help: "A LoRA adapter's base checkpoint, instead of the path the adapter stores.") var base: String?
+    @Option(help: "Override an imported model's chat template for its routed prompts: chatml, llama3 or none.")
+    var chatTemplate: ChatTemplateKind?
     @Option(help: "Validation split (JSONL); keep it apart from any test set.") var validation: String
     @Option(help: "Where to write the checkpoint with its stored rule (may be --checkpoint itself).") var out: String
     @Option(help: "Candidate thresholds, a comma list in 0...1.") var thresholds = "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9"
@@ -57,7 +59,8 @@ struct CalibrateCommand: ParsableCommand {
         var ckpt: Checkpoint
         do { ckpt = try ModelFile.load(checkpoint, base: base) } catch { throw fail(error) }
         let format: RoutedFormat
-        do { format = try ckpt.text(path: checkpoint).routedFormat() } catch { throw fail("\(checkpoint): \(error)") }
+        do { format = try EvalCommand.routedFormat(try ckpt.text(templateOverride: chatTemplate, path: checkpoint), path: checkpoint,
+                                                   templateOverride: chatTemplate) } catch let e as ExitCode { throw e } catch { throw fail(error) }
         let bytes: Data
         do { bytes = try Data(contentsOf: URL(fileURLWithPath: validation)) } catch {
             throw fail("\(validation): cannot read the file: \((error as NSError).localizedDescription)")

@@ -24,6 +24,8 @@ struct EvalCommand: ParsableCommand {
 
     @Option(help: "Checkpoint (HDF5); the shipped default when omitted.") var checkpoint: String?
     @Option(help: "A LoRA adapter's base checkpoint, instead of the path the adapter stores.") var base: String?
+    @Option(help: "Override an imported model's chat template for its routed prompts: chatml, llama3 or none.")
+    var chatTemplate: ChatTemplateKind?
 
     @Option(help: "JSONL data set.") var data: String
     @Option(help: "model, think, short or threshold:T; or a comma list of them (default: the rule stored in the checkpoint, else model).")
@@ -63,9 +65,9 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(threads)
-        let (model, path, stored, text) = try DefaultCheckpoint.loadModel(checkpoint, base: base)
+        let (model, path, stored, text) = try DefaultCheckpoint.loadModel(checkpoint, base: base, templateOverride: chatTemplate)
         if checkpoint == nil { note("eval: no --checkpoint given; using the shipped default \(path)") }
-        let format = try Self.routedFormat(text, path: path)
+        let format = try Self.routedFormat(text, path: path, templateOverride: chatTemplate)
         if routing == nil && methods == nil {
             note("eval: no --routing given; " + (stored.map { "using the rule stored in the checkpoint, \($0.summary)" } ?? "the checkpoint stores no rule, so model"))
         }
@@ -129,8 +131,12 @@ struct EvalCommand: ParsableCommand {
     }
 
     /// The checkpoint's self-routing format (its chat turn on an imported model), or a one-line
-    /// error saying why the model cannot route itself (a plain base: no control tokens).
-    static func routedFormat(_ text: ModelText, path: String) throws -> RoutedFormat {
+    /// error saying why the model cannot route itself (a plain base: no control tokens), or
+    /// that `--chat-template` was given for a byte model, whose routed prompt has no template.
+    static func routedFormat(_ text: ModelText, path: String, templateOverride: ChatTemplateKind? = nil) throws(ExitCode) -> RoutedFormat {
+        if text.isByteLevel, let kind = templateOverride {
+            throw fail("\(path): --chat-template \(kind.rawValue) applies to an imported (BPE) model; a byte model's routed prompt is <bos>prompt\\n, with no template")
+        }
         do { return try text.routedFormat() } catch { throw fail("\(path): \(error)") }
     }
 

@@ -246,5 +246,14 @@ final class BPEAdapterCLITests: XCTestCase {
         let full = try run(["calibrate", "--checkpoint", "moved/tiny.h5", "--base", "moved/tiny.h5", "--validation", "val.jsonl",
                             "--out", "out/x.h5"], in: dir, status: 1)
         XCTAssertTrue(full.contains("--base applies to a LoRA adapter"), full)
+
+        // --chat-template is an imported model's; a byte model's routed prompt has no template.
+        let made = try cli.run(["init-checkpoint", "bytes.h5", "--dim", "16", "--layers", "1", "--heads", "2", "--hidden", "32", "--context", "64"], in: dir)
+        XCTAssertEqual(made.status, 0, made.output)
+        for (args, status) in [(["eval", "--data", "test.jsonl", "--limit", "1"], Int32(1)), (["audit", "--data", "test.jsonl", "--reference", "sae"], 2),
+                               (["calibrate", "--validation", "val.jsonl", "--out", "out/x.h5"], 1)] {
+            let out = try run(args + ["--checkpoint", "bytes.h5", "--chat-template", "chatml"], in: dir, status: status)
+            XCTAssertTrue(out.contains("bytes.h5: --chat-template chatml applies to an imported (BPE) model"), out)
+        }
     }
 }
