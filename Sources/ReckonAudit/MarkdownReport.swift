@@ -34,6 +34,7 @@ extension AuditReport {
                 "- Min ratio \(fmt(audit.minRatio)) (0.8 is the four-fifths rule); max accuracy gap \(gap).",
                 "- Alpha \(fmt(audit.alpha)), Holm-adjusted across groups per check; at least \(audit.minGroupSize) per side to test.",
                 "- Bootstrap: \(audit.bootstrapResamples) resamples, seed \(audit.seed), 95% percentile intervals.",
+                "- Difficulty mix: " + difficultyMix(),
                 ""]
 
         out += ["## Metrics by group", "",
@@ -84,6 +85,19 @@ extension AuditReport {
         }
         out += ["", "Definitions, tests and verdict rules: docs/audit.md.", ""]
         return out.joined(separator: "\n")
+    }
+
+    /// Whether every group has the reference's share of each difficulty level, so that the
+    /// marginal think rate and accuracy are compared at equal difficulty (docs/audit.md).
+    func difficultyMix() -> String {
+        let levels = metrics.difficulties
+        guard !levels.isEmpty else { return "no difficulty levels in the records." }
+        func count(_ g: String, _ l: Int) -> Int { metrics.byGroupAndDifficulty[g]?[l]?.n ?? 0 }
+        func total(_ g: String) -> Int { levels.reduce(0) { $0 + count(g, $1) } }
+        let ref = audit.reference
+        let differing = groups.filter { g in g != ref && levels.contains { l in count(g, l) * total(ref) != count(ref, l) * total(g) } }
+        if differing.isEmpty { return "the same share of each level in every group, so the checks compare groups at equal difficulty." }
+        return "differs from the reference's in \(differing.map { "`\($0)`" }.joined(separator: ", ")); read think rate by difficulty below."
     }
 
     /// A group's name as the tables show it: the reference and held-out groups say so.

@@ -42,6 +42,11 @@ final class HeldOutTests: XCTestCase {
         XCTAssertTrue(markdown.contains("Held out of the verdict (never seen in training, reported apart): `pidgin`; 3 checks would fail if counted: think rate for `pidgin`, accuracy for `pidgin`, tokens per query for `pidgin`."), markdown)
         XCTAssertTrue(markdown.contains("| pidgin (held-out) | 0.5 | 0.1 | 0.2 |"), markdown)
         XCTAssertTrue(markdown.contains("**FAIL** (held-out, not counted)"), markdown)
+        XCTAssertTrue(markdown.contains("- Difficulty mix: the same share of each level in every group"), markdown)
+        let mixed = try audit.run(seen + records("pidgin", n: 30, thought: 3) + records("pidgin", n: 10, thought: 1, difficulty: 2).map {
+            var r = $0; r.id += "-2"; return r
+        })
+        XCTAssertTrue(mixed.markdown().contains("- Difficulty mix: differs from the reference's in `pidgin`"), mixed.markdown())
         XCTAssertTrue(report.thinkRateSVG().contains("pidgin (fail) (held-out)"))
 
         let json = try report.json()
