@@ -113,10 +113,12 @@ struct EvalCommand: ParsableCommand {
         var rows: [ComputeRow] = []
         for m in parsed {
             let bar = ProgressBar(total: 1000, label: "eval \(m) (per mille of requests)")
+            let start = Date()
             let row = try eval.run(m, test: examples, validation: validationExamples,
                                    progress: { done, total in bar.update(done * 1000 / max(1, total)) })
             bar.finish()
-            note(String(format: "%@: accuracy %.1f%%, %.3f GFLOP/query", m.description, 100 * row.all.accuracy, row.all.flopsPerQuery / 1e9))
+            note(String(format: "%@: accuracy %.1f%%, %.3f GFLOP/query (%.0f s)", m.description, 100 * row.all.accuracy,
+                        row.all.flopsPerQuery / 1e9, Date().timeIntervalSince(start)))
             rows.append(row)
         }
         print(ComputeTable.render(rows))
