@@ -57,6 +57,38 @@ final class LoRATrainTests: XCTestCase {
         XCTAssertEqual(t.reference?.lora?.params, model.lora?.params, "the reference stays the warm-up")
     }
 
+    /// The same on a tied model (SmolLM2's layout): one row per control token serves the
+    /// embedding and the classifier, and DeGRPO's control term alone (adapters nearly still,
+    /// the response term off) must raise p(think) when think rollouts win.
+    func testControlTermRaisesPThinkOnATiedModel() throws {
+        var tied = config
+        tied.tiedEmbeddings = true
+        var model = try Transformer(config: tied, seed: 2)
+        try model.attach(LoRA(config: LoRAConfig(rank: 2, alpha: 4, targets: [.q, .v]), base: model, controlTokens: control, seed: 1))
+        var c = DeGRPOConfig()
+        c.rollout.groupSize = 4
+        c.loss = PolicyLossConfig(kind: .degrpo, alpha: 1, beta: 0)
+        c.responseTerm = false
+        c.lr = 1e-6
+        c.headLR = 1e-2
+        var t = try DeGRPOTrainer(policy: model, reference: nil, optimizer: AdamW(config: AdamWConfig(weightDecay: 0), trainable: model),
+                                  config: c, seed: 1)
+        let think = PromptFormat.longAnswer(steps: "2+2=4", short: "4"), short = PromptFormat.shortAnswer("5")
+        let rc = RewardConfig(gamma: 0.5)
+        var rollouts = [think, short, think, short].map { resp -> Rollout in
+            let o = RolloutOutcome(mode: resp[0] == Tokenizer.think ? .think : .short, correct: resp[0] == Tokenizer.think)
+            return Rollout(prompt: 0, response: resp, outcome: o, reward: rc.reward(o), advantage: 0, truncated: false)
+        }
+        let adv = Advantage.groupRelative(rollouts.map(\.reward))
+        for i in rollouts.indices { rollouts[i].advantage = adv[i] }
+        func pThink(_ m: Transformer) throws -> Double {
+            try m.generate(prompts: [prompt.tokens], maxNewTokens: 1, first: .sampled)[0].pThink
+        }
+        let before = try pThink(t.policy)
+        for _ in 0..<5 { _ = try t.optimize(prompts: [prompt], rollouts: rollouts, lr: Float(c.lr)) }
+        XCTAssertGreaterThan(try pThink(t.policy), before + 0.1)
+    }
+
     /// `head_lr` with adapters: the control rows step at head_lr and the adapters at lr. Adam's
     /// first step moves a coordinate by lr·m̂/(√v̂+ε) = lr·sign(g) (up to ε), so the largest move
     /// is the rate itself in each range.
