@@ -193,7 +193,7 @@ extension BenchCommand {
         for _ in 0..<plan.newTokens {
             let t0 = Self.now()
             let logits = try model.step((0..<b).map { DecodeRow(slot: $0, token: next[$0]) }, cache: &cache, scratch: &scratch)
-            for s in 0..<b { next[s] = argmax(logits, row: s, V) }
+            argmaxRows(logits, rows: b, V, into: &next)
             times.append(Self.now() - t0)
         }
         return Double(b) / Self.median(times)
