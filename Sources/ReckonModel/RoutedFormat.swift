@@ -28,6 +28,13 @@ public struct RoutedFormat: Sendable {
 
     public var roles: TokenRoles { text.roles }
 
+    /// One line for logs: the format and the ids of the tokens it relies on.
+    public var summary: String {
+        let ids = "<think> \(control.think), </think> \(control.endThink), <short> \(control.short)"
+        guard let template else { return "the byte format: \(ids), answers end with <eos> \(end)" }
+        return "\(template.kind.rawValue) chat turns: \(ids), answers end with token \(end)"
+    }
+
     /// The user's turn, rendered with the generation prompt.
     public func prompt(_ prompt: String) -> [Int32] {
         guard let template else { return PromptFormat.prompt(prompt) }

@@ -26,6 +26,7 @@ public struct Recipe: Sendable, Equatable {
         public var train = "", trainN = 20_000, task = ArithTask.arith
         public var levels = "1,2,3,4,5", dialects = "sae", seed = 1
         public var eval = "", evalN = 500, evalDialects = "", evalLevels = "1,2,3,4,5", evalSeed = 2
+        public var phrasings = Phrasings.all, evalPhrasings = Phrasings.all
         public var skipBad = false
     }
 
@@ -114,7 +115,7 @@ public struct Recipe: Sendable, Equatable {
     static func phaseAllows(section: String, name: String) -> Bool {
         switch section {
         case "sft": name != "init"
-        case "data": ["train", "train_n", "levels", "dialects", "seed", "skip_bad"].contains(name)
+        case "data": ["train", "train_n", "levels", "dialects", "seed", "phrasings", "skip_bad"].contains(name)
         default: false
         }
     }
@@ -146,12 +147,15 @@ extension Recipe {
                 check: RecipeMixes.checkLevels),
         .string("data", "dialects", \.data.dialects, "dialect mix of the training set, `sae` or weighted `sae=0.9,aae=0.1`", check: RecipeMixes.checkDialects),
         .int("data", "seed", \.data.seed, min: 0, "seed of the generated training set"),
+        .choice("data", "phrasings", \.data.phrasings,
+                "phrasing templates of the generated training set: `all`, `train` (each list's held-out template left out) or `held-out` (docs/data.md)"),
         .string("data", "eval", \.data.eval, "JSONL file to evaluate on; empty = generate `eval_n` examples"),
         .int("data", "eval_n", \.data.evalN, min: 1, "generated eval examples: each problem in every eval dialect"),
         .string("data", "eval_dialects", \.data.evalDialects, "dialects of the paired eval set; empty = those of the training mix",
                 check: { $0.isEmpty ? nil : RecipeMixes.checkDialects($0) }),
         .string("data", "eval_levels", \.data.evalLevels, "levels of the generated eval set", check: RecipeMixes.checkLevels),
         .int("data", "eval_seed", \.data.evalSeed, min: 0, "seed of the generated eval set"),
+        .choice("data", "eval_phrasings", \.data.evalPhrasings, "phrasing templates of the generated eval set (as `phrasings`)"),
         .bool("data", "skip_bad", \.data.skipBad, "skip malformed JSONL lines (and report how many) instead of stopping"),
 
         .string("sft", "init", \.sft.initFrom, "start from this checkpoint's weights (fresh optimizer); empty = a new model from `[model]`"),

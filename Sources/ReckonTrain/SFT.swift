@@ -89,7 +89,10 @@ public struct SFTTrainer {
     /// whatever number of ranks computes them (GradientReducer.swift, `Shards`).
     public var shards = 1
     /// Activations per padded length, so a batch of short prompts does not pay for the full context.
+    /// Only the last `keptBuffers` shapes stay: on a 49k vocabulary one shape holds gigabytes.
     private var buffers: [Int: Activations] = [:]
+    private var recentShapes: [Int] = []
+    static let keptBuffers = 2
     private var permutations: [Int: [Int]] = [:]
 
     /// Padded lengths are multiples of this (capped at the context).
@@ -226,6 +229,9 @@ public struct SFTTrainer {
         model.forward(&acts)
         let loss = Transformer.loss(acts, weights: weights)
         try model.backward(&acts, weights: weights)
+        recentShapes = [key] + recentShapes.filter { $0 != key }
+        for old in recentShapes.dropFirst(Self.keptBuffers) { buffers[old] = nil }
+        recentShapes = Array(recentShapes.prefix(Self.keptBuffers))
         buffers[key] = acts
         return (loss, realTokens)
     }

@@ -20,6 +20,8 @@ struct StagePlan {
     var recipeText: String
     /// The frozen base when the stage trains LoRA adapters (its saves are then adapter files).
     var base: BaseReference? = nil
+    /// A full BPE model's tokenizer, written into its saves.
+    var tokenizer: TokenizerSpec? = nil
 }
 
 extension TrainCommand {
@@ -62,9 +64,9 @@ extension TrainCommand {
             guard root else { return }
             let state = TrainingState(stage: plan.stage, step: trainer.step, recipe: plan.recipeText, rngState: trainer.rngState,
                                       metrics: smoothed.map { ["loss": $0] } ?? [:])
-            let path = try saveTrained(trainer.model, base: plan.base, optimizer: trainer.optimizer.state, train: state,
+            let path = try saveTrained(trainer.model, base: plan.base, tokenizer: plan.tokenizer, optimizer: trainer.optimizer.state, train: state,
                                        to: plan.modelPath, rotation: rotation, step: trainer.step)
-            if reason != .periodic { _ = try saveTrained(trainer.model, base: plan.base, optimizer: nil, train: state, to: plan.modelPath) }
+            if reason != .periodic { _ = try saveTrained(trainer.model, base: plan.base, tokenizer: plan.tokenizer, optimizer: nil, train: state, to: plan.modelPath) }
             bar?.note("saved \(path)" + (reason == .periodic ? "" : " and \(plan.modelPath) (model only)"))
         }
         let start = Date()

@@ -10,8 +10,8 @@ import ReckonTrain
 /// `[eval] before_after`: the eval stage's routings on the model the degrpo stage starts
 /// from, run before training, then printed beside the trained model's figures.
 extension TrainCommand {
-    func evalBefore(_ r: Recipe, warmup: Transformer?, eval: [Example]) throws -> [EvalReport] {
-        let start = try degrpoReference(r, warmup: warmup).0
+    func evalBefore(_ r: Recipe, warmup: TrainableModel?, eval: [Example]) throws -> [EvalReport] {
+        let start = try degrpoReference(r, warmup: warmup)
         note("eval: the model before DeGRPO (\(r.degrpo.initFrom.isEmpty ? "this run's warm-up" : r.degrpo.initFrom))")
         return try evalEachRouting(r, model: start, eval: eval, heading: "before DeGRPO: ", file: "eval-before")
     }

@@ -69,7 +69,7 @@ struct TrainCommand: ParsableCommand {
 
         let (trainSet, evalSet) = try loadData(recipe, generate: stages.contains(.data))
         let resumeStage = try self.resumeStage()
-        var model: Transformer? = nil
+        var model: TrainableModel? = nil
         if stages.contains(.sft) && resumeStage != "degrpo" {
             model = try runPhases(recipe, recipeText: stored, train: trainSet, eval: evalSet,
                                   generate: stages.contains(.data), resumeStage: resumeStage, ranks: ranks)
@@ -101,7 +101,7 @@ struct TrainCommand: ParsableCommand {
     /// Runs `[sft]` and then every `[[phase]]`, each from the weights the one before ended with.
     /// Phase K ≥ 2 writes `train-phaseK.jsonl`, `metrics-phaseK.jsonl` and `phaseK/checkpoints/`.
     func runPhases(_ r: Recipe, recipeText: String, train: [Example], eval: [Example], generate: Bool,
-                   resumeStage: String?, ranks: any GradientReducer) throws -> Transformer {
+                   resumeStage: String?, ranks: any GradientReducer) throws -> TrainableModel {
         let recipes = try r.phaseRecipes()
         var resumeAt: Int? = nil
         if let resumeStage {
@@ -110,7 +110,7 @@ struct TrainCommand: ParsableCommand {
             }
             resumeAt = k
         }
-        var model: Transformer? = nil
+        var model: TrainableModel? = nil
         for (i, phaseRecipe) in recipes.enumerated() {
             let k = i + 1
             if let resumeAt, k < resumeAt { continue }
@@ -136,7 +136,7 @@ struct TrainCommand: ParsableCommand {
         let evalN = max(1, r.data.evalN / max(1, evalDialects.split(separator: ",").count))
         let eval = r.data.eval.isEmpty
             ? try generateData(r, n: evalN, levels: r.data.evalLevels, dialects: evalDialects, seed: r.data.evalSeed,
-                               paired: true, generate: generate, file: "eval.jsonl")
+                               phrasings: r.data.evalPhrasings, paired: true, generate: generate, file: "eval.jsonl")
             : try readExamples(r.data.eval, skipBad: r.data.skipBad)
         return (train, eval)
     }
@@ -146,21 +146,22 @@ struct TrainCommand: ParsableCommand {
     func loadTrain(_ r: Recipe, generate: Bool, file: String) throws -> [Example] {
         guard r.data.train.isEmpty else { return try readExamples(r.data.train, skipBad: r.data.skipBad) }
         return try generateData(r, n: r.data.trainN, levels: r.data.levels, dialects: r.data.dialects, seed: r.data.seed,
-                                paired: false, generate: generate, file: file)
+                                phrasings: r.data.phrasings, paired: false, generate: generate, file: file)
     }
 
     /// Generated problems, written to `file` in the output folder; an error when the recipe has
     /// no data stage to generate them.
-    func generateData(_ r: Recipe, n: Int, levels: String, dialects: String, seed: Int, paired: Bool,
+    func generateData(_ r: Recipe, n: Int, levels: String, dialects: String, seed: Int, phrasings: Phrasings, paired: Bool,
                       generate: Bool, file: String) throws -> [Example] {
         guard generate else { throw CLIError("no \(file) to read: the recipe lists no data stage and [data] gives no file") }
         let levelMix = try Mix<Int>.parse(levels) { Int($0) }
         let dialectMix = try Mix<Dialect>.parse(dialects) { Dialect(rawValue: $0) }
         let task = r.data.task
-        let examples = try Generator.generate(n: n, task: task, levels: levelMix, dialects: dialectMix, seed: UInt64(seed), paired: paired)
+        let examples = try Generator.generate(n: n, task: task, levels: levelMix, dialects: dialectMix, seed: UInt64(seed), paired: paired,
+                                               phrasings: phrasings)
         // Every rank generates the same examples; rank 0 writes them.
         if launchRank == 0 { try JSONL.write(examples, to: "\(r.output.dir)/\(file)") }
-        note("data: wrote \(examples.count) \(task.rawValue) examples to \(r.output.dir)/\(file) (levels \(levels), dialects \(dialects)\(paired ? ", paired" : ""), seed \(seed))")
+        note("data: wrote \(examples.count) \(task.rawValue) examples to \(r.output.dir)/\(file) (levels \(levels), dialects \(dialects)\(paired ? ", paired" : ""), phrasings \(phrasings.rawValue), seed \(seed))")
         return examples
     }
 
@@ -169,26 +170,32 @@ struct TrainCommand: ParsableCommand {
     /// One warm-up phase. Phase 1 starts from `[sft] init` or a new model; a later phase from
     /// `startFrom`, the weights the phase before it ended with.
     func runSFT(_ r: Recipe, phase: Int, recipeText: String, train: [Example], eval: [Example],
-                startFrom: Transformer?, resume: String?, ranks: any GradientReducer) throws -> Transformer {
-        var initial: Transformer, base: BaseReference? = nil
-        if let lc = r.lora.config {
+                startFrom: TrainableModel?, resume: String?, ranks: any GradientReducer) throws -> TrainableModel {
+        let start: TrainableModel
+        if let startFrom {
+            start = startFrom
+        } else if let lc = r.lora.config {
             let basePath = r.lora.base.isEmpty ? r.sft.initFrom : r.lora.base
-            if let startFrom {
-                (initial, base) = (startFrom, try loadTrainable("\(r.output.dir)/model.h5").base)
-            } else if !r.sft.initFrom.isEmpty, AdapterCheckpoint.isAdapter(r.sft.initFrom) {
-                (initial, base) = try loadTrainable(r.sft.initFrom)
+            if !r.sft.initFrom.isEmpty, AdapterCheckpoint.isAdapter(r.sft.initFrom) {
+                start = try loadTrainable(r.sft.initFrom)
             } else {
                 guard !basePath.isEmpty else { throw CLIError("[lora] needs a base checkpoint: set [lora] base or [sft] init") }
-                (initial, base) = try startAdapters(r, config: lc, basePath: basePath)
+                start = try startAdapters(r, config: lc, basePath: basePath)
             }
+        } else if r.sft.initFrom.isEmpty {
+            start = TrainableModel(model: try Transformer(config: r.modelConfig, seed: UInt64(r.model.seed)))
         } else {
-            initial = try startFrom ?? (r.sft.initFrom.isEmpty ? Transformer(config: r.modelConfig, seed: UInt64(r.model.seed))
-                                                                : Checkpoint.load(from: r.sft.initFrom).model())
-            guard initial.config == r.modelConfig else { throw CLIError("\(r.sft.initFrom): its model config differs from the recipe's [model]") }
+            start = try loadTrainable(r.sft.initFrom)
+            // An imported model brings its own geometry; a byte model must be the recipe's.
+            guard start.tokenizer != nil || start.model.config == r.modelConfig else {
+                throw CLIError("\(r.sft.initFrom): its model config differs from the recipe's [model]")
+            }
         }
-        // With adapters the model is the base's, whatever [model] says.
+        let initial = start.model
+        // With adapters or an imported model, the geometry is the checkpoint's, whatever [model] says.
         let config = initial.config
-        let data = SFTData(examples: train, context: config.maxSeqLen, overflow: r.sft.overflow)
+        let data = SFTData(examples: train, context: config.maxSeqLen, overflow: r.sft.overflow, format: start.format)
+        note("sft: \(start.format.summary)")
         note("sft: \(data.count) prompts × 2 modes; \(data.rejected) rejected and \(data.truncated) truncated for the context of \(config.maxSeqLen), \(data.missingLong) without a long answer")
         let sftConfig = try SFTConfig(recipe: r.sft, prompts: data.count)
         var trainer = try SFTTrainer(config: sftConfig, data: data, model: initial)
@@ -206,19 +213,23 @@ struct TrainCommand: ParsableCommand {
                              metricsPath: phase == 1 ? "\(out)/metrics.jsonl" : "\(out)/metrics-phase\(phase).jsonl",
                              modelPath: "\(out)/model.h5", steps: sftConfig.steps, schedule: sftConfig.schedule,
                              evalEvery: r.sft.evalEvery, saveEvery: r.sft.saveEvery, keepLast: r.sft.keepLast, recipeText: recipeText,
-                             base: base)
-        try runStage(&trainer, plan, resume: resume) { model, _ in try periodicEval(model, examples: evalSubset, routings: [.think, .short], recipe: r) }
-        return trainer.model
+                             base: start.base, tokenizer: start.tokenizer)
+        try runStage(&trainer, plan, resume: resume) { model, _ in
+            try periodicEval(model, examples: evalSubset, routings: [.think, .short], recipe: r, format: start.format)
+        }
+        return start.with(trainer.model)
     }
 
     /// A stage's periodic eval on a small subset: `eval_acc_<routing>` overall and per level for
     /// each routing, the mean p(think), and for the model's own routing its think rate (overall
     /// and per level) and tokens.
-    func periodicEval(_ model: Transformer, examples: [Example], routings: [RoutingPolicy], recipe r: Recipe) throws -> [String: Double] {
+    func periodicEval(_ model: Transformer, examples: [Example], routings: [RoutingPolicy], recipe r: Recipe,
+                      format: RoutedFormat) throws -> [String: Double] {
         var figures: [String: Double] = [:]
         for routing in routings {
             let records = try Evaluator.run(model: model, examples: examples,
-                                            options: EvalOptions(routing: routing, maxNewTokens: r.eval.maxTokens, seed: UInt64(r.eval.seed)))
+                                            options: EvalOptions(routing: routing, maxNewTokens: r.eval.maxTokens, seed: UInt64(r.eval.seed)),
+                                            format: format)
             let report = EvalReport(routing: routing.description, records: records)
             figures["eval_acc_\(routing)"] = report.overall.accuracy ?? .nan
             figures["eval_p_think"] = report.overall.meanPThink ?? .nan
@@ -231,8 +242,8 @@ struct TrainCommand: ParsableCommand {
         return figures
     }
 
-    func loadFinalModel(_ out: String) throws -> Transformer {
-        do { return try loadTrainable("\(out)/model.h5").model } catch {
+    func loadFinalModel(_ out: String) throws -> TrainableModel {
+        do { return try loadTrainable("\(out)/model.h5") } catch {
             throw CLIError("the eval stage needs a model: run the sft stage or provide \(out)/model.h5 (\(error))")
         }
     }
@@ -240,7 +251,7 @@ struct TrainCommand: ParsableCommand {
     // MARK: Eval
 
     @discardableResult
-    func runEval(_ r: Recipe, model: Transformer, eval: [Example]) throws -> [EvalReport] {
+    func runEval(_ r: Recipe, model: TrainableModel, eval: [Example]) throws -> [EvalReport] {
         let reports = try evalEachRouting(r, model: model, eval: eval, heading: "", file: "eval")
         if reports.count > 1 { print(EvalTable.compare(reports)) }
         return reports
@@ -248,14 +259,14 @@ struct TrainCommand: ParsableCommand {
 
     /// `model` under each of the recipe's eval routings: each table printed after `heading`,
     /// each report written to `OUT/<file>-<routing>.json`.
-    func evalEachRouting(_ r: Recipe, model: Transformer, eval: [Example], heading: String, file: String) throws -> [EvalReport] {
+    func evalEachRouting(_ r: Recipe, model: TrainableModel, eval: [Example], heading: String, file: String) throws -> [EvalReport] {
         let examples = r.eval.n > 0 ? Array(eval.prefix(r.eval.n)) : eval
         var reports: [EvalReport] = []
         for routing in r.eval.routing {
-            let report = try EvalCommand.evaluate(model: model, examples: examples,
+            let report = try EvalCommand.evaluate(model: model.model, examples: examples,
                                                   dataName: r.data.eval.isEmpty ? "\(r.output.dir)/eval.jsonl" : r.data.eval,
                                                   options: EvalOptions(routing: routing, maxNewTokens: r.eval.maxTokens, seed: UInt64(r.eval.seed)),
-                                                  keepRecords: false)
+                                                  format: model.format, keepRecords: false)
             print(heading + EvalTable.render(report))
             print("")
             let name = routing.description.replacingOccurrences(of: ":", with: "-")

@@ -7,20 +7,52 @@ import ReckonCheckpoint
 import ReckonModel
 import ReckonTrain
 
+/// A model ready to train, with what its saves and its data need from the file it came from.
+struct TrainableModel {
+    var model: Transformer
+    /// The frozen base an adapter's saves point at; nil for a full model.
+    var base: BaseReference?
+    /// A full imported model's BPE tokenizer, written into each of its saves (an adapter's base holds its own).
+    var tokenizer: TokenizerSpec?
+    /// Prompts and answers as this model reads and writes them.
+    var format: RoutedFormat
+
+    /// A new byte-level model.
+    init(model: Transformer) { self.init(model: model, base: nil, tokenizer: nil, format: .bytes) }
+    init(model: Transformer, base: BaseReference?, tokenizer: TokenizerSpec?, format: RoutedFormat) {
+        self.model = model; self.base = base; self.tokenizer = tokenizer; self.format = format
+    }
+    /// The same files and format around other weights (a stage's trained model).
+    func with(_ model: Transformer) -> TrainableModel { var t = self; t.model = model; return t }
+}
+
 extension TrainCommand {
     /// The model in `path` ready to train on: a full checkpoint's, or an adapter attached to its
-    /// (checked) base; with the base's reference for the adapter's later saves.
-    func loadTrainable(_ path: String) throws -> (model: Transformer, base: BaseReference?) {
-        guard AdapterCheckpoint.isAdapter(path) else { return (try Checkpoint.load(from: path).model(), nil) }
+    /// (checked) base; with the base's reference for the adapter's later saves, and the routed
+    /// format of the tokenizer it was trained with.
+    func loadTrainable(_ path: String) throws -> TrainableModel {
+        guard AdapterCheckpoint.isAdapter(path) else {
+            let checkpoint = try Checkpoint.load(from: path)
+            return TrainableModel(model: try checkpoint.model(), base: nil, tokenizer: checkpoint.tokenizer,
+                                  format: try routedFormat(checkpoint, path: path))
+        }
         let adapter = try AdapterCheckpoint.load(from: path)
-        let (model, _) = try adapter.model(adapterPath: path, base: nil)
+        let (model, baseCheckpoint) = try adapter.model(adapterPath: path, base: nil)
         var base = adapter.base
         base.path = adapter.basePath(adapterPath: path, override: nil)
-        return (model, base)
+        return TrainableModel(model: model, base: base, tokenizer: nil, format: try routedFormat(baseCheckpoint, path: base.path))
+    }
+
+    /// The routed format of `checkpoint`'s tokenizer: the byte format, or its chat template
+    /// with the control tokens the import added.
+    func routedFormat(_ checkpoint: Checkpoint, path: String) throws -> RoutedFormat {
+        do { return try checkpoint.text(path: path).routedFormat() } catch {
+            throw CLIError("\(path): cannot train routing on this model: \(error)")
+        }
     }
 
     /// Fresh adapters from `[lora]` on the full checkpoint at `basePath`.
-    func startAdapters(_ r: Recipe, config: LoRAConfig, basePath: String) throws -> (model: Transformer, base: BaseReference) {
+    func startAdapters(_ r: Recipe, config: LoRAConfig, basePath: String) throws -> TrainableModel {
         guard !AdapterCheckpoint.isAdapter(basePath) else {
             throw CLIError("\(basePath): an adapter cannot be the base of new adapters; point [lora] base at a full checkpoint")
         }
@@ -33,7 +65,7 @@ extension TrainCommand {
         note("lora: rank \(config.rank), α \(config.alpha), targets \(config.targets.map(\.rawValue).joined(separator: ",")); "
              + "\(lora.parameterCount) trainable parameters (adapters + \(lora.controlTokens.count) control rows) on the frozen "
              + "\(model.parameterCount) of \(basePath) (weights SHA-256 \(reference.sha256.prefix(12))…)")
-        return (model, reference)
+        return TrainableModel(model: model, base: reference, tokenizer: nil, format: try routedFormat(base, path: basePath))
     }
 
     private func attachedAdapters(_ model: Transformer) throws -> LoRA {
@@ -43,7 +75,7 @@ extension TrainCommand {
 
     /// Writes `model` to `path`: an adapter file pointing at `base` when adapters are attached,
     /// else a full checkpoint.
-    func saveTrained(_ model: Transformer, base: BaseReference?, optimizer: OptimizerState?, train: TrainingState?,
+    func saveTrained(_ model: Transformer, base: BaseReference?, tokenizer: TokenizerSpec?, optimizer: OptimizerState?, train: TrainingState?,
                      to path: String, rotation: CheckpointRotation? = nil, step: Int = 0) throws -> String {
         if let lora = model.lora {
             guard let base else { throw CLIError("internal: adapters without a base reference") }
@@ -53,7 +85,8 @@ extension TrainCommand {
             try adapter.save(to: path)
             return path
         }
-        let checkpoint = Checkpoint(model: model, optimizer: optimizer, train: train)
+        var checkpoint = Checkpoint(model: model, optimizer: optimizer, train: train)
+        checkpoint.tokenizer = tokenizer
         if let rotation { return try rotation.save(checkpoint, step: step) }
         try checkpoint.save(to: path)
         return path
