@@ -283,6 +283,7 @@ def main():
                       "decode_fraction_of_bound", "decode_fraction_of_read_bound", "decode_batch_ratio",
                       "sgemm_gflops", "shapes_in_cache_gflops_rows32", "shapes_in_cache_openblas_gflops_rows32",
                       "shapes_in_cache_tokens_per_s_rows32", "decode_batch_ratio_ceiling",
+                      "decode_batch32_bound_at_peak", "decode_batch_ratio_ceiling_at_peak",
                       "products_tokens_per_s_rows32", "products_openblas_tokens_per_s_rows32"]:
                 if f"reckon|{t}|{f}" in med:
                     print(f"reckon {f}: {med[f'reckon|{t}|{f}']:.3f}")
