@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "ReckonRuntimeTests", dependencies: ["ReckonRuntime"]),
         .testTarget(name: "ReckonAuditTests", dependencies: ["ReckonAudit"]),
         // Runs the built `reckon` binary.
-        .testTarget(name: "ReckonCLITests", dependencies: ["reckon", "ReckonCheckpoint", "ReckonRuntime", "ReckonModel"], exclude: ["Golden"]),
+        .testTarget(name: "ReckonCLITests", dependencies: ["reckon", "ReckonCheckpoint", "ReckonRuntime", "ReckonModel", "ReckonEval", "ReckonData"], exclude: ["Golden"]),
         .testTarget(name: "ReckonServerTests", dependencies: ["ReckonServer", "ReckonRuntime", "ReckonModel"]),
     ]
 )

@@ -5,6 +5,10 @@
 
 Fixed thresholds are joined into one curve (the frontier of static routing), best-of-N into
 another; short, think, sample, self-route and the adaptive methods are single points.
+It also prints each method's FLOPs per query and accuracy against forced think's (issue 9's
+target: self-route within 2 points of think's accuracy at <= 50% of its FLOPs). The JSON may
+come from any checkpoint, a byte model or an imported one with its adapter: FLOPs are the
+model's own (docs/cli.md, "FLOPs per query").
 """
 import argparse
 import json
@@ -67,6 +71,13 @@ def main():
     fig.tight_layout()
     fig.savefig(args.out, dpi=130)
     print(f"wrote {args.out}")
+    think = next((r for r in rows if r["method"] == "think"), None)
+    if think and think["all"]["flopsPerQuery"] > 0:
+        base_flops, base_acc = think["all"]["flopsPerQuery"], 100 * think["all"]["accuracy"]
+        print(f"{'method':<22}{'GFLOP/q':>10}{'of think':>10}{'accuracy':>10}{'vs think':>10}")
+        for r in rows:
+            f, a = r["all"]["flopsPerQuery"], 100 * r["all"]["accuracy"]
+            print(f"{r['method']:<22}{f / 1e9:>10.3f}{100 * f / base_flops:>9.1f}%{a:>9.1f}%{a - base_acc:>+9.1f}")
 
 
 if __name__ == "__main__":

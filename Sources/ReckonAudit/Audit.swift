@@ -113,9 +113,15 @@ public struct GroupComparison: Sendable, Equatable, Codable {
     public var verdict: Verdict?
     /// The rule's reading, e.g. "ratio 0.52 < 0.80 and Holm p 3.1e-06 < 0.05".
     public var reason: String
+    /// True for a held-out group (`Audit.heldOut`): reported with its verdict, which does not
+    /// count towards the report's; nil for the groups that do.
+    public var heldOut: Bool?
+
+    public var isHeldOut: Bool { heldOut == true }
 
     enum CodingKeys: String, CodingKey {
         case check, group, reference, difference, ratio, test, flips, verdict, reason
+        case heldOut = "held_out"
         case groupValue = "group_value", referenceValue = "reference_value"
         case groupN = "group_n", referenceN = "reference_n"
         case differenceCI = "difference_ci", ratioCI = "ratio_ci", adjustedPValue = "adjusted_p_value"
@@ -130,6 +136,8 @@ public struct GroupComparison: Sendable, Equatable, Codable {
 /// - downgrade, truncation, reject, queue rates (higher is worse): ratio > 1/`minRatio`
 ///   (an infinite ratio, reference 0 and group > 0, counts);
 /// and in every case the Holm-adjusted p-value (across groups, per check) is below `alpha`.
+/// Held-out groups (`heldOut`) get the same checks and verdicts in their own Holm family, and
+/// are left out of `AuditReport.passed`.
 /// A check is **insufficient data** when either side has fewer than `minGroupSize` observations
 /// in the check's denominator (pairs for paired routing); it is then not tested and not part of
 /// the Holm family. Otherwise it **passes**.
@@ -145,28 +153,52 @@ public struct Audit: Sendable, Equatable, Codable {
     public var seed: UInt64
     /// Smallest sample, per side, that a check will test.
     public var minGroupSize: Int
+    /// Groups reported apart and kept out of the verdict: a dialect never seen in training,
+    /// whose figures measure generalisation rather than what the model was trained to do.
+    /// Their checks get their own Holm family, so they move no seen group's p-value.
+    public var heldOut: [String]
 
     enum CodingKeys: String, CodingKey {
         case reference, alpha, seed
         case minRatio = "min_ratio", maxAccuracyGap = "max_accuracy_gap"
         case bootstrapResamples = "bootstrap_resamples", minGroupSize = "min_group_size"
+        case heldOut = "held_out"
     }
 
     public init(reference: String, minRatio: Double = 0.8, maxAccuracyGap: Double? = nil, alpha: Double = 0.05,
-                bootstrapResamples: Int = 2000, seed: UInt64 = 0, minGroupSize: Int = 20) {
+                bootstrapResamples: Int = 2000, seed: UInt64 = 0, minGroupSize: Int = 20, heldOut: [String] = []) {
         self.reference = reference; self.minRatio = minRatio; self.maxAccuracyGap = maxAccuracyGap
         self.alpha = alpha; self.bootstrapResamples = bootstrapResamples; self.seed = seed
-        self.minGroupSize = minGroupSize
+        self.minGroupSize = minGroupSize; self.heldOut = heldOut
+    }
+
+    /// Reports written before held-out groups existed read back with none.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        reference = try c.decode(String.self, forKey: .reference)
+        minRatio = try c.decode(Double.self, forKey: .minRatio)
+        maxAccuracyGap = try c.decodeIfPresent(Double.self, forKey: .maxAccuracyGap)
+        alpha = try c.decode(Double.self, forKey: .alpha)
+        bootstrapResamples = try c.decode(Int.self, forKey: .bootstrapResamples)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        minGroupSize = try c.decode(Int.self, forKey: .minGroupSize)
+        heldOut = try c.decodeIfPresent([String].self, forKey: .heldOut) ?? []
     }
 
     public func run(_ records: [AuditRecord]) throws(AuditError) -> AuditReport {
         try validate(records)
         let byGroup = Dictionary(grouping: records, by: \.group)
-        let others = byGroup.keys.filter { $0 != reference }.sorted()
         guard byGroup[reference] != nil else {
             throw .unknownReferenceGroup(reference, known: byGroup.keys.sorted())
         }
-        guard !others.isEmpty else { throw .nothingToCompare(reference: reference) }
+        for g in heldOut where byGroup[g] == nil {
+            throw .invalidConfiguration("held-out group \"\(g)\" is not in the records; known groups: \(byGroup.keys.sorted().joined(separator: ", "))")
+        }
+        // The seen groups first, then the held-out ones: the verdict's groups lead every table.
+        let seen = byGroup.keys.filter { $0 != reference && !heldOut.contains($0) }.sorted()
+        let held = byGroup.keys.filter { heldOut.contains($0) }.sorted()
+        let others = seen + held
+        guard !seen.isEmpty else { throw .nothingToCompare(reference: reference) }
         let ref = byGroup[reference] ?? []
 
         let hasPairs = records.contains { $0.pairID != nil }
@@ -188,10 +220,14 @@ public struct Audit: Sendable, Equatable, Codable {
                     family.append(unpaired(check, g, observations(check, records), refObservations, seed: stream))
                 }
             }
-            // Holm across the groups that were tested for this check.
-            let tested = family.indices.filter { family[$0].test != nil }
-            let adjusted = Statistics.holm(tested.map { family[$0].test?.pValue ?? 1 })
-            for (i, p) in zip(tested, adjusted) { family[i].adjustedPValue = p }
+            // Holm across the groups that were tested for this check: the seen groups are one
+            // family, the held-out ones another.
+            for i in family.indices where heldOut.contains(family[i].group) { family[i].heldOut = true }
+            for own in [false, true] {
+                let tested = family.indices.filter { family[$0].test != nil && family[$0].isHeldOut == own }
+                let adjusted = Statistics.holm(tested.map { family[$0].test?.pValue ?? 1 })
+                for (i, p) in zip(tested, adjusted) { family[i].adjustedPValue = p }
+            }
             for i in family.indices { decide(&family[i]) }
             comparisons += family
         }
@@ -204,6 +240,7 @@ public struct Audit: Sendable, Equatable, Codable {
         guard alpha > 0, alpha < 1 else { throw .invalidConfiguration("alpha must be in (0, 1), got \(alpha)") }
         guard bootstrapResamples >= 0 else { throw .invalidConfiguration("bootstrap_resamples must be ≥ 0") }
         guard minGroupSize >= 1 else { throw .invalidConfiguration("min_group_size must be ≥ 1") }
+        if heldOut.contains(reference) { throw .invalidConfiguration("the reference group \"\(reference)\" cannot be held out") }
         if let gap = maxAccuracyGap, !(gap >= 0 && gap <= 1) {
             throw .invalidConfiguration("max_accuracy_gap must be in [0, 1], got \(gap)")
         }
@@ -347,10 +384,11 @@ func fmt(_ x: Double) -> String {
     return String(format: "%.3g", x)
 }
 
-/// The audit's findings; `passed` is true when no check failed.
+/// The audit's findings; `passed` is true when no check of a seen group failed (held-out
+/// groups are reported, with verdicts, but never decide it).
 public struct AuditReport: Sendable, Equatable, Codable {
     public var audit: Audit
-    /// The reference first, then the other groups sorted.
+    /// The reference first, then the other seen groups sorted, then the held-out ones sorted.
     public var groups: [String]
     public var records: Int
     public var metrics: MetricFrame
@@ -361,12 +399,16 @@ public struct AuditReport: Sendable, Equatable, Codable {
     public init(audit: Audit, groups: [String], records: Int, metrics: MetricFrame, comparisons: [GroupComparison]) {
         self.audit = audit; self.groups = groups; self.records = records; self.metrics = metrics
         self.comparisons = comparisons
-        passed = !comparisons.contains { $0.verdict == .fail }
+        passed = !comparisons.contains { $0.verdict == .fail && !$0.isHeldOut }
     }
 
     public func comparison(_ check: AuditCheck, group: String) -> GroupComparison? {
         comparisons.first { $0.check == check && $0.group == group }
     }
 
-    public var failures: [GroupComparison] { comparisons.filter { $0.verdict == .fail } }
+    /// Failed checks of the groups in the verdict.
+    public var failures: [GroupComparison] { comparisons.filter { $0.verdict == .fail && !$0.isHeldOut } }
+
+    /// Checks of held-out groups that would fail if they counted.
+    public var heldOutFailures: [GroupComparison] { comparisons.filter { $0.verdict == .fail && $0.isHeldOut } }
 }

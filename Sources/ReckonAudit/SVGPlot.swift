@@ -77,7 +77,8 @@ extension AuditReport {
             svg.append(#"<line x1="\#(n(lx))" y1="\#(n(ly))" x2="\#(n(lx + 22))" y2="\#(n(ly))" stroke="\#(colour)" stroke-width="2"\#(dash)/>"#)
             svg.append(#"<circle cx="\#(n(lx + 11))" cy="\#(n(ly))" r="3.5" fill="\#(colour)"/>"#)
             let failed = comparison(.thinkRate, group: group)?.verdict == .fail
-            let name = group == audit.reference ? "\(group) (reference)" : failed ? "\(group) (fail)" : group
+            let held = audit.heldOut.contains(group) ? " (held-out)" : ""
+            let name = group == audit.reference ? "\(group) (reference)" : (failed ? "\(group) (fail)" : group) + held
             svg.append(#"<text x="\#(n(lx + 30))" y="\#(n(ly))" dominant-baseline="middle">\#(xml(name))</text>"#)
         }
         svg.append("</svg>")

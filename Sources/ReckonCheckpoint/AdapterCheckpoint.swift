@@ -15,6 +15,7 @@ import ReckonModel
 //                source_format, source_file, source_sha256 (what the base was imported from)
 //     /adapter/<t>                      float32 per LoRALayout tensor
 //     /optimizer, /train, /metrics      as in a full checkpoint, over the adapter's tensors
+//     /routing                          optional: the rule `reckon calibrate` chose (StoredRouting.swift)
 
 /// Which base an adapter was trained on, and where to find it.
 public struct BaseReference: Sendable, Equatable {
@@ -73,6 +74,8 @@ public struct AdapterCheckpoint: Sendable {
     public var base: BaseReference
     public var optimizer: OptimizerState?
     public var train: TrainingState?
+    /// The routing rule chosen for the adapted model; it overrides the base's when merged.
+    public var routing: StoredRouting?
 
     static let format = "reckon-adapter"
     static let version = 1
@@ -137,6 +140,7 @@ public struct AdapterCheckpoint: Sendable {
             try Schema.writeTensors(params, layout: layout, group: "/adapter", to: f)
             if let optimizer { try Schema.writeOptimizer(optimizer, layout: layout, to: f) }
             if let train { try Schema.writeTrain(train, to: f) }
+            if let routing { try Schema.write(routing, to: f) }
             try f.flush()
             try f.close()
             guard rename(temporary, path) == 0 else {
@@ -191,6 +195,7 @@ public struct AdapterCheckpoint: Sendable {
         let base = BaseReference(name: try reader.string("/base", "name"), path: try reader.string("/base", "path"),
                                  sha256: try reader.string("/base", "sha256"), source: source)
         let train = try reader.trainingState()
+        let routing = try reader.routing()
         var optimizer: OptimizerState?
         if includeOptimizer {
             guard file.exists("/optimizer") else { throw .notResumable(path: path, reason: "it has no /optimizer group (an adapter for inference)") }
@@ -201,6 +206,7 @@ public struct AdapterCheckpoint: Sendable {
         var out = AdapterCheckpoint(config: config, lora: lora, controlTokens: tokens, params: params, base: base)
         out.optimizer = optimizer
         out.train = train
+        out.routing = routing
         return out
     }
 
@@ -280,7 +286,9 @@ public enum ModelFile {
         guard AdapterCheckpoint.isAdapter(path) else { return try Checkpoint.load(from: path) }
         let adapter = try AdapterCheckpoint.load(from: path)
         let (model, baseCheckpoint) = try adapter.model(adapterPath: path, base: base)
-        return try Checkpoint.merged(model, base: baseCheckpoint, train: adapter.train)
+        var merged = try Checkpoint.merged(model, base: baseCheckpoint, train: adapter.train)
+        if let routing = adapter.routing { merged.routing = routing }
+        return merged
     }
 }
 

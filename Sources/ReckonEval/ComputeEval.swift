@@ -110,8 +110,10 @@ public struct ComputeRow: Sendable, Equatable, Codable {
 
 /// Runs methods over a data set at equal footing: same model, same engine and simulated clock,
 /// FLOPs counted per request from the model's per-token cost (prefill and attention included).
+/// Prompts are made and answers read by `format`, the model's (`ModelText.routedFormat`).
 public struct ComputeEval {
     public var model: Transformer
+    public var format: RoutedFormat
     public var engineConfig: EngineConfig
     public var cost: StepCostModel
     public var arrivals: ArrivalProcess
@@ -120,9 +122,9 @@ public struct ComputeEval {
     public var temperature: Float
     public var seed: UInt64
 
-    public init(model: Transformer, engineConfig: EngineConfig, cost: StepCostModel, arrivals: ArrivalProcess,
+    public init(model: Transformer, format: RoutedFormat = .bytes, engineConfig: EngineConfig, cost: StepCostModel, arrivals: ArrivalProcess,
                 maxTokens: Int, temperature: Float, seed: UInt64) {
-        self.model = model; self.engineConfig = engineConfig; self.cost = cost; self.arrivals = arrivals
+        self.model = model; self.format = format; self.engineConfig = engineConfig; self.cost = cost; self.arrivals = arrivals
         self.maxTokens = maxTokens; self.temperature = temperature; self.seed = seed
     }
 
@@ -133,7 +135,7 @@ public struct ComputeEval {
         let times = try arrivals.times(count: examples.count)
         var requests: [Request] = [], arrival: [Double] = [], owner: [Int] = []
         for (i, e) in examples.enumerated() {
-            let prompt = PromptFormat.prompt(e.prompt)
+            let prompt = format.prompt(e.prompt)
             for k in 0..<samples[i] {
                 requests.append(Request(id: "\(i)/\(k)", prompt: prompt, group: e.group ?? "default", routing: routing,
                                         sampling: sampled ? SamplingParams(temperature: temperature) : .greedy,
@@ -141,7 +143,7 @@ public struct ComputeEval {
                 arrival.append(times[i]); owner.append(i)
             }
         }
-        var engine = try Engine(backend: TransformerBackend(model: model, slots: engineConfig.slots), config: engineConfig)
+        var engine = try Engine(backend: TransformerBackend(model: model, slots: engineConfig.slots), config: engineConfig, roles: format.roles)
         let total = requests.count
         let results = try Replay.run(requests, arrivals: arrival, engine: &engine, clock: .simulated(cost),
                                      progress: { progress?($0, total) })
@@ -150,20 +152,23 @@ public struct ComputeEval {
         return grouped
     }
 
-    /// Whether a result answers `gold`: well formed and the verifier's match.
-    public static func isCorrect(_ r: RequestResult, gold: String) -> Bool {
-        answerOf(r).map { Verifier.matches($0, gold: gold) } ?? false
+    /// Whether a result answers `gold`: well formed and the verifier's match. `roles` are the
+    /// model's (`ModelText.roles`), whose `</think>` id closes thinking.
+    public static func isCorrect(_ r: RequestResult, gold: String, roles: TokenRoles = .bytes) -> Bool {
+        answerOf(r, roles: roles).map { Verifier.matches($0, gold: gold) } ?? false
     }
 
-    /// The answer a result gives, if it is well formed (mode known, thinking closed).
-    public static func answerOf(_ r: RequestResult) -> String? {
+    /// The answer a result gives, if it is well formed (mode known, thinking closed by the
+    /// model's `</think>`).
+    public static func answerOf(_ r: RequestResult, roles: TokenRoles = .bytes) -> String? {
         guard r.finishReason != .rejected, let mode = r.mode else { return nil }
-        if mode == .think && !r.tokens.contains(Tokenizer.endThink) { return nil }
+        if mode == .think && !(roles.control.map { r.tokens.contains($0.endThink) } ?? false) { return nil }
         return r.answer
     }
 
-    static func record(_ e: Example, index: Int, results: [RequestResult], extraFlops: Double = 0) -> ComputeRecord {
-        let vote = results.count == 1 ? results.first.flatMap(answerOf) : Vote.majority(results.compactMap(answerOf))
+    func record(_ e: Example, index: Int, results: [RequestResult], extraFlops: Double = 0) -> ComputeRecord {
+        let answer = { (r: RequestResult) in Self.answerOf(r, roles: format.roles) }
+        let vote = results.count == 1 ? results.first.flatMap(answer) : Vote.majority(results.compactMap(answer))
         let start = results.map(\.arrival).min() ?? 0
         return ComputeRecord(id: e.id ?? "\(index)", group: e.group ?? "default", difficulty: e.difficulty,
                              correct: vote.map { Verifier.matches($0, gold: e.answer) } ?? false,
@@ -175,7 +180,7 @@ public struct ComputeEval {
 
     /// Difficulty scores and their FLOPs for every example.
     func scores(_ examples: [Example], estimator: DifficultyEstimator) throws -> [(score: Double, flops: Double)] {
-        try examples.map { try estimator.estimate(model: model, prompt: PromptFormat.prompt($0.prompt), maxTokens: maxTokens) }
+        try examples.map { try estimator.estimate(model: model, prompt: format.prompt($0.prompt), maxTokens: maxTokens, format: format) }
     }
 
     /// Runs one method on `test`. Adaptive methods fit their rule on `validation` first and read
@@ -185,24 +190,24 @@ public struct ComputeEval {
         switch method {
         case .routed(let routing):
             let results = try generate(test, samples: test.map { _ in 1 }, routing: routing, sampled: false, progress: progress)
-            return ComputeRow(method: method.description, records: zip(test, results).enumerated().map { Self.record($1.0, index: $0, results: $1.1) })
+            return ComputeRow(method: method.description, records: zip(test, results).enumerated().map { record($1.0, index: $0, results: $1.1) })
         case .bestOf(let n):
             let results = try generate(test, samples: test.map { _ in n }, routing: .model, sampled: true, progress: progress)
-            return ComputeRow(method: method.description, records: zip(test, results).enumerated().map { Self.record($1.0, index: $0, results: $1.1) })
+            return ComputeRow(method: method.description, records: zip(test, results).enumerated().map { record($1.0, index: $0, results: $1.1) })
         case .adaptive(let estimator, let meanN, let nMax):
             guard let validation, !validation.isEmpty else { throw EvalError.needsValidation(method.description) }
             trace?("fit: validation")
             let vScores = try scores(validation, estimator: estimator)
             let vResults = try generate(validation, samples: validation.map { _ in nMax }, routing: .model, sampled: true, progress: nil)
             let items = zip(validation, zip(vScores, vResults)).map { e, sr in
-                AdaptiveN.ValidationItem(score: sr.0.score, answers: sr.1.map { Self.answerOf($0) ?? "" }, gold: e.answer)
+                AdaptiveN.ValidationItem(score: sr.0.score, answers: sr.1.map { Self.answerOf($0, roles: format.roles) ?? "" }, gold: e.answer)
             }
             let rule = try AdaptiveN.fit(validation: items, meanN: meanN, nMax: nMax)
             trace?("fitted")
             trace?("test")
             let tScores = try scores(test, estimator: estimator)
             let results = try generate(test, samples: tScores.map { rule.n(score: $0.score) }, routing: .model, sampled: true, progress: progress)
-            let records = test.indices.map { Self.record(test[$0], index: $0, results: results[$0], extraFlops: tScores[$0].flops) }
+            let records = test.indices.map { record(test[$0], index: $0, results: results[$0], extraFlops: tScores[$0].flops) }
             return ComputeRow(method: method.description, records: records, adaptive: rule)
         }
     }

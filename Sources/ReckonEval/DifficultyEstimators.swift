@@ -16,8 +16,9 @@ public enum DifficultyEstimator: String, Sendable, CaseIterable {
     /// Prompt tokens the entropy estimator reads.
     public static let prefixTokens = 16
 
-    /// The estimate for one prompt and its cost in FLOPs.
-    public func estimate(model: Transformer, prompt: [Int32], maxTokens: Int) throws -> (score: Double, flops: Double) {
+    /// The estimate for one prompt (made by `format`) and its cost in FLOPs; the short answer
+    /// opens with `format`'s `<short>` and stops at one of its end tokens.
+    public func estimate(model: Transformer, prompt: [Int32], maxTokens: Int, format: RoutedFormat = .bytes) throws -> (score: Double, flops: Double) {
         switch self {
         case .prefixEntropy:
             let k = min(Self.prefixTokens, prompt.count)
@@ -30,7 +31,7 @@ public enum DifficultyEstimator: String, Sendable, CaseIterable {
             // Greedy short answer, then its tokens scored in one pass over prompt + answer.
             let limit = min(maxTokens, model.config.maxSeqLen - prompt.count)
             guard limit >= 2 else { return (0, 0) }
-            var tokens = prompt + [Tokenizer.short]
+            var tokens = prompt + [format.control.short]
             var cache = try KVCache(config: model.config, slots: 1)
             var scratch = DecodeScratch(config: model.config, maxRows: prompt.count + 1)
             var logits = try model.step(tokens.map { DecodeRow(slot: 0, token: $0) }, cache: &cache, scratch: &scratch)
@@ -43,7 +44,7 @@ public enum DifficultyEstimator: String, Sendable, CaseIterable {
                 nll -= Self.logSoftmax(row, Int32(best))
                 generated += 1
                 tokens.append(Int32(best))
-                if Int32(best) == Tokenizer.eos || tokens.count >= model.config.maxSeqLen { break }
+                if format.roles.isEnd(Int32(best)) || tokens.count >= model.config.maxSeqLen { break }
                 logits = try model.step([DecodeRow(slot: 0, token: Int32(best))], cache: &cache, scratch: &scratch)
             }
             return (nll / Double(max(1, generated)), Self.flops(model.config, rows: tokens.count - 1))

@@ -24,6 +24,8 @@ struct EvalCommand: ParsableCommand {
 
     @Option(help: "Checkpoint (HDF5); the shipped default when omitted.") var checkpoint: String?
     @Option(help: "A LoRA adapter's base checkpoint, instead of the path the adapter stores.") var base: String?
+    @Option(help: "Override an imported model's chat template for its routed prompts: chatml, llama3 or none.")
+    var chatTemplate: ChatTemplateKind?
 
     @Option(help: "JSONL data set.") var data: String
     @Option(help: "model, think, short or threshold:T; or a comma list of them (default: the rule stored in the checkpoint, else model).")
@@ -63,21 +65,22 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(threads)
-        let (model, path, stored, _) = try DefaultCheckpoint.loadModel(checkpoint, base: base)
+        let (model, path, stored, text) = try DefaultCheckpoint.loadModel(checkpoint, base: base, templateOverride: chatTemplate)
         if checkpoint == nil { note("eval: no --checkpoint given; using the shipped default \(path)") }
+        let format = try Self.routedFormat(text, path: path, templateOverride: chatTemplate)
         if routing == nil && methods == nil {
             note("eval: no --routing given; " + (stored.map { "using the rule stored in the checkpoint, \($0.summary)" } ?? "the checkpoint stores no rule, so model"))
         }
         let all = try readExamples(data, skipBad: skipBad)
         let examples = limit.map { Array(all.prefix($0)) } ?? all
         guard !examples.isEmpty else { throw CLIError("\(data): no examples to evaluate") }
-        if methods != nil { return try runMethods(model: model, examples: examples) }
+        if methods != nil { return try runMethods(model: model, format: format, examples: examples) }
 
         var reports: [EvalReport] = []
         for policy in routing?.policies ?? [stored?.policy ?? .model] {
             let report = try Self.evaluate(model: model, examples: examples, dataName: data,
                                            options: EvalOptions(routing: policy, maxNewTokens: maxTokens, batchSize: batch, seed: seed),
-                                           keepRecords: records)
+                                           format: format, keepRecords: records)
             print(EvalTable.render(report))
             print("")
             reports.append(report)
@@ -95,7 +98,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     /// `--methods`: every method on the same examples, one row each, on the simulated clock.
-    func runMethods(model: Transformer, examples: [Example]) throws {
+    func runMethods(model: Transformer, format: RoutedFormat, examples: [Example]) throws {
         let parsed = try methodSpecs.map { spec -> ComputeMethod in
             try ComputeMethod(parsing: spec)
         }
@@ -104,16 +107,18 @@ struct EvalCommand: ParsableCommand {
             validationExamples = try JSONL.read(path: validation, skipBad: skipBad).examples
         }
         let config = try EngineConfig(slots: slots)
-        let eval = ComputeEval(model: model, engineConfig: config, cost: try StepCostModel(flopsPerSecond: simFlops),
+        let eval = ComputeEval(model: model, format: format, engineConfig: config, cost: try StepCostModel(flopsPerSecond: simFlops),
                                arrivals: arrivalRate.map { .poisson(rate: $0, seed: seed) } ?? .batch,
                                maxTokens: maxTokens, temperature: sampleTemperature, seed: seed)
         var rows: [ComputeRow] = []
         for m in parsed {
             let bar = ProgressBar(total: 1000, label: "eval \(m) (per mille of requests)")
+            let start = Date()
             let row = try eval.run(m, test: examples, validation: validationExamples,
                                    progress: { done, total in bar.update(done * 1000 / max(1, total)) })
             bar.finish()
-            note(String(format: "%@: accuracy %.1f%%, %.3f GFLOP/query", m.description, 100 * row.all.accuracy, row.all.flopsPerQuery / 1e9))
+            note(String(format: "%@: accuracy %.1f%%, %.3f GFLOP/query (%.0f s)", m.description, 100 * row.all.accuracy,
+                        row.all.flopsPerQuery / 1e9, Date().timeIntervalSince(start)))
             rows.append(row)
         }
         print(ComputeTable.render(rows))
@@ -125,6 +130,16 @@ struct EvalCommand: ParsableCommand {
             }
             note("wrote \(json)")
         }
+    }
+
+    /// The checkpoint's self-routing format (its chat turn on an imported model), or a one-line
+    /// error saying why the model cannot route itself (a plain base: no control tokens), or
+    /// that `--chat-template` was given for a byte model, whose routed prompt has no template.
+    static func routedFormat(_ text: ModelText, path: String, templateOverride: ChatTemplateKind? = nil) throws(ExitCode) -> RoutedFormat {
+        if text.isByteLevel, let kind = templateOverride {
+            throw fail("\(path): --chat-template \(kind.rawValue) applies to an imported (BPE) model; a byte model's routed prompt is <bos>prompt\\n, with no template")
+        }
+        do { return try text.routedFormat() } catch { throw fail("\(path): \(error)") }
     }
 
     /// Runs one routing over `examples` with a progress bar and returns its report.

@@ -80,11 +80,11 @@ struct GenerateCommand: ParsableCommand {
             sink = FileHandle.standardOutput
         }
         for (i, (input, result)) in zip(inputs, results).enumerated() {
-            do { sink.write(try Self.jsonLine(result, input: input)) } catch {
+            do { sink.write(try Self.jsonLine(result, input: input, roles: text.roles)) } catch {
                 throw fail("result \(i + 1) (id \(result.id)) cannot be written as JSON: \(error)")
             }
         }
-        note(Self.summary(results, inputs: inputs))
+        note(Self.summary(results, inputs: inputs, roles: text.roles))
     }
 
     private func readInputs() throws -> [GenerationInput] {
@@ -125,13 +125,14 @@ struct GenerateCommand: ParsableCommand {
         return results
     }
 
-    static func isCorrect(_ r: RequestResult, _ input: GenerationInput) -> Bool? {
-        input.answer.map { ComputeEval.isCorrect(r, gold: $0) }
+    /// Whether `r` answers the input's gold answer (nil without one); `roles` are the model's.
+    static func isCorrect(_ r: RequestResult, _ input: GenerationInput, roles: TokenRoles) -> Bool? {
+        input.answer.map { ComputeEval.isCorrect(r, gold: $0, roles: roles) }
     }
 
     /// One JSONL line; throws for a result JSON cannot hold (a non-finite number), never
     /// writing a placeholder in its place.
-    static func jsonLine(_ r: RequestResult, input: GenerationInput) throws -> Data {
+    static func jsonLine(_ r: RequestResult, input: GenerationInput, roles: TokenRoles) throws -> Data {
         var o: [String: Any] = [
             "id": r.id, "group": r.group, "answer": r.answer, "reasoning": r.reasoning,
             "reasoning_tokens": r.reasoningTokens, "answer_tokens": r.answerTokens,
@@ -144,7 +145,7 @@ struct GenerateCommand: ParsableCommand {
         if let reason = r.rejectReason { o["reject_reason"] = reason.rawValue }
         if let t = r.loadThreshold { o["load_threshold"] = t }
         if let t = r.timeToFirstToken { o["ttft"] = t }
-        if let correct = isCorrect(r, input) { o["correct"] = correct }
+        if let correct = isCorrect(r, input, roles: roles) { o["correct"] = correct }
         if let d = input.difficulty { o["difficulty"] = d }
         for (key, value) in o {
             if let d = value as? Double, !d.isFinite { throw GenerateError.nonFinite(field: key, value: d) }
@@ -152,12 +153,12 @@ struct GenerateCommand: ParsableCommand {
         return try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) + Data("\n".utf8)
     }
 
-    static func summary(_ results: [RequestResult], inputs: [GenerationInput]) -> String {
+    static func summary(_ results: [RequestResult], inputs: [GenerationInput], roles: TokenRoles) -> String {
         let n = results.count
         let served = results.filter { $0.finishReason != .rejected }
         let thinks = served.filter { $0.mode == .think }.count
         var parts = ["\(n) results", String(format: "think rate %.1f%%", 100 * Double(thinks) / Double(max(1, served.count)))]
-        let graded = zip(results, inputs).compactMap { isCorrect($0, $1) }
+        let graded = zip(results, inputs).compactMap { isCorrect($0, $1, roles: roles) }
         if !graded.isEmpty { parts.append(String(format: "accuracy %.1f%%", 100 * Double(graded.filter { $0 }.count) / Double(graded.count))) }
         let tokens = served.reduce(0) { $0 + $1.tokens.count }
         parts.append(String(format: "%.1f tokens/query", Double(tokens) / Double(max(1, served.count))))

@@ -77,6 +77,26 @@ final class AdapterCheckpointTests: XCTestCase {
         XCTAssertEqual(try Checkpoint.load(from: "\(dir)/merged.h5").params, merged.params)
     }
 
+    /// An adapter stores the rule `reckon calibrate` chose; merged, it replaces the base's.
+    func testAdapterRoutingRoundTripsAndOverridesTheBasesRule() throws {
+        let dir = try Fixture.directory(self)
+        var (base, basePath) = try savedBase(dir)
+        base.routing = StoredRouting(policy: .threshold(0.7), criterion: "base's", split: "a.jsonl", splitExamples: 3,
+                                     splitChecksum: 1, accuracy: 0.5, thinkRate: 0.5, meanTokens: 4)
+        try base.save(to: basePath)
+        let path = "\(dir)/adapter.h5"
+        var adapter = AdapterCheckpoint(lora: try XCTUnwrap(try adapted(base).lora), base: BaseReference.to(base: base, at: basePath, from: path))
+        try adapter.save(to: path)
+        XCTAssertNil(try AdapterCheckpoint.load(from: path).routing)
+        XCTAssertEqual(try ModelFile.load(path).routing, base.routing, "without its own rule the base's applies")
+        let rule = StoredRouting(policy: .threshold(0.3), criterion: "highest accuracy", split: "val.jsonl", splitExamples: 12,
+                                 splitChecksum: 0xABCD, accuracy: 0.75, thinkRate: 0.25, meanTokens: 9.5)
+        adapter.routing = rule
+        try adapter.save(to: path)
+        XCTAssertEqual(try AdapterCheckpoint.load(from: path).routing, rule)
+        XCTAssertEqual(try ModelFile.load(path).routing, rule)
+    }
+
     func testMissingOrMismatchedBaseIsAClearError() throws {
         let dir = try Fixture.directory(self)
         let (base, basePath) = try savedBase(dir)
