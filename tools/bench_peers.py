@@ -26,7 +26,9 @@ at 2, ...), so machine drift hits them alike; the table holds medians over --rou
     python3 tools/bench_peers.py --reckon .build/release/reckon --checkpoint /tmp/smollm2.h5 \\
         --gguf /tmp/smollm2-f32.gguf --rounds 3 --json /tmp/peers.json
 
---engines picks a subset (e.g. --engines llama.cpp,transformers); --skip-train skips training.
+--engines picks a subset (e.g. --engines llama.cpp,transformers); --skip-train skips training;
+--skip-products skips Reckon's compute-bound figures (the sgemm peak, the decode-step products
+at 1 and 32 rows, and the batch-32 ceiling they allow, `decode_batch_ratio_ceiling`).
 """
 import argparse
 import json
