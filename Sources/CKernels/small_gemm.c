@@ -82,9 +82,10 @@ TARGET static inline __attribute__((always_inline)) void tile_rows(
 
 TARGET static void columns(const float *x, const float *w, float *c, int n, int k, int m,
                            int lo, int hi, int accumulate) {
+    if (n < 1) return;
     // A lone row reads each weight once, in one stream the hardware prefetcher follows.
     int prefetch = n >= 2;
-    int blocks_per_tile = (n / ROW_BLOCK + n % ROW_BLOCK) * ((COL_TILE + COL_BLOCK - 1) / COL_BLOCK);
+    int blocks_per_tile = (n / ROW_BLOCK + n % ROW_BLOCK) * ((COL_TILE + COL_BLOCK - 1) / COL_BLOCK);  // ≥ 1
     for (int t0 = lo; t0 < hi; t0 += COL_TILE) {
         int t1 = t0 + COL_TILE < hi ? t0 + COL_TILE : hi;
         int t2 = t1 + COL_TILE < hi ? t1 + COL_TILE : hi;   // the next tile: [t1, t2)

@@ -101,7 +101,7 @@ extension Transformer {
     /// either way every projection is one sgemm over all rows.
     public func step(_ rows: [DecodeRow], cache: inout KVCache, scratch: inout DecodeScratch) throws(ModelError) -> [Float] {
         // One chunk (every decode step): its logits are the answer, without a second copy.
-        if rows.count <= scratch.maxRows { return try stepChunk(rows[...], cache: &cache, scratch: &scratch) }
+        if !rows.isEmpty, rows.count <= scratch.maxRows { return try stepChunk(rows[...], cache: &cache, scratch: &scratch) }
         var out: [Float] = []
         out.reserveCapacity(rows.count * config.vocabSize)
         var start = 0
