@@ -54,12 +54,12 @@ public struct BaseReference: Sendable, Equatable {
         path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
-    /// How to get the base back, for errors.
-    public var fetchHint: String {
+    /// How to get the base back, for errors; `context` is the adapter's, which the import must give.
+    public func fetchHint(context: Int) -> String {
         if let s = source, s.format == "gguf" {
-            return "rebuild it with `tools/fetch_base.sh && reckon import checkpoints/base/\(s.file) \(name)` (source \(s.file), SHA-256 \(s.sha256))"
+            return "rebuild it with `tools/fetch_base.sh && reckon import checkpoints/base/\(s.file) \(name) --context \(context)` (source \(s.file), SHA-256 \(s.sha256))"
         }
-        if let s = source { return "re-import it with `reckon import \(s.file) \(name)` (source SHA-256 \(s.sha256))" }
+        if let s = source { return "re-import it with `reckon import \(s.file) \(name) --context \(context)` (source SHA-256 \(s.sha256))" }
         return "use the checkpoint the adapter was trained from"
     }
 }
@@ -227,12 +227,12 @@ public struct AdapterCheckpoint: Sendable {
     public func loadBase(adapterPath: String, override: String?) throws(CheckpointError) -> (Checkpoint, String) {
         let path = basePath(adapterPath: adapterPath, override: override)
         guard FileManager.default.fileExists(atPath: path) else {
-            throw .baseMissing(adapter: adapterPath, base: path, expectedSHA256: base.sha256, fetch: base.fetchHint)
+            throw .baseMissing(adapter: adapterPath, base: path, expectedSHA256: base.sha256, fetch: base.fetchHint(context: config.maxSeqLen))
         }
         let checkpoint = try Checkpoint.load(from: path)
         let found = Self.weightsSHA256(checkpoint.params)
         guard checkpoint.config == config, found == base.sha256 else {
-            throw .baseMismatch(adapter: adapterPath, base: path, expectedSHA256: base.sha256, foundSHA256: found, fetch: base.fetchHint)
+            throw .baseMismatch(adapter: adapterPath, base: path, expectedSHA256: base.sha256, foundSHA256: found, fetch: base.fetchHint(context: config.maxSeqLen))
         }
         return (checkpoint, path)
     }

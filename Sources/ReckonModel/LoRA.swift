@@ -106,6 +106,8 @@ public struct LoRALayout: Sendable, Equatable {
         tensors = specs
     }
 
+    /// The control tokens' rows (embedding, then classifier when untied): the end of the layout.
+    public var controlRows: Range<Int> { controlEmbed..<count }
     public func pair(_ t: LoRATarget) -> Pair? { pairs.first { $0.target == t } }
     public func tensor(named name: String) -> TensorSpec? { tensors.first { $0.name == name } }
 }

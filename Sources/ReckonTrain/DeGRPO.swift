@@ -188,8 +188,8 @@ public struct DeGRPOTrainer: Sendable {
         if let reference, reference.config != policy.config {
             throw .invalidConfig("the reference model's config differs from the policy's")
         }
-        if policy.lora != nil, config.freezeDecisionBias || config.decisionHeadOnly || config.headLRScale != 1 {
-            throw .invalidConfig("freeze_decision_bias, trainable = \"decision\" and head_lr address rows of the full model; with [lora] only the adapters and control rows train")
+        if policy.lora != nil, config.freezeDecisionBias || config.decisionHeadOnly {
+            throw .invalidConfig("freeze_decision_bias and trainable = \"decision\" address rows of the full model; with [lora] only the adapters and control rows train (head_lr sets the control rows' rate)")
         }
         self.policy = policy
         self.reference = reference
@@ -295,7 +295,9 @@ public struct DeGRPOTrainer: Sendable {
             }
             let held = frozen.map { Array(policy.params[$0]) }
             for r in frozen { policy.grads.replaceSubrange(r, with: repeatElement(0, count: r.count)) }
-            let scaled = c.headLRScale == 1 ? [] : DeGRPOConfig.decisionHeadRanges(policy.layout, config: policy.config).map { (range: $0, factor: c.headLRScale) }
+            // With adapters the head is the control tokens' rows (tied models share them with the embedding).
+            let head = policy.lora.map { [$0.layout.controlRows] } ?? DeGRPOConfig.decisionHeadRanges(policy.layout, config: policy.config)
+            let scaled = c.headLRScale == 1 ? [] : head.map { (range: $0, factor: c.headLRScale) }
             stats.gradNorm = Double(try optimizer.update(&policy, lr: lr, scaled: scaled))
             for (r, values) in zip(frozen, held) { policy.params.replaceSubrange(r, with: values) }
             stats.loss = loss

@@ -204,7 +204,7 @@ extension Recipe {
         .int("degrpo", "contrast_steps", \.degrpo.config.contrastSteps, min: 0, "contrast only the first N steps; 0 = all"),
         .choice("degrpo", "trainable", \.degrpo.config.trainable, "`all` parameters, or only the `decision` rows of `<think>` and `<short>` in the classifier"),
         .bool("degrpo", "response_term", \.degrpo.config.responseTerm, "train the response tokens' policy term"),
-        .number("degrpo", "head_lr", \.degrpo.config.headLR, min: 0, "learning rate of the `<think>`/`<short>` classifier rows; 0 = `lr`"),
+        .number("degrpo", "head_lr", \.degrpo.config.headLR, min: 0, "learning rate of the `<think>`/`<short>` classifier rows (with `[lora]`: of the control tokens' rows); 0 = `lr`"),
         .choice("degrpo", "rollouts", \.degrpo.config.rollout.modes, "`sampled`: token 0 drawn from the policy; `paired`: half of each group forced to each mode"),
         .int("degrpo", "passes", \.degrpo.config.passes, min: 1, "μ: optimisation passes per rollout batch"),
         .int("degrpo", "micro_batch", \.degrpo.config.microBatch, min: 1, "rollouts per forward/backward"),

@@ -26,10 +26,13 @@ struct ExportCommand: ParsableCommand {
         (docs/checkpoint.md, "Adapter checkpoints").
         Example: reckon export --format gguf --type f16 checkpoints/base/smollm2-135m.h5 smollm2-f16.gguf
         Example: reckon export --merge --format hdf5 checkpoints/smollm2-selfroute.h5 smollm2-selfroute-full.h5
+        adapter: a LoRA adapter copied to OUT without its optimizer, its base (the stored path or --base, checked) \
+        recorded relative to OUT, so the copy finds it from its new folder.
+        Example: reckon export --format adapter runs/smollm2-selfroute/model.h5 checkpoints/smollm2-selfroute.h5
         """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case llama2c, gguf, hdf5
+        case llama2c, gguf, hdf5, adapter
     }
 
     @Option(help: "Output format: \(Format.allCases.map(\.rawValue).joined(separator: ", ")).") var format: Format
@@ -38,7 +41,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Tokenizer file to write (llama2c).") var tokenizer: String?
     @Option(help: "Matrix precision for gguf: f32 or f16.") var type: String = "f32"
     @Flag(help: "The checkpoint is a LoRA adapter: merge it into its base first.") var merge = false
-    @Option(help: "With --merge: the adapter's base checkpoint, instead of the path the adapter stores.") var base: String?
+    @Option(help: "With --merge or --format adapter: the adapter's base checkpoint, instead of the path the adapter stores.") var base: String?
 
     func validate() throws {
         if format == .llama2c && tokenizer == nil { throw ValidationError("--format llama2c needs --tokenizer FILE") }
@@ -46,6 +49,7 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
+        if format == .adapter { return try copyAdapter() }
         if !merge, AdapterCheckpoint.isAdapter(checkpoint) {
             throw ValidationError("\(checkpoint) is a LoRA adapter: pass --merge to fold it into its base")
         }
@@ -80,5 +84,23 @@ struct ExportCommand: ParsableCommand {
         print("wrote \(output): llama2.c v0, \(size) bytes (as its header implies), \(ckpt.params.count) parameters, "
               + "\(c.tiedEmbeddings ? "shared" : "separate") classifier")
         print("wrote \(tokenizer): \(c.vocabSize) tokens, \(tokenizerSize) bytes; BOS = 1 is our <bos>, id \(Llama2cExport.llamaID(Llama2cExport.llamaBOS)) is byte 0x01")
+    }
+}
+
+extension ExportCommand {
+    /// `--format adapter`: the adapter, model only, pointing at its checked base from `output`'s folder.
+    func copyAdapter() throws {
+        guard !merge else { throw ValidationError("--format adapter copies an adapter as it is; drop --merge") }
+        guard AdapterCheckpoint.isAdapter(checkpoint) else {
+            throw ValidationError("\(checkpoint) is a full checkpoint, not a LoRA adapter: use --format hdf5")
+        }
+        var adapter = try AdapterCheckpoint.load(from: checkpoint)
+        let (_, basePath) = try adapter.loadBase(adapterPath: checkpoint, override: base)
+        adapter.base.path = basePath
+        adapter.base = adapter.base.relative(to: output)
+        adapter.optimizer = nil
+        try adapter.save(to: output)
+        let size = (try FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? -1
+        print("wrote \(output): LoRA adapter, \(adapter.params.count) parameters, \(size) bytes; base \(adapter.base.path) (weights SHA-256 \(adapter.base.sha256.prefix(12))…)")
     }
 }

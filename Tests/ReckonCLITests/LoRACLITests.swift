@@ -49,6 +49,14 @@ final class LoRACLITests: XCTestCase {
         XCTAssertFalse(answers(withAdapter).isEmpty, withAdapter)
         XCTAssertEqual(answers(withAdapter), answers(withMerged))
 
+        // A copy in another folder finds the same base and generates the same tokens.
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("shipped/deeper"), withIntermediateDirectories: true)
+        _ = try run(["export", "--format", "adapter", "a/model.h5", "shipped/deeper/copy.h5"])
+        let copied = try AdapterCheckpoint.load(from: dir.appendingPathComponent("shipped/deeper/copy.h5").path)
+        XCTAssertEqual(copied.base.path, "../../base/model.h5")
+        XCTAssertEqual(copied.params, adapter.params)
+        XCTAssertEqual(answers(try run(["generate", "2+3=", "--checkpoint", "shipped/deeper/copy.h5", "--max-tokens", "8"])), answers(withAdapter))
+
         let plain = try cli.run(["export", "--format", "hdf5", "a/model.h5", "x.h5"], in: dir)
         XCTAssertEqual(plain.status, 64, plain.output)
         XCTAssertTrue(plain.output.contains("pass --merge"), plain.output)

@@ -57,6 +57,32 @@ final class LoRATrainTests: XCTestCase {
         XCTAssertEqual(t.reference?.lora?.params, model.lora?.params, "the reference stays the warm-up")
     }
 
+    /// `head_lr` with adapters: the control rows step at head_lr and the adapters at lr. Adam's
+    /// first step moves a coordinate by lr·m̂/(√v̂+ε) = lr·sign(g) (up to ε), so the largest move
+    /// is the rate itself in each range.
+    func testHeadLRScalesTheControlRowsOfAnAdapter() throws {
+        var c = DeGRPOConfig()
+        c.rollout.groupSize = 2
+        c.loss = PolicyLossConfig(kind: .degrpo, alpha: 1, beta: 0)
+        c.responseTerm = false
+        c.lr = 1e-6
+        c.headLR = 1e-3
+        let model = try adapted()
+        var t = try DeGRPOTrainer(policy: model, reference: nil, optimizer: AdamW(config: AdamWConfig(weightDecay: 0, gradClip: 0), trainable: model),
+                                  config: c, seed: 1)
+        let rc = RewardConfig(gamma: 0.2)
+        let rollouts = [PromptFormat.longAnswer(steps: "2+2=4", short: "4"), PromptFormat.shortAnswer("5")].enumerated().map { i, resp -> Rollout in
+            let o = RolloutOutcome(mode: i == 0 ? .think : .short, correct: i == 0)
+            return Rollout(prompt: 0, response: resp, outcome: o, reward: rc.reward(o), advantage: i == 0 ? 1 : -1, truncated: false)
+        }
+        _ = try t.optimize(prompts: [prompt], rollouts: rollouts, lr: Float(c.lr))
+        let before = try XCTUnwrap(model.lora), after = try XCTUnwrap(t.policy.lora)
+        let rows = before.layout.controlRows
+        func maxMove(_ r: Range<Int>) -> Float { r.map { abs(after.params[$0] - before.params[$0]) }.max() ?? 0 }
+        XCTAssertEqual(maxMove(rows), 1e-3, accuracy: 1e-5)
+        XCTAssertEqual(maxMove(0..<rows.lowerBound), 1e-6, accuracy: 1e-7)
+    }
+
     func testDecisionOnlyOptionsAreRefusedWithLoRA() throws {
         var c = DeGRPOConfig()
         c.trainable = .decision
