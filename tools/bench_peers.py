@@ -26,7 +26,9 @@ at 2, ...), so machine drift hits them alike; the table holds medians over --rou
     python3 tools/bench_peers.py --reckon .build/release/reckon --checkpoint /tmp/smollm2.h5 \\
         --gguf /tmp/smollm2-f32.gguf --rounds 3 --json /tmp/peers.json
 
---engines picks a subset (e.g. --engines llama.cpp,transformers); --skip-train skips training.
+--engines picks a subset (e.g. --engines llama.cpp,transformers); --skip-train skips training;
+--skip-products skips Reckon's compute-bound figures (the sgemm peak, the decode-step products
+at 1 and 32 rows, and the batch-32 ceiling they allow, `decode_batch_ratio_ceiling`).
 """
 import argparse
 import json
@@ -201,12 +203,14 @@ class Transformers:
 
 # ---------------------------------------------------------------- Reckon
 
-def reckon(binary, ckpt, threads, train, train_steps, micro, decode=True):
+def reckon(binary, ckpt, threads, train, train_steps, micro, decode=True, products=True):
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         path = f.name
     cmd = [binary, "bench", "--checkpoint", ckpt, "--thread-counts", str(threads), "--json", path,
-           "--train-steps", str(train_steps), "--micro-batch", str(micro), "--skip-products",
+           "--train-steps", str(train_steps), "--micro-batch", str(micro),
            "--batch", str(TRAIN_B), "--seq-len", str(TRAIN_T)]
+    if not products:
+        cmd.append("--skip-products")
     if not train:
         cmd.append("--skip-train")
     if not decode:
@@ -235,6 +239,8 @@ def main():
     ap.add_argument("--train-batch", type=int, default=8, help="sequences of 256 tokens per training step")
     ap.add_argument("--skip-train", action="store_true")
     ap.add_argument("--skip-decode", action="store_true", help="training only (llama.cpp is then left out)")
+    ap.add_argument("--skip-products", action="store_true",
+                    help="skip Reckon's compute-bound figures (sgemm peak, products at the decode shapes)")
     ap.add_argument("--json")
     a = ap.parse_args()
     globals()["TRAIN_B"] = a.train_batch
@@ -255,7 +261,7 @@ def main():
             for e in engines:
                 print(f"round {r + 1}/{a.rounds}, {t} thread(s): {e}", flush=True)
                 if e == "reckon":
-                    fig = reckon(a.reckon, a.checkpoint, t, train, a.train_steps, a.micro_batch, decode)
+                    fig = reckon(a.reckon, a.checkpoint, t, train, a.train_steps, a.micro_batch, decode, not a.skip_products)
                 elif e == "llama.cpp":
                     fig = peers[e].measure(t, rng)
                 else:
@@ -270,9 +276,17 @@ def main():
         print(f"\n{t} thread(s) | " + " | ".join(engines))
         for f in figures:
             print(f"{f} | " + " | ".join(f"{med[f'{e}|{t}|{f}']:.1f}" if f"{e}|{t}|{f}" in med else "-" for e in engines))
+        one, many = "decode_tokens_per_s_batch1", "decode_tokens_per_s_batch32"
+        if any(f"{e}|{t}|{one}" in med for e in engines):
+            print("batch-32 / batch-1 | " + " | ".join(
+                f"{med[f'{e}|{t}|{many}'] / med[f'{e}|{t}|{one}']:.2f}x" if f"{e}|{t}|{many}" in med else "-" for e in engines))
         if f"reckon|{t}|decode_bound_tokens_per_s" in med:
             for f in ["copy_gb_per_s", "read_gb_per_s", "decode_bound_tokens_per_s", "decode_bound_read_tokens_per_s",
-                      "decode_fraction_of_bound", "decode_fraction_of_read_bound", "decode_batch_ratio"]:
+                      "decode_fraction_of_bound", "decode_fraction_of_read_bound", "decode_batch_ratio",
+                      "sgemm_gflops", "shapes_in_cache_gflops_rows32", "shapes_in_cache_openblas_gflops_rows32",
+                      "shapes_in_cache_tokens_per_s_rows32", "decode_batch_ratio_ceiling",
+                      "decode_batch32_bound_at_peak", "decode_batch_ratio_ceiling_at_peak",
+                      "products_tokens_per_s_rows32", "products_openblas_tokens_per_s_rows32"]:
                 if f"reckon|{t}|{f}" in med:
                     print(f"reckon {f}: {med[f'reckon|{t}|{f}']:.3f}")
     if a.json:

@@ -25,11 +25,14 @@ public enum RMSNorm {
         dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         rstd: UnsafePointer<Float>, n: Int, dim: Int
     ) {
-        // dweight is shared across rows: accumulate serially, then parallelise dinp.
+        // dweight is shared across rows: each part takes a share of its columns and sums every
+        // row into them in row order, so each element's sum is the serial one.
         if let dweight {
-            for i in 0..<n {
-                let xi = inp + i * dim, gi = dout + i * dim, s = rstd[i]
-                for j in 0..<dim { dweight[j] += gi[j] * xi[j] * s }
+            Parallel.chunks(dim, minChunk: n >= 64 ? 64 : dim) { _, cols in
+                for i in 0..<n {
+                    let xi = inp + i * dim, gi = dout + i * dim, s = rstd[i]
+                    for j in cols { dweight[j] += gi[j] * xi[j] * s }
+                }
             }
         }
         Parallel.chunks(n, minChunk: 32) { _, rows in

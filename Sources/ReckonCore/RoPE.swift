@@ -38,15 +38,17 @@ public enum RoPE {
     ) {
         let half = headDim / 2, width = heads * headDim
         let sign: Float = inverse ? -1 : 1
-        for i in 0..<n {
-            let c = cos + Int(positions[i]) * half, s = sin + Int(positions[i]) * half
-            let row = x + i * width
-            for h in 0..<heads {
-                let v = row + h * headDim
-                for j in 0..<half {
-                    let x0 = v[2 * j], x1 = v[2 * j + 1], sj = sign * s[j]
-                    v[2 * j] = x0 * c[j] - x1 * sj
-                    v[2 * j + 1] = x0 * sj + x1 * c[j]
+        Parallel.chunks(n, minChunk: 128) { _, rows in
+            for i in rows {
+                let c = cos + Int(positions[i]) * half, s = sin + Int(positions[i]) * half
+                let row = x + i * width
+                for h in 0..<heads {
+                    let v = row + h * headDim
+                    for j in 0..<half {
+                        let x0 = v[2 * j], x1 = v[2 * j + 1], sj = sign * s[j]
+                        v[2 * j] = x0 * c[j] - x1 * sj
+                        v[2 * j + 1] = x0 * sj + x1 * c[j]
+                    }
                 }
             }
         }

@@ -100,6 +100,8 @@ extension Transformer {
     /// call with a prompt's tokens as rows, decode a call with one row per live sequence:
     /// either way every projection is one sgemm over all rows.
     public func step(_ rows: [DecodeRow], cache: inout KVCache, scratch: inout DecodeScratch) throws(ModelError) -> [Float] {
+        // One chunk (every decode step): its logits are the answer, without a second copy.
+        if !rows.isEmpty, rows.count <= scratch.maxRows { return try stepChunk(rows[...], cache: &cache, scratch: &scratch) }
         var out: [Float] = []
         out.reserveCapacity(rows.count * config.vocabSize)
         var start = 0

@@ -1,4 +1,5 @@
 import ReckonCheckpoint
+import ReckonCore
 import ReckonModel
 import Foundation
 
@@ -41,10 +42,11 @@ public struct AdamW: Sendable {
     public var m: [Float] { Array(moments[0..<parameterCount]) }
     public var v: [Float] { Array(moments[parameterCount..<(2 * parameterCount)]) }
 
-    /// L2 norm of the whole gradient.
+    /// L2 norm of the whole gradient (the sum of squares in double precision, on the pool).
     public static func gradNorm(_ grads: [Float]) -> Float {
-        var s: Double = 0
-        for g in grads { s += Double(g) * Double(g) }
+        let s = grads.withUnsafeBufferPointer { g in
+            g.baseAddress.map { AdamWKernel.sumOfSquares($0, count: g.count) } ?? 0
+        }
         return Float(s.squareRoot())
     }
 
@@ -74,24 +76,14 @@ public struct AdamW: Sendable {
         let c = config
         let bc1 = 1 - Float(Foundation.pow(Double(c.beta1), Double(step)))
         let bc2 = 1 - Float(Foundation.pow(Double(c.beta2), Double(step)))
-        let decay = decayRanges
+        let constants = AdamWKernel.Constants(beta1: c.beta1, beta2: c.beta2, eps: c.eps, bc1: bc1, bc2: bc2, clip: clip)
+        let runs = Self.runs(segments: segments, decayRanges: c.weightDecay != 0 ? decayRanges : [],
+                             decay: lr * c.weightDecay, count: P)
         params.withUnsafeMutableBufferPointer { p in
             grads.withUnsafeBufferPointer { g in
                 moments.withUnsafeMutableBufferPointer { mv in
-                    let m = mv.baseAddress!, v = mv.baseAddress! + P
-                    for (k, seg) in segments.enumerated() {
-                        let end = k + 1 < segments.count ? segments[k + 1].start : P
-                        let rate = seg.rate
-                        for i in seg.start..<end {
-                            let gi = g[i] * clip
-                            m[i] = c.beta1 * m[i] + (1 - c.beta1) * gi
-                            v[i] = c.beta2 * v[i] + (1 - c.beta2) * gi * gi
-                            p[i] -= rate * (m[i] / bc1) / ((v[i] / bc2).squareRoot() + c.eps)
-                        }
-                    }
-                    if c.weightDecay != 0 {
-                        for r in decay { for i in r { p[i] -= lr * c.weightDecay * p[i] } }
-                    }
+                    AdamWKernel.update(p: p.baseAddress!, g: g.baseAddress!, m: mv.baseAddress!, v: mv.baseAddress! + P,
+                                       runs: runs, constants: constants)
                 }
             }
         }
@@ -100,6 +92,26 @@ public struct AdamW: Sendable {
 }
 
 extension AdamW {
+    /// [0, count) cut into runs of one rate and one decay: `segments` give the rates (each
+    /// from its start to the next one's), `decayRanges` (sorted, disjoint) take `decay`.
+    static func runs(segments: [(start: Int, rate: Float)], decayRanges unsorted: [Range<Int>], decay: Float,
+                     count: Int) -> [AdamWKernel.Run] {
+        let decayRanges = unsorted.filter { !$0.isEmpty }.sorted { $0.lowerBound < $1.lowerBound }
+        var cuts = Set([0, count])
+        for s in segments where s.start < count { cuts.insert(s.start) }
+        for r in decayRanges { cuts.insert(min(r.lowerBound, count)); cuts.insert(min(r.upperBound, count)) }
+        let sorted = cuts.sorted()
+        var runs: [AdamWKernel.Run] = []
+        var seg = 0, dec = 0
+        for (a, b) in zip(sorted, sorted.dropFirst()) where a < b {
+            while seg + 1 < segments.count, segments[seg + 1].start <= a { seg += 1 }
+            while dec < decayRanges.count, decayRanges[dec].upperBound <= a { dec += 1 }
+            let decays = dec < decayRanges.count && decayRanges[dec].contains(a)
+            runs.append(AdamWKernel.Run(range: a..<b, rate: segments[seg].rate, decay: decays ? decay : 0))
+        }
+        return runs
+    }
+
     /// The optimizer from a checkpoint's state, for `layout`'s parameters.
     public init(_ state: OptimizerState, layout: ParameterLayout) throws(TrainError) {
         self.init(config: AdamWConfig(beta1: state.beta1, beta2: state.beta2, eps: state.eps,

@@ -54,7 +54,18 @@ extension BenchCommand {
                         log(String(format: "decode batch-32 / batch-1 throughput: %.1fx", many / one))
                     }
                 }
-                if !plan.skipProducts { measureComputeBounds(c, key: key, into: &out) }
+                if !plan.skipProducts {
+                    measureComputeBounds(c, key: key, into: &out)
+                    if let one = out[key + "decode_tokens_per_s_batch1"], let cached = out[key + "shapes_in_cache_tokens_per_s_rows32"] {
+                        out[key + "decode_batch_ratio_ceiling"] = cached / one
+                        log(String(format: "batch-32 compute ceiling: %.0f tokens/s = %.1fx batch 1 (the products at the decode shapes, weights in cache)",
+                                   cached, cached / one))
+                    }
+                    if let one = out[key + "decode_tokens_per_s_batch1"], let peak = out[key + "decode_batch32_bound_at_peak"] {
+                        out[key + "decode_batch_ratio_ceiling_at_peak"] = peak / one
+                        log(String(format: "at the n=512 sgemm peak instead: %.0f tokens/s = %.1fx batch 1", peak, peak / one))
+                    }
+                }
                 let prefill = try measurePrefill(model, length: plan.prefillLength)
                 out[key + "prefill_tokens_per_s"] = prefill
                 log(String(format: "prefill (%d tokens in one call): %.0f tokens/s", plan.prefillLength, prefill))
@@ -88,6 +99,16 @@ extension BenchCommand {
         out[key + "sgemm_gflops"] = peak
         out[key + "decode_batch32_bound_at_peak"] = peak * 1e9 / weightFLOPs
         log(String(format: "sgemm n=512: %.1f GFLOP/s, so batch 32 could decode at most %.0f tokens/s", peak, peak * 1e9 / weightFLOPs))
+        // The arithmetic's own limit at batch 32: every product of a decode step at its shape,
+        // with its weights already in cache, through either path; the faster one bounds the step.
+        let ownCached = measureShapesInCache(c, rows: 32, openBLAS: false)
+        let blasCached = measureShapesInCache(c, rows: 32, openBLAS: true)
+        let cached = max(ownCached.tokensPerSecond, blasCached.tokensPerSecond)
+        out[key + "shapes_in_cache_gflops_rows32"] = ownCached.gflops
+        out[key + "shapes_in_cache_openblas_gflops_rows32"] = blasCached.gflops
+        out[key + "shapes_in_cache_tokens_per_s_rows32"] = cached
+        log(String(format: "decode-step products at 32 rows, weights in cache: %.1f GFLOP/s through Matmul.forward, %.1f through OpenBLAS sgemm: at most %.0f tokens/s",
+                   ownCached.gflops, blasCached.gflops, cached))
         for rows in [1, 32] {
             let own = measureProducts(config: c, rows: rows, trials: 5)
             let blas = measureProducts(config: c, rows: rows, openBLAS: true, trials: 5)
@@ -96,6 +117,51 @@ extension BenchCommand {
             log(String(format: "projections alone at %d rows: %.0f tokens/s (%.1f GFLOP/s) through Matmul.forward, %.0f (%.1f) through OpenBLAS",
                        rows, own.tokensPerSecond, own.gflops, blas.tokensPerSecond, blas.gflops))
         }
+    }
+
+    /// One decode step's products at `rows` rows as if memory cost nothing: each distinct
+    /// shape (q and o, k and v, w1 and w3, w2, the classifier) timed on one weight matrix used
+    /// over and over, so it stays in cache (the classifier on a 4,096-row slice, scaled to
+    /// the vocabulary); the fastest of 9 timings each (a ceiling is what the CPU can do, and
+    /// another process's time slice only ever slows a timing down), added up with each
+    /// shape's count per step.
+    func measureShapesInCache(_ c: ModelConfig, rows n: Int, openBLAS: Bool) -> (tokensPerSecond: Double, gflops: Double) {
+        let d = c.dim, kvd = c.kvDim, F = c.hiddenDim, L = c.nLayers
+        let slice = min(4096, c.vocabSize)
+        // (in, out, times per step)
+        let shapes: [(Int, Int, Double)] = [(d, d, Double(2 * L)), (d, kvd, Double(2 * L)), (d, F, Double(2 * L)),
+                                            (F, d, Double(L)), (d, slice, Double(c.vocabSize) / Double(slice))]
+        var rng = RNG(seed: 8)
+        let inp = (0..<(n * max(d, F))).map { _ in rng.normal() }
+        var out = [Float](repeating: 0, count: n * max(F, slice))
+        var seconds = 0.0, flops = 0.0
+        for (inDim, outDim, count) in shapes {
+            let w = (0..<(inDim * outDim)).map { _ in rng.normal() * 0.02 }
+            let reps = max(1, 40_000_000 / (2 * n * inDim * outDim))   // about 2 ms a timing at 20 GFLOP/s
+            var times: [Double] = []
+            inp.withUnsafeBufferPointer { x in
+                w.withUnsafeBufferPointer { wp in
+                    out.withUnsafeMutableBufferPointer { y in
+                        func once() {
+                            if openBLAS {
+                                Matmul.forwardBLAS(y.baseAddress!, x.baseAddress!, wp.baseAddress!, n: n, inDim: inDim, outDim: outDim)
+                            } else {
+                                Matmul.forward(y.baseAddress!, x.baseAddress!, wp.baseAddress!, n: n, inDim: inDim, outDim: outDim)
+                            }
+                        }
+                        once()
+                        for _ in 0..<9 {
+                            let t0 = Self.now()
+                            for _ in 0..<reps { once() }
+                            times.append((Self.now() - t0) / Double(reps))
+                        }
+                    }
+                }
+            }
+            seconds += (times.min() ?? 0) * count
+            flops += 2 * Double(n * inDim * outDim) * count
+        }
+        return (Double(n) / seconds, flops / seconds / 1e9)
     }
 
     /// The model alone: the checkpoint's copy of the parameters is released on return, so a
@@ -193,7 +259,7 @@ extension BenchCommand {
         for _ in 0..<plan.newTokens {
             let t0 = Self.now()
             let logits = try model.step((0..<b).map { DecodeRow(slot: $0, token: next[$0]) }, cache: &cache, scratch: &scratch)
-            for s in 0..<b { next[s] = argmax(logits, row: s, V) }
+            argmaxRows(logits, rows: b, V, into: &next)
             times.append(Self.now() - t0)
         }
         return Double(b) / Self.median(times)

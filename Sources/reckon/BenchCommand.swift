@@ -26,6 +26,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "With --checkpoint: sequences per forward/backward (gradients accumulate); 0 = the whole batch.")
     var microBatch: Int = 0
     @Option(help: "Decode steps timed per batch size.") var decodeSteps: Int = 128
+    @Option(help: "With --checkpoint: decode batch sizes measured in turn, comma-separated (the ratio needs 1 and 32).")
+    var decodeBatches: String = "1,32"
     @Option(name: .customLong("prompt-length"), help: "Prompt length prefilled before decode timing (default 16, or 64 with --checkpoint).")
     var promptLengthOption: Int?
     @Option(help: "With --checkpoint: one prompt's length for the prefill figure.") var prefillLength: Int = 256
@@ -45,6 +47,7 @@ struct BenchCommand: ParsableCommand {
         }
         if checkpoint != nil {
             _ = try parsedThreadCounts()
+            _ = try Self.positiveList(decodeBatches, option: "--decode-batches")
         } else {
             guard promptLength + decodeSteps <= ModelConfig.bench.maxSeqLen else {
                 throw ValidationError("--prompt-length + --decode-steps must fit the bench context of \(ModelConfig.bench.maxSeqLen)")
@@ -52,10 +55,12 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    func parsedThreadCounts() throws -> [Int] {
-        let counts = threadCounts.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    func parsedThreadCounts() throws -> [Int] { try Self.positiveList(threadCounts, option: "--thread-counts") }
+
+    static func positiveList(_ text: String, option: String) throws -> [Int] {
+        let counts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-            throw ValidationError("--thread-counts must be positive integers separated by commas, got \"\(threadCounts)\"")
+            throw ValidationError("\(option) must be positive integers separated by commas, got \"\(text)\"")
         }
         return counts.compactMap { $0 }
     }
@@ -64,7 +69,7 @@ struct BenchCommand: ParsableCommand {
         if let checkpoint {
             let plan = CheckpointBenchPlan(
                 threadCounts: try parsedThreadCounts(), promptLength: promptLength, newTokens: decodeSteps,
-                decodeBatches: [1, 32], prefillLength: prefillLength, trainBatch: batch, trainSeqLen: seqLen,
+                decodeBatches: try Self.positiveList(decodeBatches, option: "--decode-batches"), prefillLength: prefillLength, trainBatch: batch, trainSeqLen: seqLen,
                 microBatch: microBatch, trainSteps: trainSteps, skipTrain: skipTrain, skipDecode: skipDecode, skipProducts: skipProducts)
             return try runCheckpoint(checkpoint, plan: plan)
         }
@@ -295,8 +300,23 @@ struct BenchCommand: ParsableCommand {
     }
 
     func argmax(_ logits: [Float], row: Int, _ V: Int) -> Int32 {
+        logits.withUnsafeBufferPointer { Self.argmax($0.baseAddress! + row * V, V) }
+    }
+
+    /// The first index of the largest of x[0..<count].
+    static func argmax(_ x: UnsafePointer<Float>, _ count: Int) -> Int32 {
         var best = 0
-        for j in 1..<V where logits[row * V + j] > logits[row * V + best] { best = j }
+        for j in 1..<count where x[j] > x[best] { best = j }
         return Int32(best)
+    }
+
+    /// Greedy next tokens of `rows` rows of logits (rows, V), the rows split over the pool.
+    func argmaxRows(_ logits: [Float], rows: Int, _ V: Int, into next: inout [Int32]) {
+        logits.withUnsafeBufferPointer { l in
+            next.withUnsafeMutableBufferPointer { out in
+                let lp = l.baseAddress!, op = out.baseAddress!
+                Parallel.forEach(rows) { op[$0] = Self.argmax(lp + $0 * V, V) }
+            }
+        }
     }
 }

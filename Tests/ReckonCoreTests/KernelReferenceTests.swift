@@ -125,4 +125,92 @@ final class KernelReferenceTests: XCTestCase {
             assertClose(kernel, ref.map(Double.init), tolerance: 1e-4, "rk_small_gemm n \(n) k \(k)")
         }
     }
+
+    /// The SwiGLU gate: the scalar references against double precision, and the 8-lane
+    /// kernels (exp(−|x|), so no lane overflows) against the references, over lengths with
+    /// and without a tail and inputs from −100 to 100.
+    func testSwiGLUReferenceAndKernel() throws {
+        for n in [1, 7, 8, 37] {
+            var a = randomRows(n, seed: UInt64(n), scale: 4), b = randomRows(n, seed: UInt64(n + 100))
+            let dout = randomRows(n, seed: UInt64(n + 200))
+            if n == 37 { a[0] = -100; a[1] = 100; a[2] = 0; a[3] = -30 }
+            let sig = a.map { 1 / (1 + exp(-Double($0))) }
+            let wantOut: [Double] = (0..<n).map { i in Double(a[i]) * sig[i] * Double(b[i]) }
+            let wantDb: [Double] = (0..<n).map { i in Double(dout[i]) * Double(a[i]) * sig[i] }
+            let wantDa: [Double] = (0..<n).map { i in
+                let x = Double(a[i]), s = sig[i]
+                return Double(dout[i]) * Double(b[i]) * s * (1 + x * (1 - s))
+            }
+            var out = [Float](repeating: 0, count: n), da = out, db = out
+            SwiGLU.forwardReference(&out, a: a, b: b, count: n)
+            SwiGLU.backwardReference(da: &da, db: &db, dout: dout, a: a, b: b, count: n)
+            let amax: Float = a.map(abs).max() ?? 1, bmax: Float = b.map(abs).max() ?? 1, gmax: Float = dout.map(abs).max() ?? 1
+            let tol = 1e-5 * Double(amax * bmax * gmax)
+            assertClose(out, wantOut, tolerance: tol, "forward reference n \(n)")
+            assertClose(db, wantDb, tolerance: tol, "backward reference db n \(n)")
+            assertClose(da, wantDa, tolerance: tol, "backward reference da n \(n)")
+            guard CPUKernels.available else { continue }
+            var kOut = [Float](repeating: 9, count: n), kDa = kOut, kDb = kOut
+            rk_swiglu_forward(a, b, &kOut, n)
+            rk_swiglu_backward(dout, a, b, &kDa, &kDb, n)
+            assertClose(kOut, out.map(Double.init), tolerance: tol, "rk_swiglu_forward n \(n)")
+            assertClose(kDb, db.map(Double.init), tolerance: tol, "rk_swiglu_backward db n \(n)")
+            assertClose(kDa, da.map(Double.init), tolerance: tol, "rk_swiglu_backward da n \(n)")
+            // In place, as decode calls it (out = a).
+            var inPlace = a
+            inPlace.withUnsafeMutableBufferPointer { rk_swiglu_forward($0.baseAddress!, b, $0.baseAddress!, n) }
+            XCTAssertEqual(inPlace, kOut, "in place n \(n)")
+        }
+    }
+
+    /// AdamW's update: the reference against the formula in double precision, and the
+    /// 8-lane kernel against the reference bit for bit (both round after every operation),
+    /// with and without decay and clipping, over lengths with a tail.
+    func testAdamWReferenceAndKernel() throws {
+        let k = AdamWKernel.Constants(beta1: 0.9, beta2: 0.95, eps: 1e-8, bc1: 1 - 0.9 * 0.9, bc2: 1 - 0.95 * 0.95, clip: 0.5)
+        for (n, decay) in [(3, Float(0)), (8, 1e-4), (29, 1e-3)] {
+            let g = randomRows(n, seed: UInt64(n)), p0 = randomRows(n, seed: UInt64(n + 1))
+            let m0 = randomRows(n, seed: UInt64(n + 2), scale: 0.1), v0 = randomRows(n, seed: UInt64(n + 3), scale: 0.1).map { $0 * $0 }
+            var p = p0, m = m0, v = v0
+            AdamWKernel.updateReference(p: &p, g: g, m: &m, v: &v, count: n, rate: 1e-3, decay: decay, constants: k)
+            var wantP: [Double] = []
+            for i in 0..<n {
+                let gi = Double(g[i]) * 0.5
+                let mi = 0.9 * Double(m0[i]) + 0.1 * gi, vi = 0.95 * Double(v0[i]) + 0.05 * gi * gi
+                let mh = mi / Double(k.bc1), vh = vi / Double(k.bc2)
+                let pi = Double(p0[i]) - 1e-3 * mh / (vh.squareRoot() + 1e-8)
+                wantP.append(pi - Double(decay) * pi)
+            }
+            assertClose(p, wantP, tolerance: 1e-6, "reference n \(n)")
+            guard CPUKernels.available else { continue }
+            var kp = p0, km = m0, kv = v0
+            var args = rk_adamw_args(beta1: k.beta1, beta2: k.beta2, eps: k.eps, bc1: k.bc1, bc2: k.bc2, clip: k.clip, rate: 1e-3, decay: decay)
+            rk_adamw(&kp, g, &km, &kv, n, &args)
+            XCTAssertEqual(kp, p, "rk_adamw parameters n \(n)")
+            XCTAssertEqual(km, m, "rk_adamw first moment n \(n)")
+            XCTAssertEqual(kv, v, "rk_adamw second moment n \(n)")
+        }
+    }
+
+    /// The gradient's sum of squares: kernel and reference against double precision, and
+    /// the blocked, pooled sum the same at every thread count.
+    func testSumOfSquaresReferenceKernelAndBlocks() throws {
+        for n in [1, 9, 1000] {
+            let x = randomRows(n, seed: UInt64(n))
+            let want = x.reduce(0.0) { $0 + Double($1) * Double($1) }
+            let ref = AdamWKernel.sumOfSquaresReference(x, count: n)
+            XCTAssertEqual(ref, want, accuracy: 1e-12 * want)
+            if CPUKernels.available { XCTAssertEqual(rk_sum_squares(x, n), want, accuracy: 1e-12 * want) }
+        }
+        let saved = BLAS.threads
+        defer { BLAS.setThreads(saved) }
+        let x = randomRows(3 * AdamWKernel.sumBlock + 17, seed: 4)
+        var sums: [Double] = []
+        for t in [1, 2, 3] {
+            BLAS.setThreads(t)
+            sums.append(AdamWKernel.sumOfSquares(x, count: x.count))
+        }
+        XCTAssertEqual(sums[1], sums[0]); XCTAssertEqual(sums[2], sums[0])
+        XCTAssertEqual(sums[0], AdamWKernel.sumOfSquaresReference(x, count: x.count), accuracy: 1e-12 * sums[0])
+    }
 }

@@ -70,6 +70,38 @@ final class OptimizerTests: XCTestCase {
         XCTAssertThrowsError(try opt.update(params: &params, grads: [1], lr: 1))
     }
 
+    /// The pooled, 8-lane update over runs of one rate and one decay equals the scalar loop
+    /// it replaced (every parameter stepped at its rate, then the decayed ones shrunk by
+    /// lr·wd), bit for bit, with scaled ranges that straddle decayed and undecayed tensors.
+    func testUpdateOverRunsEqualsTheScalarLoop() throws {
+        let layout = ParameterLayout(ModelConfig(dim: 8, nLayers: 2, nHeads: 2, hiddenDim: 16, maxSeqLen: 4))
+        let P = layout.count, lr: Float = 3e-3
+        var rng = RNG(seed: 9)
+        let grads = (0..<P).map { _ in rng.normal() }, start = (0..<P).map { _ in rng.normal() }
+        let norm = layout.attnNorm
+        let scaled: [(range: Range<Int>, factor: Float)] = [((norm - 5)..<(norm + 3), 4), ((P - 20)..<P, 0.25)]
+        var opt = AdamW(config: AdamWConfig(weightDecay: 0.1, gradClip: 0.5), layout: layout)
+        var params = start
+        for _ in 0..<2 { try opt.update(params: &params, grads: grads, lr: lr, scaled: scaled) }
+
+        var p = start, m = [Float](repeating: 0, count: P), v = m
+        let gnorm = AdamW.gradNorm(grads), clip: Float = 0.5 / gnorm
+        let decayed = layout.tensors.filter(\.decay).map(\.range)
+        for t in 1...2 {
+            let k = AdamWKernel.Constants(beta1: 0.9, beta2: 0.95, eps: 1e-8,
+                                          bc1: 1 - Float(pow(Double(Float(0.9)), Double(t))),
+                                          bc2: 1 - Float(pow(Double(Float(0.95)), Double(t))), clip: clip)
+            for i in 0..<P {
+                let rate = lr * (scaled.first { $0.range.contains(i) }?.factor ?? 1)
+                let decay = decayed.contains { $0.contains(i) } ? lr * 0.1 : 0
+                AdamWKernel.updateReference(p: &p[i], g: [grads[i]], m: &m[i], v: &v[i], count: 1, rate: rate, decay: decay, constants: k)
+            }
+        }
+        XCTAssertEqual(params, p)
+        XCTAssertEqual(opt.m, m)
+        XCTAssertEqual(opt.v, v)
+    }
+
     func testWarmupCosineSchedule() throws {
         let s = try LRSchedule(maxLR: 1e-3, minLR: 1e-4, warmupSteps: 10, totalSteps: 110)
         XCTAssertEqual(s.lr(at: 0), 1e-4, accuracy: 1e-9)

@@ -34,6 +34,31 @@ float rk_log_sum_exp(const float *x, int len);
 /// Requires rk_avx_fma_available() (softmax.c).
 void rk_scaled_exp(const float *x, int len, float shift, float scale, float *out);
 
+/// AdamW's hyper-parameters for one contiguous range of parameters (adamw.c).
+typedef struct {
+    float beta1, beta2, eps;
+    float bc1, bc2;   // bias corrections 1 − β₁ᵗ, 1 − β₂ᵗ
+    float clip;       // gradient scale from global-norm clipping (1 = none)
+    float rate;       // this range's learning rate
+    float decay;      // lr · weight decay, or 0 for a range without decay
+} rk_adamw_args;
+
+/// For i < n: gᵢ·clip into m and v, p −= rate·m̂/(√v̂ + eps), then p −= decay·p; in the
+/// scalar reference's operation order, bit for bit. Requires rk_avx_fma_available() (adamw.c).
+void rk_adamw(float *p, const float *g, float *m, float *v, long n, const rk_adamw_args *args);
+
+/// Σ x[i]² in double precision over n values (4 double lanes twice, then the tail).
+/// Requires rk_avx_fma_available() (adamw.c).
+double rk_sum_squares(const float *x, long n);
+
+/// out[i] = silu(a[i]) · b[i] for i < n, σ through the 8-lane exp (within a few 1e-7 of the
+/// scalar expf reference). Requires rk_avx_fma_available() (swiglu.c).
+void rk_swiglu_forward(const float *a, const float *b, float *out, long n);
+
+/// The gate's backward for i < n: db = dout·silu(a), da = dout·b·σ(a)·(1 + a·(1 − σ(a))).
+/// da and db are overwritten. Requires rk_avx_fma_available() (swiglu.c).
+void rk_swiglu_backward(const float *dout, const float *a, const float *b, float *da, float *db, long n);
+
 /// One share of a parallel job: part `part` of `parts`.
 typedef void (*rk_part_fn)(void *ctx, int part, int parts);
 
