@@ -18,6 +18,24 @@ final class LoRATrainTests: XCTestCase {
         return model
     }
 
+    /// A group of four on `prompt`: two right think rollouts and two wrong short ones, with group advantages.
+    func thinkWins(gamma: Float) -> [Rollout] {
+        let think = PromptFormat.longAnswer(steps: "2+2=4", short: "4"), short = PromptFormat.shortAnswer("5")
+        let rc = RewardConfig(gamma: gamma)
+        var rollouts = [think, short, think, short].map { resp -> Rollout in
+            let o = RolloutOutcome(mode: resp[0] == Tokenizer.think ? .think : .short, correct: resp[0] == Tokenizer.think)
+            return Rollout(prompt: 0, response: resp, outcome: o, reward: rc.reward(o), advantage: 0, truncated: false)
+        }
+        let adv = Advantage.groupRelative(rollouts.map(\.reward))
+        for i in rollouts.indices { rollouts[i].advantage = adv[i] }
+        return rollouts
+    }
+
+    /// p(think) of `m` at `prompt`'s decision.
+    func pThink(_ m: Transformer) throws -> Double {
+        try m.generate(prompts: [prompt.tokens], maxNewTokens: 1, first: .sampled)[0].pThink
+    }
+
     /// Think rollouts are right and short ones wrong: DeGRPO on the adapters raises p(think),
     /// and the base's weights other than the control rows stay bit for bit.
     func testDeGRPOTrainsOnlyAdaptersAndControlRows() throws {
@@ -28,17 +46,7 @@ final class LoRATrainTests: XCTestCase {
         var t = try DeGRPOTrainer(policy: model, reference: model, optimizer: AdamW(config: AdamWConfig(weightDecay: 0), trainable: model),
                                   config: c, seed: 1)
         XCTAssertEqual(t.optimizer.moments.count, 2 * (model.lora?.parameterCount ?? 0))
-        let think = PromptFormat.longAnswer(steps: "2+2=4", short: "4"), short = PromptFormat.shortAnswer("5")
-        let rc = RewardConfig(gamma: 0.2)
-        var rollouts = [think, short, think, short].map { resp -> Rollout in
-            let o = RolloutOutcome(mode: resp[0] == Tokenizer.think ? .think : .short, correct: resp[0] == Tokenizer.think)
-            return Rollout(prompt: 0, response: resp, outcome: o, reward: rc.reward(o), advantage: 0, truncated: false)
-        }
-        let adv = Advantage.groupRelative(rollouts.map(\.reward))
-        for i in rollouts.indices { rollouts[i].advantage = adv[i] }
-        func pThink(_ m: Transformer) throws -> Double {
-            try m.generate(prompts: [prompt.tokens], maxNewTokens: 1, first: .sampled)[0].pThink
-        }
+        let rollouts = thinkWins(gamma: 0.2)
         let before = try pThink(t.policy)
         for _ in 0..<5 { _ = try t.optimize(prompts: [prompt], rollouts: rollouts, lr: 1e-2) }
         XCTAssertGreaterThan(try pThink(t.policy), before + 0.1)
@@ -73,17 +81,7 @@ final class LoRATrainTests: XCTestCase {
         c.headLR = 1e-2
         var t = try DeGRPOTrainer(policy: model, reference: nil, optimizer: AdamW(config: AdamWConfig(weightDecay: 0), trainable: model),
                                   config: c, seed: 1)
-        let think = PromptFormat.longAnswer(steps: "2+2=4", short: "4"), short = PromptFormat.shortAnswer("5")
-        let rc = RewardConfig(gamma: 0.5)
-        var rollouts = [think, short, think, short].map { resp -> Rollout in
-            let o = RolloutOutcome(mode: resp[0] == Tokenizer.think ? .think : .short, correct: resp[0] == Tokenizer.think)
-            return Rollout(prompt: 0, response: resp, outcome: o, reward: rc.reward(o), advantage: 0, truncated: false)
-        }
-        let adv = Advantage.groupRelative(rollouts.map(\.reward))
-        for i in rollouts.indices { rollouts[i].advantage = adv[i] }
-        func pThink(_ m: Transformer) throws -> Double {
-            try m.generate(prompts: [prompt.tokens], maxNewTokens: 1, first: .sampled)[0].pThink
-        }
+        let rollouts = thinkWins(gamma: 0.5)
         let before = try pThink(t.policy)
         for _ in 0..<5 { _ = try t.optimize(prompts: [prompt], rollouts: rollouts, lr: Float(c.lr)) }
         XCTAssertGreaterThan(try pThink(t.policy), before + 0.1)
