@@ -31,6 +31,18 @@ final class LoRATrainTests: XCTestCase {
         return rollouts
     }
 
+    /// DeGRPO that trains the decision: the control term alone, the adapters at 1e-6 and the
+    /// control rows at `headLR` (Recipes/smollm2-selfroute.toml's shape).
+    func decisionConfig(groupSize: Int, headLR: Double) -> DeGRPOConfig {
+        var c = DeGRPOConfig()
+        c.rollout.groupSize = groupSize
+        c.loss = PolicyLossConfig(kind: .degrpo, alpha: 1, beta: 0)
+        c.responseTerm = false
+        c.lr = 1e-6
+        c.headLR = headLR
+        return c
+    }
+
     /// p(think) of `m` at `prompt`'s decision.
     func pThink(_ m: Transformer) throws -> Double {
         try m.generate(prompts: [prompt.tokens], maxNewTokens: 1, first: .sampled)[0].pThink
@@ -73,12 +85,7 @@ final class LoRATrainTests: XCTestCase {
         tied.tiedEmbeddings = true
         var model = try Transformer(config: tied, seed: 2)
         try model.attach(LoRA(config: LoRAConfig(rank: 2, alpha: 4, targets: [.q, .v]), base: model, controlTokens: control, seed: 1))
-        var c = DeGRPOConfig()
-        c.rollout.groupSize = 4
-        c.loss = PolicyLossConfig(kind: .degrpo, alpha: 1, beta: 0)
-        c.responseTerm = false
-        c.lr = 1e-6
-        c.headLR = 1e-2
+        let c = decisionConfig(groupSize: 4, headLR: 1e-2)
         var t = try DeGRPOTrainer(policy: model, reference: nil, optimizer: AdamW(config: AdamWConfig(weightDecay: 0), trainable: model),
                                   config: c, seed: 1)
         let rollouts = thinkWins(gamma: 0.5)
@@ -91,12 +98,7 @@ final class LoRATrainTests: XCTestCase {
     /// first step moves a coordinate by lr·m̂/(√v̂+ε) = lr·sign(g) (up to ε), so the largest move
     /// is the rate itself in each range.
     func testHeadLRScalesTheControlRowsOfAnAdapter() throws {
-        var c = DeGRPOConfig()
-        c.rollout.groupSize = 2
-        c.loss = PolicyLossConfig(kind: .degrpo, alpha: 1, beta: 0)
-        c.responseTerm = false
-        c.lr = 1e-6
-        c.headLR = 1e-3
+        let c = decisionConfig(groupSize: 2, headLR: 1e-3)
         let model = try adapted()
         var t = try DeGRPOTrainer(policy: model, reference: nil, optimizer: AdamW(config: AdamWConfig(weightDecay: 0, gradClip: 0), trainable: model),
                                   config: c, seed: 1)
