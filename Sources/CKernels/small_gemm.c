@@ -99,24 +99,47 @@ TARGET static void columns(const float *x, const float *w, float *c, int n, int 
 }
 
 // The product on the pool.
+//
+// Columns are claimed, not split in fixed halves: a thread that finishes early (or a worker
+// that another process delayed) would otherwise leave the other waiting at the end of every
+// product, hundreds of times a decode step. Each claim takes a shrinking share of the
+// columns left (guided scheduling): few claims, since each starts on a tile nobody
+// prefetched, and a last claim of two tiles at most. A lone row claims even shares. Which
+// thread computes a column does not change its sum.
+
+#include <stdatomic.h>
 
 typedef struct {
     const float *x, *w;
     float *c;
     int n, k, m, accumulate;
+    int blocks;           // column blocks of COL_BLOCK
+    atomic_int next;      // first unclaimed column block
 } gemm_args;
 
-// Part `part` of `parts` takes a contiguous share of columns, cut at COL_BLOCK multiples.
 static void gemm_part(void *ctx, int part, int parts) {
-    const gemm_args *a = ctx;
-    int blocks = (a->m + COL_BLOCK - 1) / COL_BLOCK;
-    int b0 = blocks * part / parts, b1 = blocks * (part + 1) / parts;
-    int lo = b0 * COL_BLOCK, hi = b1 * COL_BLOCK < a->m ? b1 * COL_BLOCK : a->m;
-    if (lo < hi) columns(a->x, a->w, a->c, a->n, a->k, a->m, lo, hi, a->accumulate);
+    (void)part;
+    gemm_args *a = ctx;
+    const int least = 2 * COL_TILE / COL_BLOCK;   // blocks of the smallest claim: two tiles
+    for (;;) {
+        int b0 = atomic_load_explicit(&a->next, memory_order_relaxed), take;
+        do {
+            int left = a->blocks - b0;
+            if (left <= 0) return;
+            // A lone row streams W without prefetches: one even share per thread keeps each
+            // thread's stream unbroken.
+            take = parts == 1 ? left : a->n < 2 ? (a->blocks + parts - 1) / parts : left / (2 * parts);
+            if (take < least) take = least;
+            if (take > left) take = left;
+        } while (!atomic_compare_exchange_weak_explicit(&a->next, &b0, b0 + take, memory_order_relaxed,
+                                                        memory_order_relaxed));
+        int lo = b0 * COL_BLOCK, hi = (b0 + take) * COL_BLOCK < a->m ? (b0 + take) * COL_BLOCK : a->m;
+        columns(a->x, a->w, a->c, a->n, a->k, a->m, lo, hi, a->accumulate);
+    }
 }
 
 void rk_small_gemm(const float *x, const float *w, float *c, int n, int k, int m, int accumulate) {
-    gemm_args a = {x, w, c, n, k, m, accumulate};
+    gemm_args a = {x, w, c, n, k, m, accumulate, (m + COL_BLOCK - 1) / COL_BLOCK, 0};
     // Below this much work a second thread costs more than it saves.
     int parts = (long)n * m * k < 32768L ? 1 : rk_pool_threads();
     rk_pool_run(parts, gemm_part, &a);

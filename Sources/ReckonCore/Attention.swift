@@ -166,6 +166,24 @@ extension Attention {
         cachedHeadReference(out: out, scores: scores, q: q, keys: keys, values: values, len: len, headDim: hd)
     }
 
+    /// `group` query heads that share one KV head against its `len` cached positions: q and out
+    /// (group, hd), scores (group, len) scratch. Each head's result is `cachedHead`'s, bit for
+    /// bit; with AVX/FMA (`rk_attend_group`) each cached row is read once for the whole group.
+    @inline(__always)
+    public static func cachedGroup(
+        out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
+        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, len: Int, headDim hd: Int, group: Int
+    ) {
+        if hd % 8 == 0, CPUKernels.available {
+            rk_attend_group(q, keys, values, Int32(len), Int32(hd), Int32(group), 1 / Float(hd).squareRoot(), scores, out)
+            return
+        }
+        for h in 0..<group {
+            cachedHeadReference(out: out + h * hd, scores: scores + h * len, q: q + h * hd,
+                                keys: keys, values: values, len: len, headDim: hd)
+        }
+    }
+
     /// The reference of `cachedHead` (and of `rk_attend_head`): both products as sgemv calls,
     /// the softmax scalar.
     public static func cachedHeadReference(

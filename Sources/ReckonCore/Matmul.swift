@@ -1,11 +1,12 @@
-// The bias-free linear layer, forward and backward: one sgemm over all rows, few rows through the small kernel
-// (CKernels/small_gemm.c); the bias is Bias.swift's.
+// The bias-free linear layer, forward and backward: one sgemm over all rows (its rows shared out over the
+// pool's threads), few rows through the small kernel (CKernels/small_gemm.c); the bias is Bias.swift's.
 
 import CBLAS
 import CKernels
 
 /// Linear layer without bias: out (N, O) = inp (N, I) · wᵀ, with w stored (O, I) row-major.
-/// One sgemm covers all N = B·T rows.
+/// One product covers all N = B·T rows: with several threads, one single-threaded sgemm per
+/// thread over its share of the rows (`split`).
 public enum Matmul {
     /// Row counts up to this go to the few-row kernel (`reckon bench` compares the two).
     public static let smallRowLimit = 64
@@ -22,7 +23,35 @@ public enum Matmul {
             rk_small_gemm(inp, w, out, Int32(n), Int32(inDim), Int32(outDim), accumulate ? 1 : 0)
             return
         }
-        forwardBLAS(out, inp, w, n: n, inDim: inDim, outDim: outDim, accumulate: accumulate)
+        // Each part packs the whole of the operand it does not split: split the larger side.
+        if n >= outDim {
+            split(n) { r in
+                forwardBLAS(out + r.lowerBound * outDim, inp + r.lowerBound * inDim, w,
+                            n: r.count, inDim: inDim, outDim: outDim, accumulate: accumulate)
+            }
+            return
+        }
+        split(outDim) { r in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                        Int32(n), Int32(r.count), Int32(inDim),
+                        1, inp, Int32(inDim), w + r.lowerBound * inDim, Int32(inDim),
+                        accumulate ? 1 : 0, out + r.lowerBound, Int32(outDim))
+        }
+    }
+
+    /// Parts of a split product have at least this many rows.
+    public static let rowsPerPart = 64
+
+    /// Runs `body` over 0..<count (rows or columns of a product) in one contiguous share per
+    /// pool thread, each a single-threaded sgemm: OpenBLAS's own threads meet at barriers inside every product
+    /// (and yield the core while they wait), where the pool's parts are claimed, so a thread
+    /// that finishes first or starts late does not hold the other. sgemm sums each element over
+    /// the inner dimension whatever rows it is given, so the split changes no result
+    /// (`SmallGemmTests.testSplitProductsEqualOneCall`).
+    @inline(__always)
+    static func split(_ count: Int, _ body: (Range<Int>) -> Void) {
+        if BLAS.threads < 2 || count < 2 * rowsPerPart { body(0..<count); return }
+        Parallel.withSingleThreadedBLAS { Parallel.chunks(count, minChunk: rowsPerPart) { _, r in body(r) } }
     }
 
     /// The same product through OpenBLAS alone (`reckon bench` times it against `forward`).
@@ -51,15 +80,30 @@ public enum Matmul {
         n: Int, inDim: Int, outDim: Int, accumulateInput: Bool = false
     ) {
         if let dinp {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                        Int32(n), Int32(inDim), Int32(outDim),
-                        1, dout, Int32(outDim), w, Int32(inDim),
-                        accumulateInput ? 1 : 0, dinp, Int32(inDim))
+            split(n) { r in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                            Int32(r.count), Int32(inDim), Int32(outDim),
+                            1, dout + r.lowerBound * outDim, Int32(outDim), w, Int32(inDim),
+                            accumulateInput ? 1 : 0, dinp + r.lowerBound * inDim, Int32(inDim))
+            }
         }
         guard let dw else { return }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-                    Int32(outDim), Int32(inDim), Int32(n),
-                    1, dout, Int32(outDim), inp, Int32(inDim),
-                    1, dw, Int32(inDim))
+        // Split over the weight's rows or columns, the larger: each part sums over all n rows,
+        // as one call would.
+        if outDim >= inDim {
+            split(outDim) { r in
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+                            Int32(r.count), Int32(inDim), Int32(n),
+                            1, dout + r.lowerBound, Int32(outDim), inp, Int32(inDim),
+                            1, dw + r.lowerBound * inDim, Int32(inDim))
+            }
+            return
+        }
+        split(inDim) { r in
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+                        Int32(outDim), Int32(r.count), Int32(n),
+                        1, dout, Int32(outDim), inp + r.lowerBound, Int32(inDim),
+                        1, dw + r.lowerBound, Int32(inDim))
+        }
     }
 }

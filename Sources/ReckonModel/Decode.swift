@@ -180,12 +180,13 @@ extension Transformer {
                                                 (vc + at).update(from: v + i * kvd + kh * hd, count: hd)
                                             }
                                         }
-                                        Parallel.withSingleThreadedBLAS { Parallel.forEach(n * H) { unit in
-                                            let i = unit / H, h = unit % H, kh = h / group
+                                        Parallel.withSingleThreadedBLAS { Parallel.forEach(n * c.nKVHeads) { unit in
+                                            // The query heads of one KV head together: its cached rows are read once.
+                                            let i = unit / c.nKVHeads, kh = unit % c.nKVHeads, h = kh * group
                                             let base = layerBase + (slot[i] * c.nKVHeads + kh) * cap * hd
-                                            Attention.cachedHead(out: attOut + i * d + h * hd, scores: s + sc.scores + unit * cap,
-                                                                 q: q + i * d + h * hd, keys: kc + base, values: vc + base,
-                                                                 len: Int(pos[i]) + 1, headDim: hd)
+                                            Attention.cachedGroup(out: attOut + i * d + h * hd, scores: s + sc.scores + (i * H + h) * cap,
+                                                                  q: q + i * d + h * hd, keys: kc + base, values: vc + base,
+                                                                  len: Int(pos[i]) + 1, headDim: hd, group: group)
                                         } }
                                         Matmul.forward(x, attOut, p + pl.wo + l * d * d, n: n, inDim: d, outDim: d, accumulate: true)
                                         adapt.forward(.o, l, out: x, inp: attOut)

@@ -111,4 +111,66 @@ final class SmallGemmTests: XCTestCase {
             }
         }
     }
+
+    /// The heads of one KV head together (`rk_attend_group`, in blocks of three) give each
+    /// head's `cachedHead` result bit for bit, and stay within the reference's tolerance.
+    func testCachedGroupEqualsEachHead() throws {
+        var rng = RNG(seed: 8)
+        for (group, len, hd) in [(1, 1, 8), (2, 9, 40), (3, 33, 64), (4, 8, 32), (5, 70, 96)] {
+            let q = (0..<(group * hd)).map { _ in rng.normal() * 2 }
+            let keys = (0..<(len * hd)).map { _ in rng.normal() }, values = (0..<(len * hd)).map { _ in rng.normal() }
+            var scores = [Float](repeating: .nan, count: group * len), out = [Float](repeating: .nan, count: group * hd)
+            scores.withUnsafeMutableBufferPointer { sp in out.withUnsafeMutableBufferPointer { op in
+                Attention.cachedGroup(out: op.baseAddress!, scores: sp.baseAddress!, q: q, keys: keys, values: values,
+                                      len: len, headDim: hd, group: group)
+            } }
+            for h in 0..<group {
+                var one = [Float](repeating: .nan, count: hd), ref = one, sc = [Float](repeating: .nan, count: len)
+                let qh = Array(q[(h * hd)..<((h + 1) * hd)])
+                sc.withUnsafeMutableBufferPointer { sp in one.withUnsafeMutableBufferPointer { op in
+                    Attention.cachedHead(out: op.baseAddress!, scores: sp.baseAddress!, q: qh, keys: keys, values: values, len: len, headDim: hd)
+                } }
+                sc.withUnsafeMutableBufferPointer { sp in ref.withUnsafeMutableBufferPointer { op in
+                    Attention.cachedHeadReference(out: op.baseAddress!, scores: sp.baseAddress!, q: qh, keys: keys, values: values, len: len, headDim: hd)
+                } }
+                let got = Array(out[(h * hd)..<((h + 1) * hd)])
+                XCTAssertEqual(got, one, "group \(group) len \(len) hd \(hd) head \(h)")
+                for i in 0..<hd { XCTAssertEqual(got[i], ref[i], accuracy: 1e-5 * max(1, abs(ref[i])), "head \(h) column \(i)") }
+            }
+        }
+    }
+
+    /// A product of many rows split over the pool (one single-threaded sgemm per part) equals
+    /// one OpenBLAS call on one thread, bit for bit: forward, the input gradient, and the
+    /// weight gradient, split by rows (first shape) and by columns (second).
+    func testSplitProductsEqualOneCall() throws {
+        for (n, k, m) in [(2 * Matmul.rowsPerPart + 37, 40, 2 * Matmul.rowsPerPart + 5),
+                          (2 * Matmul.rowsPerPart + 2, 2 * Matmul.rowsPerPart + 22, 2 * Matmul.rowsPerPart + 12)] {
+            try splitProductEqualsOneCall(n: n, k: k, m: m)
+        }
+    }
+
+    func splitProductEqualsOneCall(n: Int, k: Int, m: Int) throws {
+        let saved = BLAS.threads
+        defer { BLAS.setThreads(saved) }
+        var rng = RNG(seed: 9)
+        let x = (0..<(n * k)).map { _ in rng.normal() }, w = (0..<(m * k)).map { _ in rng.normal() }
+        let dy = (0..<(n * m)).map { _ in rng.normal() }, dw0 = (0..<(m * k)).map { _ in rng.normal() }
+        func run(threads: Int, split: Bool) -> [Float] {
+            BLAS.setThreads(threads)
+            var y = [Float](repeating: 0, count: n * m), dx = [Float](repeating: 0, count: n * k), dw = dw0
+            y.withUnsafeMutableBufferPointer { yp in dx.withUnsafeMutableBufferPointer { dxp in dw.withUnsafeMutableBufferPointer { dwp in
+                if split {
+                    Matmul.forward(yp.baseAddress!, x, w, n: n, inDim: k, outDim: m)
+                } else {
+                    Matmul.forwardBLAS(yp.baseAddress!, x, w, n: n, inDim: k, outDim: m)
+                }
+                Matmul.backward(dinp: dxp.baseAddress!, dw: dwp.baseAddress!, dout: dy, inp: x, w: w, n: n, inDim: k, outDim: m)
+            } } }
+            return y + dx + dw
+        }
+        let one = run(threads: 1, split: false)
+        XCTAssertEqual(run(threads: 2, split: true), one, "n=\(n) k=\(k) m=\(m), 2 threads")
+        XCTAssertEqual(run(threads: 3, split: true), one, "n=\(n) k=\(k) m=\(m), 3 threads")
+    }
 }

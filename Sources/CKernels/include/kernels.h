@@ -18,6 +18,12 @@ void rk_small_gemm(const float *x, const float *w, float *c, int n, int k, int m
 void rk_attend_head(const float *q, const float *keys, const float *values, int len, int hd,
                     float scale, float *scores, float *out);
 
+/// rk_attend_head for `group` query heads that share one KV head: q and out (group, hd),
+/// scores (group, len) scratch. Each head's output is bit-identical to rk_attend_head's; each
+/// key and value row is read once for all of them (attend_head.c).
+void rk_attend_group(const float *q, const float *keys, const float *values, int len, int hd, int group,
+                     float scale, float *scores, float *out);
+
 /// In place: row[0, len) = softmax(row[0, len)), row[len, width) = 0. Requires
 /// rk_avx_fma_available() and len ≥ 1 (softmax.c).
 void rk_softmax_row(float *row, int len, int width);
