@@ -232,4 +232,39 @@ extension SFTTests {
         for i in 0..<reference.grads.count { maxDiff = max(maxDiff, abs(reference.grads[i] - t.model.grads[i])) }
         XCTAssertLessThan(maxDiff, 1e-5)
     }
+
+    /// modes = short trains only the direct answers, each sequence's mean counting 1/B, and
+    /// leaves the control token out of the loss: built by hand per sequence.
+    func testShortModeTrainsOnlyDirectAnswersWithoutTheControlToken() throws {
+        var recipe = Recipe.SFT()
+        recipe.steps = 1; recipe.batch = 3; recipe.lossNorm = .sequence; recipe.modes = .short
+        recipe.weightDecay = 0; recipe.warmup = 0
+        let data = SFTData(examples: try examples(), context: config.maxSeqLen, overflow: .reject)
+        var t = try SFTTrainer(config: SFTConfig(recipe: recipe, prompts: data.count), data: data,
+                               model: try Transformer(config: config, seed: 7))
+        XCTAssertEqual(t.config.modes, .short)
+        let seqs = t.batchIndices(step: 0).map { t.data.pairs[$0].short }
+        var reference = try Transformer(config: config, seed: 7)
+        var expected = 0.0
+        for s in seqs {
+            var acts = try Activations(config: config, batch: 1, seqLen: s.rowCount)
+            let r = s.rows(length: s.rowCount)
+            try acts.setBatch(tokens: r.inputs, targets: r.targets)
+            XCTAssertEqual(r.targets[s.promptLength - 1], Tokenizer.short)
+            XCTAssertGreaterThan(s.answerTokenCount, 1)
+            let w = r.targets.indices.map { i -> Float in
+                guard r.targets[i] >= 0, i != s.promptLength - 1 else { return 0 }
+                return 1 / Float(seqs.count * (s.answerTokenCount - 1))
+            }
+            reference.forward(&acts)
+            expected += Double(Transformer.loss(acts, weights: w))
+            try reference.backward(&acts, weights: w)
+        }
+        let stats = try t.trainStep()
+        XCTAssertEqual(Double(stats.loss), expected, accuracy: 1e-5)
+        var maxDiff: Float = 0
+        for i in 0..<reference.grads.count { maxDiff = max(maxDiff, abs(reference.grads[i] - t.model.grads[i])) }
+        XCTAssertLessThan(maxDiff, 1e-5)
+        XCTAssertGreaterThan(t.model.grads.map(abs).max() ?? 0, 0)
+    }
 }
