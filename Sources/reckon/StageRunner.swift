@@ -33,7 +33,7 @@ extension TrainCommand {
         let ranks = trainer.reducer, root = ranks.isRoot
         let rotation = try CheckpointRotation(directory: plan.checkpointDir, keep: plan.keepLast)
         let log = root ? try MetricsLog(path: plan.metricsPath) : nil
-        let interrupt = Interrupt()
+        let interrupt = Interrupt.shared
         interrupt.install()
         let bar = root ? ProgressBar(total: plan.steps, label: plan.label, startDone: trainer.step) : nil
 
