@@ -37,7 +37,7 @@ public struct Recipe: Sendable, Equatable {
         public var weightDecay = 0.1, gradClip = 1.0, beta1 = 0.9, beta2 = 0.95
         public var evalEvery = 500, evalN = 200, saveEvery = 500, keepLast = 2
         public var seed = 1, overflow = SFTData.Overflow.reject
-        public var microBatch = 0
+        public var microBatch = 0, modes = SFTConfig.Modes.both
     }
 
     public struct Eval: Sendable, Equatable {
@@ -163,9 +163,11 @@ extension Recipe {
                 "`token`: one mean over the batch's answer tokens; `sequence`: the mean of each sequence's mean, so short answers weigh as much as scratchpads"),
         .number("sft", "control_weight", \.sft.controlWeight, min: 0,
                 "the control token's own loss weight per sequence, out of the answer mean; 0 keeps it in the mean"),
+        .choice("sft", "modes", \.sft.modes,
+                "answers trained per prompt: `both`, or only `short` or `think` (then the control token gets no loss, docs/results.md)"),
         .int("sft", "steps", \.sft.steps, min: 0, "optimizer steps; 0 = ceil(epochs × prompts / batch)"),
         .number("sft", "epochs", \.sft.epochs, min: 0, "passes over the data when `steps` is 0"),
-        .int("sft", "batch", \.sft.batch, min: 1, "prompts per step; each gives both modes, so 2× as many sequences"),
+        .int("sft", "batch", \.sft.batch, min: 1, "prompts per step; each gives both modes (unless `modes` picks one), so 2× as many sequences"),
         .int("sft", "micro_batch", \.sft.microBatch, min: 0,
              "sequences per forward/backward, their gradients summed into the same update; 0 = each mode's batch at once. Lowers peak memory"),
         .number("sft", "lr", \.sft.lr, min: 0, "peak learning rate: linear warm-up, then cosine to `min_lr`"),

@@ -14,6 +14,15 @@ public struct SFTConfig: Sendable, Equatable {
         /// The mean of each sequence's answer-token mean: both modes of a prompt weigh the same.
         case sequence
     }
+    /// Which answers of each prompt a step trains.
+    public enum Modes: String, Sendable, Equatable, CaseIterable {
+        /// The short and the think answer of every prompt.
+        case both
+        /// Only the direct answers, e.g. to drill them on levels where they can work.
+        case short
+        /// Only the worked answers.
+        case think
+    }
     /// Prompts per step; the batch holds 2× as many sequences (both modes of each prompt).
     public var batch: Int
     public var lossNorm: LossNorm = .token
@@ -22,6 +31,9 @@ public struct SFTConfig: Sendable, Equatable {
     /// as DeGRPO does in stage 2: otherwise its share depends on the answer's length, and
     /// p(think) drifts toward whichever mode has the shorter answers.
     public var controlWeight: Float = 0
+    /// The modes trained. With one mode the control token gets no loss: every sequence would
+    /// open with the same token, and training it would teach the router that mode everywhere.
+    public var modes = Modes.both
     /// Sequences per forward/backward; 0 = each mode's whole batch at once. The gradients of
     /// the micro-batches add up to the batch's (its loss weights are batch-wide), so this
     /// changes peak memory, not the update.
@@ -47,6 +59,7 @@ public struct SFTConfig: Sendable, Equatable {
                   seed: UInt64(s.seed))
         lossNorm = s.lossNorm
         controlWeight = Float(s.controlWeight)
+        modes = s.modes
         microBatch = s.microBatch
     }
 }
@@ -145,19 +158,26 @@ public struct SFTTrainer {
         guard indices.count >= K else {
             throw TrainError.invalidConfig("[sft] batch \(indices.count) is smaller than the \(K) shards sharing it")
         }
-        let decoupled = config.controlWeight > 0
+        let oneMode = config.modes != .both
+        let decoupled = config.controlWeight > 0 || oneMode
         // Answer tokens that share the mean: all of them, or all but the control token.
         func meanTokens(_ s: TrainingSequence) -> Int {
             max(0, min(s.answerTokenCount, s.rowCount) - (decoupled ? 1 : 0))
         }
-        let scored = indices.reduce(0) { $0 + meanTokens(data.pairs[$1].short) + meanTokens(data.pairs[$1].long) }
-        let sequenceCount = Float(2 * indices.count)
+        let modes: [KeyPath<SFTData.Pair, TrainingSequence>] = switch config.modes {
+        case .both: [\.short, \.long]
+        case .short: [\.short]
+        case .think: [\.long]
+        }
+        let scored = indices.reduce(0) { sum, i in modes.reduce(sum) { $0 + meanTokens(data.pairs[i][keyPath: $1]) } }
+        let sequenceCount = Float(modes.count * indices.count)
+        let controlWeight = oneMode ? 0 : config.controlWeight / sequenceCount
         func weights(_ s: TrainingSequence) -> RowWeights {
             let answer: Float = switch config.lossNorm {
             case .token: 1 / Float(max(1, scored))
             case .sequence: 1 / (sequenceCount * Float(max(1, meanTokens(s))))
             }
-            return RowWeights(control: decoupled ? config.controlWeight / sequenceCount : answer, answer: answer)
+            return RowWeights(control: decoupled ? controlWeight : answer, answer: answer)
         }
         // This rank's shards of the prompts; the weights above are normalised over the whole batch.
         var loss: Float = 0, realTokens = 0
@@ -166,7 +186,9 @@ public struct SFTTrainer {
         for k in owned {
             let mine = indices[Shards.part(k, of: K, count: indices.count)]
             model.zeroGrad()
-            for sequences in [mine.map { data.pairs[$0].short }, mine.map { data.pairs[$0].long }] where !sequences.isEmpty {
+            for mode in modes {
+                let sequences = mine.map { data.pairs[$0][keyPath: mode] }
+                if sequences.isEmpty { continue }
                 let (l, tokens) = try accumulate(sequences, weights: sequences.map(weights))
                 loss += l
                 realTokens += tokens

@@ -8,13 +8,24 @@ import Foundation
 /// between steps; a second Ctrl-C exits at once. SIGUSR1 does the same: `mpirun` kills its
 /// ranks on SIGINT but forwards SIGUSR1 to each, so `kill -USR1 <mpirun pid>` stops a
 /// data-parallel run with a checkpoint.
+///
+/// One per process: a recipe runs several stages (and warm-up phases), and a second set of
+/// signal sources, installed after the first stage's were released, never fired, so a
+/// SIGUSR1 sent during a later phase was lost.
 final class Interrupt: @unchecked Sendable {
+    static let shared = Interrupt()
+
     private let lock = NSLock()
     private var requested = false
     private var sources: [any DispatchSourceSignal] = []
 
-    /// Installs the handler; the default action (exit) is ignored while it is installed.
+    private init() {}
+
+    /// Installs the handler once; the default action (exit) is ignored from then on.
     func install() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard sources.isEmpty else { return }
         for sig in [SIGINT, SIGUSR1] { install(sig) }
     }
 

@@ -33,7 +33,7 @@ extension TrainCommand {
         let ranks = trainer.reducer, root = ranks.isRoot
         let rotation = try CheckpointRotation(directory: plan.checkpointDir, keep: plan.keepLast)
         let log = root ? try MetricsLog(path: plan.metricsPath) : nil
-        let interrupt = Interrupt()
+        let interrupt = Interrupt.shared
         interrupt.install()
         let bar = root ? ProgressBar(total: plan.steps, label: plan.label, startDone: trainer.step) : nil
 
@@ -75,8 +75,9 @@ extension TrainCommand {
         bar?.finish()
         switch outcome {
         case .finished(let steps):
-            note(String(format: "%@: finished %d steps in %.1f min; final smoothed loss %.4f", plan.label, steps,
-                        Date().timeIntervalSince(start) / 60, smoothed ?? .nan))
+            // A run resumed from its last step trains nothing and has no loss to report.
+            note(String(format: "%@: finished %d steps in %.1f min; ", plan.label, steps, Date().timeIntervalSince(start) / 60)
+                 + (smoothed.map { String(format: "final smoothed loss %.4f", $0) } ?? "no step ran in this process"))
         case .interrupted(let step):
             note("\(plan.label): interrupted at step \(step); continue with: reckon train \(self.recipe) "
                  + "\(overrides.map { "--set \($0) " }.joined())--resume \(rotation.path(forStep: step))")

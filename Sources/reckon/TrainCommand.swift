@@ -196,7 +196,8 @@ struct TrainCommand: ParsableCommand {
         let config = initial.config
         let data = SFTData(examples: train, context: config.maxSeqLen, overflow: r.sft.overflow, format: start.format)
         note("sft: \(start.format.summary)")
-        note("sft: \(data.count) prompts × 2 modes; \(data.rejected) rejected and \(data.truncated) truncated for the context of \(config.maxSeqLen), \(data.missingLong) without a long answer")
+        let modes = r.sft.modes == .both ? "2 modes" : "\(r.sft.modes.rawValue) answers only"
+        note("sft: \(data.count) prompts × \(modes); \(data.rejected) rejected and \(data.truncated) truncated for the context of \(config.maxSeqLen), \(data.missingLong) without a long answer")
         let sftConfig = try SFTConfig(recipe: r.sft, prompts: data.count)
         var trainer = try SFTTrainer(config: sftConfig, data: data, model: initial)
         trainer.reducer = ranks

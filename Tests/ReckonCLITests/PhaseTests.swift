@@ -49,6 +49,43 @@ final class PhaseTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("phased/train-phase2.jsonl").path))
     }
 
+    /// SIGUSR1 (what `mpirun` forwards) during the second phase stops it after a step with a
+    /// checkpoint and exit 130: each stage used to install its own signal sources, and the ones
+    /// installed after the first stage's never fired.
+    func testStopSignalInALaterPhaseSavesAndExits() throws {
+        XCTAssertTrue(FileManager.default.fileExists(atPath: reckon.path), "the test target builds reckon; not found at \(reckon.path)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reckon-phase-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = recipe(data: ["seed = 1"], sft: ["steps = 2", "seed = 1"], out: "r",
+                          extra: "[[phase]]\nsft.steps = 1000000\n")
+        try text.write(to: dir.appendingPathComponent("r.toml"), atomically: true, encoding: .utf8)
+        let logURL = dir.appendingPathComponent("log.txt")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let log = try FileHandle(forWritingTo: logURL)
+        defer { try? log.close() }
+        let p = Process()
+        p.executableURL = reckon
+        p.arguments = ["train", "r.toml", "--threads", "1"]
+        p.currentDirectoryURL = dir
+        p.standardOutput = log
+        p.standardError = log
+        try p.run()
+        func output() -> String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+        // Wait until phase 2 has taken a few steps, then ask it to stop.
+        let deadline = Date().addingTimeInterval(120)
+        while p.isRunning, Date() < deadline, !output().contains("sft 2 ") { Thread.sleep(forTimeInterval: 0.2) }
+        XCTAssertTrue(p.isRunning, "phase 2 should still be running: \(output())")
+        kill(p.processIdentifier, SIGUSR1)
+        let stopBy = Date().addingTimeInterval(60)
+        while p.isRunning, Date() < stopBy { Thread.sleep(forTimeInterval: 0.2) }
+        if p.isRunning { p.terminate(); p.waitUntilExit(); XCTFail("SIGUSR1 did not stop phase 2: \(output())"); return }
+        XCTAssertEqual(p.terminationStatus, 130, output())
+        XCTAssertTrue(output().contains("sft 2: interrupted at step"), output())
+        let saved = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("r/phase2/checkpoints").path)
+        XCTAssertEqual(saved.count, 1, "one checkpoint of the stopped step: \(saved)")
+    }
+
     func testBadPhaseOverrideIsAnErrorNotACrash() throws {
         XCTAssertTrue(FileManager.default.fileExists(atPath: reckon.path), "the test target builds reckon; not found at \(reckon.path)")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reckon-phase-\(UUID().uuidString)")

@@ -18,6 +18,43 @@ final class SFTTests: XCTestCase {
                               data: data, model: try Transformer(config: config, seed: 7))
     }
 
+    /// A one-step trainer from a recipe's [sft] (batch 3, sequence mean, no decay) after `edit`.
+    func oneStepTrainer(_ edit: (inout Recipe.SFT) -> Void) throws -> SFTTrainer {
+        var recipe = Recipe.SFT()
+        recipe.steps = 1; recipe.batch = 3; recipe.lossNorm = .sequence; recipe.weightDecay = 0; recipe.warmup = 0
+        edit(&recipe)
+        let data = SFTData(examples: try examples(), context: config.maxSeqLen, overflow: .reject)
+        return try SFTTrainer(config: SFTConfig(recipe: recipe, prompts: data.count), data: data,
+                               model: try Transformer(config: config, seed: 7))
+    }
+
+    /// The loss and gradients of one step built by hand: each sequence alone, its row i
+    /// (predicting targets[i]) weighted `weight(sequence, i)`, summed.
+    func handBuiltStep(_ seqs: [TrainingSequence], weight: (TrainingSequence, Int) -> Float) throws -> (loss: Double, grads: [Float]) {
+        var reference = try Transformer(config: config, seed: 7)
+        var loss = 0.0
+        for s in seqs {
+            var acts = try Activations(config: config, batch: 1, seqLen: s.rowCount)
+            let r = s.rows(length: s.rowCount)
+            try acts.setBatch(tokens: r.inputs, targets: r.targets)
+            let w = r.targets.indices.map { r.targets[$0] >= 0 ? weight(s, $0) : 0 }
+            reference.forward(&acts)
+            loss += Double(Transformer.loss(acts, weights: w))
+            try reference.backward(&acts, weights: w)
+        }
+        return (loss, Array(reference.grads))
+    }
+
+    /// Asserts that `t`'s next step has the hand-built loss and gradients.
+    func assertStepEquals(_ t: inout SFTTrainer, _ expected: (loss: Double, grads: [Float]),
+                          file: StaticString = #filePath, line: UInt = #line) throws {
+        let stats = try t.trainStep()
+        XCTAssertEqual(Double(stats.loss), expected.loss, accuracy: 1e-5, file: file, line: line)
+        var maxDiff: Float = 0
+        for i in 0..<expected.grads.count { maxDiff = max(maxDiff, abs(expected.grads[i] - t.model.grads[i])) }
+        XCTAssertLessThan(maxDiff, 1e-5, file: file, line: line)
+    }
+
     func testOverlongExamplesAreRejectedOrTruncatedAndCounted() throws {
         let ex = try examples(10)
         let longest = ex.map { PromptFormat.prompt($0.prompt).count + PromptFormat.longAnswer(steps: $0.long ?? "", short: $0.shortAnswer).count }
@@ -174,62 +211,44 @@ extension SFTTests {
     /// mean answer-token loss, and its gradient is that of weights 1/(2B · answer tokens),
     /// built here by hand from per-sequence forward passes.
     func testSequenceLossNormIsTheMeanOfSequenceMeans() throws {
-        var recipe = Recipe.SFT()
-        recipe.steps = 1; recipe.batch = 3; recipe.lossNorm = .sequence; recipe.weightDecay = 0; recipe.warmup = 0
-        let data = SFTData(examples: try examples(), context: config.maxSeqLen, overflow: .reject)
-        var t = try SFTTrainer(config: SFTConfig(recipe: recipe, prompts: data.count), data: data,
-                               model: try Transformer(config: config, seed: 7))
+        var t = try oneStepTrainer { _ in }
         XCTAssertEqual(t.config.lossNorm, .sequence)
         let seqs = t.batchIndices(step: 0).flatMap { [t.data.pairs[$0].short, t.data.pairs[$0].long] }
-        var reference = try Transformer(config: config, seed: 7)
-        var meanOfMeans = 0.0
-        for s in seqs {
-            var acts = try Activations(config: config, batch: 1, seqLen: s.rowCount)
-            let r = s.rows(length: s.rowCount)
-            try acts.setBatch(tokens: r.inputs, targets: r.targets)
-            let w = r.targets.map { $0 >= 0 ? 1 / Float(seqs.count * s.answerTokenCount) : 0 }
-            reference.forward(&acts)
-            meanOfMeans += Double(Transformer.loss(acts, weights: w))
-            try reference.backward(&acts, weights: w)
-        }
-        let stats = try t.trainStep()
-        XCTAssertEqual(Double(stats.loss), meanOfMeans, accuracy: 1e-5)
-        var maxDiff: Float = 0
-        for i in 0..<reference.grads.count { maxDiff = max(maxDiff, abs(reference.grads[i] - t.model.grads[i])) }
-        XCTAssertLessThan(maxDiff, 1e-5)
+        let expected = try handBuiltStep(seqs) { s, _ in 1 / Float(seqs.count * s.answerTokenCount) }
+        try assertStepEquals(&t, expected)
     }
 
     /// With control_weight = c, the control token of each sequence has weight c/(2B) and the
     /// remaining answer tokens share 1/(2B) per sequence: built by hand per sequence.
     func testControlWeightGivesTheControlTokenItsOwnTerm() throws {
-        var recipe = Recipe.SFT()
-        recipe.steps = 1; recipe.batch = 3; recipe.lossNorm = .sequence; recipe.controlWeight = 0.3
-        recipe.weightDecay = 0; recipe.warmup = 0
-        let data = SFTData(examples: try examples(), context: config.maxSeqLen, overflow: .reject)
-        var t = try SFTTrainer(config: SFTConfig(recipe: recipe, prompts: data.count), data: data,
-                               model: try Transformer(config: config, seed: 7))
+        var t = try oneStepTrainer { $0.controlWeight = 0.3 }
         XCTAssertEqual(t.config.controlWeight, 0.3)
         let seqs = t.batchIndices(step: 0).flatMap { [t.data.pairs[$0].short, t.data.pairs[$0].long] }
-        var reference = try Transformer(config: config, seed: 7)
-        var expected = 0.0
         for s in seqs {
-            var acts = try Activations(config: config, batch: 1, seqLen: s.rowCount)
-            let r = s.rows(length: s.rowCount)
-            try acts.setBatch(tokens: r.inputs, targets: r.targets)
             // Row promptLength − 1 predicts the control token.
-            XCTAssertTrue(r.targets[s.promptLength - 1] == Tokenizer.think || r.targets[s.promptLength - 1] == Tokenizer.short)
-            let w = r.targets.indices.map { i -> Float in
-                guard r.targets[i] >= 0 else { return 0 }
-                return i == s.promptLength - 1 ? 0.3 / Float(seqs.count) : 1 / Float(seqs.count * (s.answerTokenCount - 1))
-            }
-            reference.forward(&acts)
-            expected += Double(Transformer.loss(acts, weights: w))
-            try reference.backward(&acts, weights: w)
+            let target = s.rows(length: s.rowCount).targets[s.promptLength - 1]
+            XCTAssertTrue(target == Tokenizer.think || target == Tokenizer.short)
         }
-        let stats = try t.trainStep()
-        XCTAssertEqual(Double(stats.loss), expected, accuracy: 1e-5)
-        var maxDiff: Float = 0
-        for i in 0..<reference.grads.count { maxDiff = max(maxDiff, abs(reference.grads[i] - t.model.grads[i])) }
-        XCTAssertLessThan(maxDiff, 1e-5)
+        let expected = try handBuiltStep(seqs) { s, i in
+            i == s.promptLength - 1 ? 0.3 / Float(seqs.count) : 1 / Float(seqs.count * (s.answerTokenCount - 1))
+        }
+        try assertStepEquals(&t, expected)
+    }
+
+    /// modes = short trains only the direct answers, each sequence's mean counting 1/B, and
+    /// leaves the control token out of the loss: built by hand per sequence.
+    func testShortModeTrainsOnlyDirectAnswersWithoutTheControlToken() throws {
+        var t = try oneStepTrainer { $0.modes = .short }
+        XCTAssertEqual(t.config.modes, .short)
+        let seqs = t.batchIndices(step: 0).map { t.data.pairs[$0].short }
+        for s in seqs {
+            XCTAssertEqual(s.rows(length: s.rowCount).targets[s.promptLength - 1], Tokenizer.short)
+            XCTAssertGreaterThan(s.answerTokenCount, 1)
+        }
+        let expected = try handBuiltStep(seqs) { s, i in
+            i == s.promptLength - 1 ? 0 : 1 / Float(seqs.count * (s.answerTokenCount - 1))
+        }
+        XCTAssertGreaterThan(expected.grads.map(abs).max() ?? 0, 0)
+        try assertStepEquals(&t, expected)
     }
 }
