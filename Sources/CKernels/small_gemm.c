@@ -59,44 +59,6 @@ static inline size_t take(prefetch_plan *pp, const char **from) {
     return n;
 }
 
-// Where a product's side prefetch stands: range r (keys for r < count, then values) at
-// float `off`, and the floats still to prefetch.
-typedef struct {
-    const rk_prefetch_ranges *rs;
-    int r;
-    long off, left;
-} side_cursor;
-
-// Prefetches the next `amount` floats of the side ranges into L2, one cache line at a time.
-static inline void side_run(side_cursor *sc, long amount) {
-    if (amount > sc->left) amount = sc->left;
-    sc->left -= amount;
-    const rk_prefetch_ranges *rs = sc->rs;
-    while (amount > 0 && sc->r < 2 * rs->count) {
-        int i = sc->r < rs->count ? sc->r : sc->r - rs->count;
-        const float *base = (sc->r < rs->count ? rs->keys : rs->values) + rs->offsets[i];
-        long n = rs->lengths[i] - sc->off;
-        if (n > amount) n = amount;
-        for (long f = sc->off; f < sc->off + n; f += 16) _mm_prefetch((const char *)(base + f), _MM_HINT_T1);
-        sc->off += n;
-        amount -= n;
-        if (sc->off >= rs->lengths[i]) { sc->r++; sc->off = 0; }
-    }
-}
-
-// A cursor at float `at` of the side ranges (keys' ranges, then values'), `left` floats to go.
-static side_cursor side_at(const rk_prefetch_ranges *rs, long at, long left) {
-    side_cursor sc = {rs, 0, 0, left};
-    while (sc.r < 2 * rs->count) {
-        long len = rs->lengths[sc.r < rs->count ? sc.r : sc.r - rs->count];
-        if (at < len) break;
-        at -= len;
-        sc.r++;
-    }
-    sc.off = at;
-    return sc;
-}
-
 // Rows 0..<n of columns [lo, hi): row blocks of R, each over the tile's weight rows in
 // blocks of 3 and then one at a time. Inlined with constant R.
 TARGET static inline __attribute__((always_inline)) void tile_rows(
@@ -119,14 +81,8 @@ TARGET static inline __attribute__((always_inline)) void tile_rows(
 }
 
 TARGET static void columns(const float *x, const float *w, float *c, int n, int k, int m,
-                           int lo, int hi, int accumulate, side_cursor *side) {
+                           int lo, int hi, int accumulate) {
     if (n < 1) return;
-    // The side ranges' share of this column range, spread over its row blocks.
-    long side_step = 0;
-    if (side && side->left > 0) {
-        long steps = (long)((hi - lo + COL_TILE - 1) / COL_TILE) * (n / ROW_BLOCK + n % ROW_BLOCK);
-        side_step = (side->left + steps - 1) / steps;
-    }
     // A lone row reads each weight once, in one stream the hardware prefetcher follows.
     int prefetch = n >= 2;
     int blocks_per_tile = (n / ROW_BLOCK + n % ROW_BLOCK) * ((COL_TILE + COL_BLOCK - 1) / COL_BLOCK);  // ≥ 1
@@ -136,14 +92,9 @@ TARGET static void columns(const float *x, const float *w, float *c, int n, int 
         size_t bytes = prefetch ? (size_t)(t2 - t1) * k * sizeof(float) : 0;
         prefetch_plan pp = {(const char *)(w + (size_t)t1 * k), bytes, (bytes / blocks_per_tile + 63) & ~(size_t)63};
         int r = 0;
-        for (; r + ROW_BLOCK <= n; r += ROW_BLOCK) {
+        for (; r + ROW_BLOCK <= n; r += ROW_BLOCK)
             tile_rows(ROW_BLOCK, x + (size_t)r * k, w, c + (size_t)r * m, k, m, t0, t1, accumulate, &pp);
-            if (side_step) side_run(side, side_step);
-        }
-        for (; r < n; r++) {
-            tile_rows(1, x + (size_t)r * k, w, c + (size_t)r * m, k, m, t0, t1, accumulate, &pp);
-            if (side_step) side_run(side, side_step);
-        }
+        for (; r < n; r++) tile_rows(1, x + (size_t)r * k, w, c + (size_t)r * m, k, m, t0, t1, accumulate, &pp);
     }
 }
 
@@ -164,8 +115,6 @@ typedef struct {
     int n, k, m, accumulate;
     int blocks;           // column blocks of COL_BLOCK
     atomic_int next;      // first unclaimed column block
-    const rk_prefetch_ranges *side;
-    long side_from, side_to;   // floats of the side ranges this product prefetches
 } gemm_args;
 
 static void gemm_part(void *ctx, int part, int parts) {
@@ -185,33 +134,12 @@ static void gemm_part(void *ctx, int part, int parts) {
         } while (!atomic_compare_exchange_weak_explicit(&a->next, &b0, b0 + take, memory_order_relaxed,
                                                         memory_order_relaxed));
         int lo = b0 * COL_BLOCK, hi = (b0 + take) * COL_BLOCK < a->m ? (b0 + take) * COL_BLOCK : a->m;
-        // The side ranges go along in proportion to the columns claimed.
-        side_cursor sc, *side = NULL;
-        if (a->side) {
-            long span = a->side_to - a->side_from;
-            long s0 = a->side_from + span * b0 / a->blocks, s1 = a->side_from + span * (b0 + take) / a->blocks;
-            sc = side_at(a->side, s0, s1 - s0);
-            side = &sc;
-        }
-        columns(a->x, a->w, a->c, a->n, a->k, a->m, lo, hi, a->accumulate, side);
+        columns(a->x, a->w, a->c, a->n, a->k, a->m, lo, hi, a->accumulate);
     }
 }
 
 void rk_small_gemm(const float *x, const float *w, float *c, int n, int k, int m, int accumulate) {
-    rk_small_gemm_prefetching(x, w, c, n, k, m, accumulate, NULL);
-}
-
-void rk_small_gemm_prefetching(const float *x, const float *w, float *c, int n, int k, int m, int accumulate,
-                               const rk_prefetch_ranges *side) {
-    gemm_args a = {x, w, c, n, k, m, accumulate, (m + COL_BLOCK - 1) / COL_BLOCK, 0, side, 0, 0};
-    if (side && side->parts > 0) {
-        long total = 0;
-        for (int i = 0; i < side->count; i++) total += 2 * side->lengths[i];
-        a.side_from = total * side->part / side->parts;
-        a.side_to = total * (side->part + 1) / side->parts;
-    } else {
-        a.side = NULL;
-    }
+    gemm_args a = {x, w, c, n, k, m, accumulate, (m + COL_BLOCK - 1) / COL_BLOCK, 0};
     // Below this much work a second thread costs more than it saves.
     int parts = (long)n * m * k < 32768L ? 1 : rk_pool_threads();
     rk_pool_run(parts, gemm_part, &a);

@@ -4,9 +4,6 @@
 import CBLAS
 import CKernels
 
-/// Ranges of memory a few-row product pulls into the cache as it runs (`rk_prefetch_ranges`).
-public typealias PrefetchRanges = rk_prefetch_ranges
-
 /// Linear layer without bias: out (N, O) = inp (N, I) · wᵀ, with w stored (O, I) row-major.
 /// One product covers all N = B·T rows: with several threads, one single-threaded sgemm per
 /// thread over its share of the rows (`split`).
@@ -15,18 +12,15 @@ public enum Matmul {
     public static let smallRowLimit = 64
 
     /// out (N, O) = inp (N, I) · wᵀ  (+ out, when `accumulate`)
-    /// With `prefetching`, a product through the few-row kernel also pulls its share of
-    /// those ranges into the cache (decode: the next attention's cached keys and values).
     public static func forward(
         _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-        n: Int, inDim: Int, outDim: Int, accumulate: Bool = false,
-        prefetching side: UnsafePointer<PrefetchRanges>? = nil
+        n: Int, inDim: Int, outDim: Int, accumulate: Bool = false
     ) {
         // Decode's few rows: sgemm would repack the whole weight matrix for each call, which
         // costs as much as the product. The small kernel reads it in place, and sums each
         // output in the same order at any row count, so decode is batch-invariant.
         if n <= smallRowLimit, inDim % 8 == 0, CPUKernels.available {
-            rk_small_gemm_prefetching(inp, w, out, Int32(n), Int32(inDim), Int32(outDim), accumulate ? 1 : 0, side)
+            rk_small_gemm(inp, w, out, Int32(n), Int32(inDim), Int32(outDim), accumulate ? 1 : 0)
             return
         }
         // Each part packs the whole of the operand it does not split: split the larger side.

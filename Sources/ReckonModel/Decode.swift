@@ -154,30 +154,10 @@ extension Transformer {
                                     let attOut = s + sc.attOut, h1 = s + sc.h1, h3 = s + sc.h3
                                     let rstd = s + sc.rstd
                                     let adapt = LoRAHook(shape: loraShape, p: lp, g: nil, saved: lm.baseAddress, du: nil, n: n, keep: false)
-                                    // Each slot's cached rows before this call (a prompt's rows are one
-                                    // slot's, one after another), as ranges of one layer's
-                                    // caches: the MLP products of layer l pull layer l+1's into the cache,
-                                    // so its attention (bound by memory) reads them from there.
-                                    let ranges = UnsafeMutablePointer<Int>.allocate(capacity: 2 * n * c.nKVHeads)
-                                    defer { ranges.deallocate() }
-                                    var count = 0
-                                    for i in 0..<n where pos[i] > 0 && (i == 0 || slot[i] != slot[i - 1]) {
-                                        for kh in 0..<c.nKVHeads {
-                                            ranges[count] = (slot[i] * c.nKVHeads + kh) * cap * hd
-                                            ranges[n * c.nKVHeads + count] = Int(pos[i]) * hd
-                                            count += 1
-                                        }
-                                    }
-                                    func side(_ layer: Int, _ part: Int32, _ parts: Int32) -> PrefetchRanges {
-                                        PrefetchRanges(keys: kc + layer * S * cap * kvd, values: vc + layer * S * cap * kvd,
-                                                       offsets: ranges, lengths: ranges + n * c.nKVHeads, count: Int32(count),
-                                                       part: part, parts: layer < c.nLayers && count > 0 ? parts : 0)
-                                    }
                                     Embedding.forward(x, tokens: tokBuf.baseAddress!, table: p + pl.tokEmbed, n: n, dim: d)
                                     for l in 0..<c.nLayers {
                                         RMSNorm.forward(ln, rstd: rstd, x, weight: p + pl.attnNorm + l * d, n: n, dim: d, eps: eps)
-                                        var first = side(l, 0, l == 0 ? 1 : 0)   // layer 0's own, as nothing came before
-                                        Matmul.forward(q, ln, p + pl.wq + l * d * d, n: n, inDim: d, outDim: d, prefetching: &first)
+                                        Matmul.forward(q, ln, p + pl.wq + l * d * d, n: n, inDim: d, outDim: d)
                                         Matmul.forward(k, ln, p + pl.wk + l * kvd * d, n: n, inDim: d, outDim: kvd)
                                         Matmul.forward(v, ln, p + pl.wv + l * kvd * d, n: n, inDim: d, outDim: kvd)
                                         adapt.forward(.q, l, out: q, inp: ln)
@@ -211,13 +191,12 @@ extension Transformer {
                                         Matmul.forward(x, attOut, p + pl.wo + l * d * d, n: n, inDim: d, outDim: d, accumulate: true)
                                         adapt.forward(.o, l, out: x, inp: attOut)
                                         RMSNorm.forward(ln, rstd: rstd, x, weight: p + pl.ffnNorm + l * d, n: n, dim: d, eps: eps)
-                                        var ahead = (side(l + 1, 0, 3), side(l + 1, 1, 3), side(l + 1, 2, 3))
-                                        Matmul.forward(h1, ln, p + pl.w1 + l * F * d, n: n, inDim: d, outDim: F, prefetching: &ahead.0)
-                                        Matmul.forward(h3, ln, p + pl.w3 + l * F * d, n: n, inDim: d, outDim: F, prefetching: &ahead.1)
+                                        Matmul.forward(h1, ln, p + pl.w1 + l * F * d, n: n, inDim: d, outDim: F)
+                                        Matmul.forward(h3, ln, p + pl.w3 + l * F * d, n: n, inDim: d, outDim: F)
                                         adapt.forward(.gate, l, out: h1, inp: ln)
                                         adapt.forward(.up, l, out: h3, inp: ln)
                                         SwiGLU.forward(h1, a: h1, b: h3, count: n * F)
-                                        Matmul.forward(x, h1, p + pl.w2 + l * d * F, n: n, inDim: F, outDim: d, accumulate: true, prefetching: &ahead.2)
+                                        Matmul.forward(x, h1, p + pl.w2 + l * d * F, n: n, inDim: F, outDim: d, accumulate: true)
                                         adapt.forward(.down, l, out: x, inp: h1)
                                     }
                                     RMSNorm.forward(ln, rstd: rstd, x, weight: p + pl.finalNorm, n: n, dim: d, eps: eps)

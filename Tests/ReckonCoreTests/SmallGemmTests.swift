@@ -173,30 +173,4 @@ final class SmallGemmTests: XCTestCase {
         XCTAssertEqual(run(threads: 2, split: true), one, "n=\(n) k=\(k) m=\(m), 2 threads")
         XCTAssertEqual(run(threads: 3, split: true), one, "n=\(n) k=\(k) m=\(m), 3 threads")
     }
-
-    /// A product that also prefetches side ranges (decode's next cached keys and values)
-    /// gives the plain product's results bit for bit, whatever share of the ranges it takes.
-    func testPrefetchingProductEqualsPlainProduct() throws {
-        let saved = BLAS.threads
-        defer { BLAS.setThreads(saved) }
-        var rng = RNG(seed: 10)
-        let n = 32, k = 64, m = 150
-        let x = (0..<(n * k)).map { _ in rng.normal() }, w = (0..<(m * k)).map { _ in rng.normal() }
-        let cache = (0..<4096).map { _ in rng.normal() }
-        let ranges = [0, 1000, 1500, 40, 500, 333]   // offsets, then lengths (floats), all within each half
-        var plain = [Float](repeating: 0, count: n * m)
-        product(x, w, n: n, k: k, m: m, into: &plain, accumulate: false)
-        for threads in [1, 2] {
-            BLAS.setThreads(threads)
-            for (part, parts) in [(0, 1), (1, 3), (2, 3)] {
-                var out = [Float](repeating: .nan, count: n * m)
-                cache.withUnsafeBufferPointer { cp in ranges.withUnsafeBufferPointer { rp in out.withUnsafeMutableBufferPointer { op in
-                    var side = PrefetchRanges(keys: cp.baseAddress!, values: cp.baseAddress! + 2048, offsets: rp.baseAddress!,
-                                              lengths: rp.baseAddress! + 3, count: 3, part: Int32(part), parts: Int32(parts))
-                    Matmul.forward(op.baseAddress!, x, w, n: n, inDim: k, outDim: m, prefetching: &side)
-                } } }
-                XCTAssertEqual(out, plain, "threads \(threads), share \(part) of \(parts)")
-            }
-        }
-    }
 }

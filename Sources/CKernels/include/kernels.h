@@ -13,22 +13,6 @@ int rk_avx_fma_available(void);
 /// Requires rk_avx_fma_available() and k % 8 == 0. Runs on the pool below (small_gemm.c).
 void rk_small_gemm(const float *x, const float *w, float *c, int n, int k, int m, int accumulate);
 
-/// Memory to pull into the cache while a product runs: `count` ranges at the same offsets
-/// (floats) in two buffers of one layout, decode's cached keys and values of the next
-/// attention. A product takes share `part` of `parts` of their bytes.
-typedef struct {
-    const float *keys, *values;
-    const long *offsets, *lengths;   // (count) floats from keys and from values; floats in each
-    int count;
-    int part, parts;
-} rk_prefetch_ranges;
-
-/// rk_small_gemm that also prefetches its share of `side` into L2, spread over the
-/// product's work, so that a memory-bound step after it finds the data in cache. The
-/// product's results are rk_small_gemm's (prefetches change no value). `side` may be NULL.
-void rk_small_gemm_prefetching(const float *x, const float *w, float *c, int n, int k, int m, int accumulate,
-                               const rk_prefetch_ranges *side);
-
 /// out (hd) = softmax(scale · K q) · V over `len` cached positions, K and V (len, hd) row-major;
 /// `scores` (len) is scratch. Requires rk_avx_fma_available() and hd % 8 == 0 (attend_head.c).
 void rk_attend_head(const float *q, const float *keys, const float *values, int len, int hd,
