@@ -6,25 +6,10 @@ import ReckonModel
 /// The DeGRPO trainer end to end on a tiny model with hand-built rollouts.
 final class DeGRPOTests: XCTestCase {
     let config = ModelConfig(dim: 16, nLayers: 1, nHeads: 2, hiddenDim: 16, maxSeqLen: 32)
-    let prompt = RLPrompt(tokens: PromptFormat.prompt("2+2"), answer: "4", difficulty: 1)
+    let prompt = ThinkWinsGroup.prompt
 
-    /// Four rollouts for one prompt: think answers correct (+advantage), short answers wrong.
-    func rollouts() -> [Rollout] {
-        let think = PromptFormat.longAnswer(steps: "2+2=4", short: "4"), short = PromptFormat.shortAnswer("5")
-        let rc = RewardConfig(gamma: 0.2)
-        var rs = [think, short, think, short].map { resp -> Rollout in
-            let o = RolloutOutcome(mode: resp[0] == Tokenizer.think ? .think : .short, correct: resp[0] == Tokenizer.think)
-            return Rollout(prompt: 0, response: resp, outcome: o, reward: rc.reward(o), advantage: 0, truncated: false)
-        }
-        let adv = Advantage.groupRelative(rs.map(\.reward))
-        for i in rs.indices { rs[i].advantage = adv[i] }
-        return rs
-    }
-
-    func pThink(_ model: Transformer) throws -> Float {
-        let g = try model.generate(prompts: [prompt.tokens], maxNewTokens: 1, first: .sampled)
-        return Float(g[0].pThink)
-    }
+    func rollouts() -> [Rollout] { ThinkWinsGroup.rollouts(gamma: 0.2) }
+    func pThink(_ model: Transformer) throws -> Float { try ThinkWinsGroup.pThink(model) }
 
     func trainer(_ loss: PolicyLossConfig, microBatch: Int = 4) throws -> DeGRPOTrainer {
         var c = DeGRPOConfig()

@@ -8,7 +8,7 @@ import ReckonModel
 /// moments cover them alone.
 final class LoRATrainTests: XCTestCase {
     let config = ModelConfig(dim: 16, nLayers: 1, nHeads: 2, hiddenDim: 16, maxSeqLen: 32)
-    let prompt = RLPrompt(tokens: PromptFormat.prompt("2+2"), answer: "4", difficulty: 1)
+    let prompt = ThinkWinsGroup.prompt
     let control: [Int32] = [Tokenizer.think, Tokenizer.endThink, Tokenizer.short]
 
     func adapted() throws -> Transformer {
@@ -16,19 +16,6 @@ final class LoRATrainTests: XCTestCase {
         try model.attach(LoRA(config: LoRAConfig(rank: 2, alpha: 4, targets: [.q, .v, .o, .gate, .up, .down]),
                               base: model, controlTokens: control, seed: 1))
         return model
-    }
-
-    /// A group of four on `prompt`: two right think rollouts and two wrong short ones, with group advantages.
-    func thinkWins(gamma: Float) -> [Rollout] {
-        let think = PromptFormat.longAnswer(steps: "2+2=4", short: "4"), short = PromptFormat.shortAnswer("5")
-        let rc = RewardConfig(gamma: gamma)
-        var rollouts = [think, short, think, short].map { resp -> Rollout in
-            let o = RolloutOutcome(mode: resp[0] == Tokenizer.think ? .think : .short, correct: resp[0] == Tokenizer.think)
-            return Rollout(prompt: 0, response: resp, outcome: o, reward: rc.reward(o), advantage: 0, truncated: false)
-        }
-        let adv = Advantage.groupRelative(rollouts.map(\.reward))
-        for i in rollouts.indices { rollouts[i].advantage = adv[i] }
-        return rollouts
     }
 
     /// DeGRPO that trains the decision: the control term alone, the adapters at 1e-6 and the
@@ -43,11 +30,6 @@ final class LoRATrainTests: XCTestCase {
         return c
     }
 
-    /// p(think) of `m` at `prompt`'s decision.
-    func pThink(_ m: Transformer) throws -> Double {
-        try m.generate(prompts: [prompt.tokens], maxNewTokens: 1, first: .sampled)[0].pThink
-    }
-
     /// Think rollouts are right and short ones wrong: DeGRPO on the adapters raises p(think),
     /// and the base's weights other than the control rows stay bit for bit.
     func testDeGRPOTrainsOnlyAdaptersAndControlRows() throws {
@@ -58,10 +40,10 @@ final class LoRATrainTests: XCTestCase {
         var t = try DeGRPOTrainer(policy: model, reference: model, optimizer: AdamW(config: AdamWConfig(weightDecay: 0), trainable: model),
                                   config: c, seed: 1)
         XCTAssertEqual(t.optimizer.moments.count, 2 * (model.lora?.parameterCount ?? 0))
-        let rollouts = thinkWins(gamma: 0.2)
-        let before = try pThink(t.policy)
+        let rollouts = ThinkWinsGroup.rollouts(gamma: 0.2)
+        let before = try ThinkWinsGroup.pThink(t.policy)
         for _ in 0..<5 { _ = try t.optimize(prompts: [prompt], rollouts: rollouts, lr: 1e-2) }
-        XCTAssertGreaterThan(try pThink(t.policy), before + 0.1)
+        XCTAssertGreaterThan(try ThinkWinsGroup.pThink(t.policy), before + 0.1)
         // A sampled step decodes through the unmerged adapters.
         _ = try t.train(prompts: [prompt], lr: 1e-3)
 
@@ -88,10 +70,10 @@ final class LoRATrainTests: XCTestCase {
         let c = decisionConfig(groupSize: 4, headLR: 1e-2)
         var t = try DeGRPOTrainer(policy: model, reference: nil, optimizer: AdamW(config: AdamWConfig(weightDecay: 0), trainable: model),
                                   config: c, seed: 1)
-        let rollouts = thinkWins(gamma: 0.5)
-        let before = try pThink(t.policy)
+        let rollouts = ThinkWinsGroup.rollouts(gamma: 0.5)
+        let before = try ThinkWinsGroup.pThink(t.policy)
         for _ in 0..<5 { _ = try t.optimize(prompts: [prompt], rollouts: rollouts, lr: Float(c.lr)) }
-        XCTAssertGreaterThan(try pThink(t.policy), before + 0.1)
+        XCTAssertGreaterThan(try ThinkWinsGroup.pThink(t.policy), before + 0.1)
     }
 
     /// `head_lr` with adapters: the control rows step at head_lr and the adapters at lr. Adam's
