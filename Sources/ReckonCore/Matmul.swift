@@ -39,6 +39,28 @@ public enum Matmul {
         }
     }
 
+    /// One weight matrix w (O, I) and its output out (N, O), of products that share an input.
+    public struct Projection {
+        public let out: UnsafeMutablePointer<Float>
+        public let w: UnsafePointer<Float>
+        public let outDim: Int
+        public init(_ out: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, outDim: Int) {
+            self.out = out; self.w = w; self.outDim = outDim
+        }
+    }
+
+    /// `forward` for each projection of `inp` (N, I). Few rows run as one job on the pool (a
+    /// layer's query, key and value; its gate and up), so the threads meet once for all of
+    /// them; every output is the one `forward` gives.
+    public static func forward(_ projections: [Projection], _ inp: UnsafePointer<Float>, n: Int, inDim: Int) {
+        if n <= smallRowLimit, inDim % 8 == 0, CPUKernels.available {
+            let segments = projections.map { rk_gemm_segment(w: $0.w, c: $0.out, m: Int32($0.outDim)) }
+            rk_small_gemm_shared(inp, Int32(n), Int32(inDim), segments, Int32(segments.count), 0)
+            return
+        }
+        for p in projections { forward(p.out, inp, p.w, n: n, inDim: inDim, outDim: p.outDim) }
+    }
+
     /// Parts of a split product have at least this many rows.
     public static let rowsPerPart = 64
 

@@ -157,9 +157,9 @@ extension Transformer {
                                     Embedding.forward(x, tokens: tokBuf.baseAddress!, table: p + pl.tokEmbed, n: n, dim: d)
                                     for l in 0..<c.nLayers {
                                         RMSNorm.forward(ln, rstd: rstd, x, weight: p + pl.attnNorm + l * d, n: n, dim: d, eps: eps)
-                                        Matmul.forward(q, ln, p + pl.wq + l * d * d, n: n, inDim: d, outDim: d)
-                                        Matmul.forward(k, ln, p + pl.wk + l * kvd * d, n: n, inDim: d, outDim: kvd)
-                                        Matmul.forward(v, ln, p + pl.wv + l * kvd * d, n: n, inDim: d, outDim: kvd)
+                                        Matmul.forward([.init(q, p + pl.wq + l * d * d, outDim: d),
+                                                        .init(k, p + pl.wk + l * kvd * d, outDim: kvd),
+                                                        .init(v, p + pl.wv + l * kvd * d, outDim: kvd)], ln, n: n, inDim: d)
                                         adapt.forward(.q, l, out: q, inp: ln)
                                         adapt.forward(.k, l, out: k, inp: ln)
                                         adapt.forward(.v, l, out: v, inp: ln)
@@ -191,8 +191,8 @@ extension Transformer {
                                         Matmul.forward(x, attOut, p + pl.wo + l * d * d, n: n, inDim: d, outDim: d, accumulate: true)
                                         adapt.forward(.o, l, out: x, inp: attOut)
                                         RMSNorm.forward(ln, rstd: rstd, x, weight: p + pl.ffnNorm + l * d, n: n, dim: d, eps: eps)
-                                        Matmul.forward(h1, ln, p + pl.w1 + l * F * d, n: n, inDim: d, outDim: F)
-                                        Matmul.forward(h3, ln, p + pl.w3 + l * F * d, n: n, inDim: d, outDim: F)
+                                        Matmul.forward([.init(h1, p + pl.w1 + l * F * d, outDim: F),
+                                                        .init(h3, p + pl.w3 + l * F * d, outDim: F)], ln, n: n, inDim: d)
                                         adapt.forward(.gate, l, out: h1, inp: ln)
                                         adapt.forward(.up, l, out: h3, inp: ln)
                                         SwiGLU.forward(h1, a: h1, b: h3, count: n * F)

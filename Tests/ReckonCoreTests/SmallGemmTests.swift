@@ -173,4 +173,66 @@ final class SmallGemmTests: XCTestCase {
         XCTAssertEqual(run(threads: 2, split: true), one, "n=\(n) k=\(k) m=\(m), 2 threads")
         XCTAssertEqual(run(threads: 3, split: true), one, "n=\(n) k=\(k) m=\(m), 3 threads")
     }
+
+    /// The 4 × 6 blocks in AVX-512VL's 32 registers give the bits of the 4 × 3 blocks in 16:
+    /// row counts around the 4-row blocks, columns around the 6-, 3- and 12-column tiles,
+    /// with and without accumulation, on 1 and 2 threads.
+    func testWideBlocksEqualNarrowBlocks() throws {
+        guard CPUKernels.setWideProducts(true) else { throw XCTSkip("this CPU has no AVX-512VL: only the 16-register product runs here") }
+        let saved = BLAS.threads
+        defer { CPUKernels.setWideProducts(true); BLAS.setThreads(saved) }
+        var rng = RNG(seed: 11)
+        for (n, k, m) in [(1, 64, 30), (3, 16, 7), (5, 24, 13), (32, 256, 262), (33, 72, 49)] {
+            let x = (0..<(n * k)).map { _ in rng.normal() }, w = (0..<(m * k)).map { _ in rng.normal() }
+            let base = (0..<(n * m)).map { _ in rng.normal() }
+            for accumulate in [false, true] {
+                for threads in [1, 2] {
+                    BLAS.setThreads(threads)
+                    var outs: [[Float]] = []
+                    for wide in [true, false] {
+                        CPUKernels.setWideProducts(wide)
+                        var out = base
+                        product(x, w, n: n, k: k, m: m, into: &out, accumulate: accumulate)
+                        outs.append(out)
+                    }
+                    XCTAssertEqual(outs[0], outs[1], "n=\(n) k=\(k) m=\(m) accumulate=\(accumulate) threads=\(threads)")
+                }
+            }
+        }
+    }
+
+    /// Products that share an input, run as one job, equal one `forward` each, bit for bit:
+    /// three projections (a layer's query, key and value), five (more than one job holds),
+    /// and rows beyond the few-row kernel's limit.
+    func testSharedProjectionsEqualSeparateProducts() throws {
+        let saved = BLAS.threads
+        defer { BLAS.setThreads(saved) }
+        var rng = RNG(seed: 12)
+        let k = 32
+        for (n, widths) in [(1, [24, 7, 13]), (5, [24, 7, 13]), (32, [36, 12, 12, 50, 5]), (Matmul.smallRowLimit + 3, [20, 9])] {
+            let x = (0..<(n * k)).map { _ in rng.normal() }
+            let ws = widths.map { m in (0..<(m * k)).map { _ in rng.normal() } }
+            for threads in [1, 2] {
+                BLAS.setThreads(threads)
+                var separate = widths.map { [Float](repeating: 0, count: n * $0) }
+                for (i, m) in widths.enumerated() { product(x, ws[i], n: n, k: k, m: m, into: &separate[i], accumulate: false) }
+                // Stale values in the outputs: the shared job overwrites, it does not accumulate.
+                let shared = widths.map { [Float](repeating: .nan, count: n * $0) }
+                let outs = shared.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.count) }
+                let weights = ws.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.count) }
+                defer { outs.forEach { $0.deallocate() }; weights.forEach { $0.deallocate() } }
+                for i in widths.indices {
+                    _ = outs[i].initialize(from: shared[i])
+                    _ = weights[i].initialize(from: ws[i])
+                }
+                x.withUnsafeBufferPointer { xp in
+                    Matmul.forward(widths.indices.map { Matmul.Projection(outs[$0].baseAddress!, weights[$0].baseAddress!, outDim: widths[$0]) },
+                                   xp.baseAddress!, n: n, inDim: k)
+                }
+                for i in widths.indices {
+                    XCTAssertEqual(Array(outs[i]), separate[i], "n=\(n) widths=\(widths) threads=\(threads) projection \(i)")
+                }
+            }
+        }
+    }
 }

@@ -7,11 +7,29 @@
 /// 1 when this CPU has AVX and FMA, the instructions the kernels are written in (cpu.c).
 int rk_avx_fma_available(void);
 
+/// 1 when it also has AVX-512F and VL, whose 32 vector registers the few-row product uses (cpu.c).
+int rk_avx512vl_available(void);
+
 /// C (n, m) = X (n, k) · Wᵀ, with W stored (m, k) row-major; C += when `accumulate`.
 /// Every element is one dot product summed in the same order whatever n, m or the thread
 /// count, so a row's result does not depend on the rows decoded alongside it.
 /// Requires rk_avx_fma_available() and k % 8 == 0. Runs on the pool below (small_gemm.c).
 void rk_small_gemm(const float *x, const float *w, float *c, int n, int k, int m, int accumulate);
+
+/// One weight matrix W (m, k) and its output C (n, m) of a product that shares its input.
+typedef struct {
+    const float *w;
+    float *c;
+    int m;
+} rk_gemm_segment;
+
+/// rk_small_gemm for each segment, all on one pool job: C_s (+)= X · W_sᵀ. Each output's sum is
+/// the one rk_small_gemm gives.
+void rk_small_gemm_shared(const float *x, int n, int k, const rk_gemm_segment *segs, int count, int accumulate);
+
+/// Whether the few-row product may use AVX-512VL's 32 registers (on by default where the CPU has
+/// them); returns the setting now in effect. The sums are the same either way.
+int rk_small_gemm_set_wide(int on);
 
 /// out (hd) = softmax(scale · K q) · V over `len` cached positions, K and V (len, hd) row-major;
 /// `scores` (len) is scratch. Requires rk_avx_fma_available() and hd % 8 == 0 (attend_head.c).
