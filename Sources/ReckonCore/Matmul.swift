@@ -4,6 +4,16 @@
 import CBLAS
 import CKernels
 
+/// One weight matrix w (O, I) and its output c (N, O), of products that share an input
+/// (`rk_gemm_segment`, handed to the kernel as it is).
+public typealias Projection = rk_gemm_segment
+
+extension Projection {
+    public init(_ out: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, outDim: Int) {
+        self.init(w: w, c: out, m: Int32(outDim))
+    }
+}
+
 /// Linear layer without bias: out (N, O) = inp (N, I) · wᵀ, with w stored (O, I) row-major.
 /// One product covers all N = B·T rows: with several threads, one single-threaded sgemm per
 /// thread over its share of the rows (`split`).
@@ -39,26 +49,15 @@ public enum Matmul {
         }
     }
 
-    /// One weight matrix w (O, I) and its output out (N, O), of products that share an input.
-    public struct Projection {
-        public let out: UnsafeMutablePointer<Float>
-        public let w: UnsafePointer<Float>
-        public let outDim: Int
-        public init(_ out: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, outDim: Int) {
-            self.out = out; self.w = w; self.outDim = outDim
-        }
-    }
-
     /// `forward` for each projection of `inp` (N, I). Few rows run as one job on the pool (a
     /// layer's query, key and value; its gate and up), so the threads meet once for all of
     /// them; every output is the one `forward` gives.
     public static func forward(_ projections: [Projection], _ inp: UnsafePointer<Float>, n: Int, inDim: Int) {
         if n <= smallRowLimit, inDim % 8 == 0, CPUKernels.available {
-            let segments = projections.map { rk_gemm_segment(w: $0.w, c: $0.out, m: Int32($0.outDim)) }
-            rk_small_gemm_shared(inp, Int32(n), Int32(inDim), segments, Int32(segments.count), 0)
+            rk_small_gemm_shared(inp, Int32(n), Int32(inDim), projections, Int32(projections.count), 0)
             return
         }
-        for p in projections { forward(p.out, inp, p.w, n: n, inDim: inDim, outDim: p.outDim) }
+        for p in projections { forward(p.c, inp, p.w, n: n, inDim: inDim, outDim: Int(p.m)) }
     }
 
     /// Parts of a split product have at least this many rows.

@@ -226,7 +226,7 @@ final class SmallGemmTests: XCTestCase {
                     _ = weights[i].initialize(from: ws[i])
                 }
                 x.withUnsafeBufferPointer { xp in
-                    Matmul.forward(widths.indices.map { Matmul.Projection(outs[$0].baseAddress!, weights[$0].baseAddress!, outDim: widths[$0]) },
+                    Matmul.forward(widths.indices.map { Projection(outs[$0].baseAddress!, weights[$0].baseAddress!, outDim: widths[$0]) },
                                    xp.baseAddress!, n: n, inDim: k)
                 }
                 for i in widths.indices {
